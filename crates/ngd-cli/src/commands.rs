@@ -1,0 +1,276 @@
+//! `ngd train` and `ngd bench`.
+
+use crate::backend::Backend;
+use anyhow::{Context, Result};
+use clap::Args;
+use ngd_data::{DataConfig, DatasetName, Dataset};
+use ngd_model::Activation;
+use ngd_optim::Method;
+use ngd_train::{BenchConfig, StepRecord, TrainConfig};
+use std::path::{Path, PathBuf};
+
+/// Data and network options shared by every command that trains a network.
+#[derive(Args, Debug, Clone)]
+pub struct NetArgs {
+    /// Dataset: mnist or cifar10.
+    #[arg(long, default_value = "mnist")]
+    pub dataset: DatasetName,
+    /// Classes to keep, by index (0,7) or, for cifar10, by name (airplane,horse). Two classes:
+    /// one output with targets ±0.5; more: one-hot targets, one output per class.
+    #[arg(long, default_value = "0,7")]
+    pub classes: String,
+    /// Number of training samples N (the first N of the selected classes).
+    #[arg(long, default_value_t = 100)]
+    pub n_train: usize,
+    /// Number of test samples N′.
+    #[arg(long, default_value_t = 50)]
+    pub n_test: usize,
+    /// Depth L (number of weight layers, ≥ 2).
+    #[arg(long, default_value_t = 3)]
+    pub depth: usize,
+    /// Width M of every hidden layer.
+    #[arg(long, default_value_t = 4096)]
+    pub width: usize,
+    /// Weight variance σ_w².
+    #[arg(long, default_value_t = 2.0)]
+    pub sigma_w2: f64,
+    /// Bias variance σ_b².
+    #[arg(long, default_value_t = 0.0)]
+    pub sigma_b2: f64,
+    /// Activation: relu or tanh.
+    #[arg(long, default_value = "relu")]
+    pub activation: Activation,
+    /// Seed of the initial weights (W, b ~ N(0,1), drawn on the host: identical on every backend).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Compute backend: flex, ndarray, tch-cpu, tch-cuda[:N] (LibTorch ones need --features tch).
+    #[arg(long, default_value = "flex")]
+    pub backend: Backend,
+}
+
+impl NetArgs {
+    /// Loads and preprocesses the data (MATH.md §7).
+    pub fn load_data(&self) -> Result<Dataset> {
+        let classes = ngd_data::parse_classes(self.dataset, &self.classes)?;
+        let cfg = DataConfig {
+            dataset: self.dataset,
+            classes,
+            n_train: self.n_train,
+            n_test: self.n_test,
+        };
+        Ok(ngd_data::load(&cfg)?)
+    }
+
+    /// The training configuration for `method`.
+    pub fn train_config(&self, data: &Dataset, method: Method, opt: &OptArgs) -> TrainConfig {
+        TrainConfig {
+            dataset: self.dataset.to_string(),
+            classes: data.classes.clone(),
+            n_train: self.n_train,
+            n_test: self.n_test,
+            depth: self.depth,
+            width: self.width,
+            sigma_w2: self.sigma_w2,
+            sigma_b2: self.sigma_b2,
+            activation: self.activation,
+            method,
+            lr: opt.lr,
+            lr_scale: 1.0,
+            damping: opt.damping,
+            steps: opt.steps,
+            seed: self.seed,
+            backend: self.backend.to_string(),
+        }
+    }
+}
+
+/// Optimiser options.
+#[derive(Args, Debug, Clone)]
+pub struct OptArgs {
+    /// Learning rate η. Default: the paper's optimum, 1 for exact, 1/L for block-diagonal,
+    /// 1/λ_max(Θ) for gd.
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// Damping ρ ≥ 0 added to the Fisher (G = F + ρI); 0 is the pseudo-inverse limit.
+    #[arg(long, default_value_t = 0.0)]
+    pub damping: f64,
+    /// Number of training steps.
+    #[arg(long, default_value_t = 3)]
+    pub steps: usize,
+}
+
+/// Arguments of `ngd train`.
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    pub net: NetArgs,
+    /// Method: gd, exact or block-diagonal.
+    #[arg(long, default_value = "block-diagonal")]
+    pub method: Method,
+    #[command(flatten)]
+    pub opt: OptArgs,
+    /// Write the run (config, α, lr, per-step records) as JSON to this file.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+/// `ngd train`.
+pub fn train(args: TrainArgs) -> Result<()> {
+    let data = args.net.load_data()?;
+    let device = args.net.backend.device()?;
+    let cfg = args.net.train_config(&data, args.method, &args.opt);
+    eprintln!(
+        "train: {} N={} N'={} L={} M={} method={} backend={} ({})",
+        cfg.dataset,
+        cfg.n_train,
+        cfg.n_test,
+        cfg.depth,
+        cfg.width,
+        cfg.method,
+        cfg.backend,
+        data.source
+    );
+    println!("{}", step_header());
+    let record = ngd_train::train(&cfg, &data, &device, &mut |s| println!("{}", step_line(s)))?;
+    eprintln!(
+        "lr = {:.6}, alpha = {}",
+        record.lr,
+        record.alpha.map_or("-".into(), |a| format!("{a:.4}"))
+    );
+    if let Some(out) = &args.out {
+        write_json(out, &record)?;
+    }
+    Ok(())
+}
+
+/// Column header of the per-step lines.
+pub fn step_header() -> String {
+    format!(
+        "{:>5} {:>12} {:>9} {:>12} {:>9} {:>12} {:>8}",
+        "step", "train_loss", "train_acc", "test_loss", "test_acc", "theory_loss", "seconds"
+    )
+}
+
+/// One per-step line.
+pub fn step_line(s: &StepRecord) -> String {
+    format!(
+        "{:>5} {:>12.4e} {:>9.4} {:>12.4e} {:>9.4} {:>12.4e} {:>8.3}",
+        s.step,
+        s.train_loss,
+        s.train_accuracy,
+        s.test_loss,
+        s.test_accuracy,
+        s.theory_train_loss,
+        s.seconds
+    )
+}
+
+/// Writes `value` as pretty JSON, creating parent folders.
+pub fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let text = serde_json::to_string_pretty(value)?;
+    std::fs::write(path, text + "\n").with_context(|| format!("writing {}", path.display()))?;
+    eprintln!("wrote {}", path.display());
+    Ok(())
+}
+
+/// Arguments of `ngd bench`.
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    #[command(flatten)]
+    pub net: NetArgs,
+    /// Methods to time, comma-separated.
+    #[arg(long, default_value = "exact,block-diagonal", value_delimiter = ',')]
+    pub methods: Vec<Method>,
+    /// Backends to compare, comma-separated (default: the --backend one). `all` = every
+    /// backend built into this binary.
+    #[arg(long, value_delimiter = ',')]
+    pub backends: Vec<String>,
+    /// Timed repetitions per method (median reported; one warm-up step first).
+    #[arg(long, default_value_t = 3)]
+    pub repeats: usize,
+    /// Damping ρ used by the timed steps.
+    #[arg(long, default_value_t = 0.0)]
+    pub damping: f64,
+    /// Write all measurements as JSON to this file.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+/// `ngd bench`.
+pub fn bench(args: BenchArgs) -> Result<()> {
+    let data = args.net.load_data()?;
+    let backends = bench_backends(&args)?;
+    let opt = OptArgs {
+        lr: None,
+        damping: args.damping,
+        steps: 1,
+    };
+    let mut all = Vec::new();
+    println!(
+        "{:<10} {:<16} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10}",
+        "backend", "method", "forward", "factors", "direction", "update", "step", "peak_MiB"
+    );
+    for backend in backends {
+        let device = backend.device()?;
+        let mut net = args.net.clone();
+        net.backend = backend;
+        let cfg = BenchConfig {
+            train: net.train_config(&data, Method::Exact, &opt),
+            methods: args.methods.clone(),
+            repeats: args.repeats.max(1),
+        };
+        for r in ngd_train::bench_step(&cfg, &data, &device)? {
+            let m = r.median;
+            println!(
+                "{:<10} {:<16} {:>9.4} {:>9.4} {:>9.4} {:>9.4} {:>9.4} {:>10.0}",
+                r.backend,
+                r.method,
+                m.forward,
+                m.factors,
+                m.direction,
+                m.update,
+                m.step,
+                r.peak_memory_bytes.unwrap_or(0) as f64 / 1048576.0
+            );
+            all.push(r);
+        }
+    }
+    if let Some(out) = &args.out {
+        let doc = serde_json::json!({ "config": bench_config_json(&args), "results": all });
+        write_json(out, &doc)?;
+    }
+    Ok(())
+}
+
+fn bench_backends(args: &BenchArgs) -> Result<Vec<Backend>> {
+    if args.backends.is_empty() {
+        return Ok(vec![args.net.backend]);
+    }
+    if args.backends.iter().any(|b| b == "all") {
+        return Ok(Backend::available());
+    }
+    args.backends
+        .iter()
+        .map(|b| b.parse::<Backend>().map_err(anyhow::Error::msg))
+        .collect()
+}
+
+fn bench_config_json(args: &BenchArgs) -> serde_json::Value {
+    serde_json::json!({
+        "dataset": args.net.dataset.to_string(),
+        "classes": args.net.classes,
+        "n_train": args.net.n_train,
+        "depth": args.net.depth,
+        "width": args.net.width,
+        "sigma_w2": args.net.sigma_w2,
+        "sigma_b2": args.net.sigma_b2,
+        "seed": args.net.seed,
+        "repeats": args.repeats,
+        "damping": args.damping,
+        "methods": args.methods.iter().map(|m| m.to_string()).collect::<Vec<_>>(),
+        "threads": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+    })
+}

@@ -1,0 +1,91 @@
+//! The `ngd` binary end to end: a short run writes its JSON, bad input gives one clear error.
+
+use std::process::Command;
+
+fn ngd(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_ngd"))
+        .args(args)
+        .output()
+        .expect("run ngd");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+const SMALL: &[&str] = &["train", "--n-train", "20", "--n-test", "10", "--width", "64"];
+
+fn expect_error(extra: &[&str], needle: &str) {
+    let args: Vec<&str> = SMALL.iter().chain(extra).copied().collect();
+    let (ok, _, err) = ngd(&args);
+    assert!(!ok, "{args:?} should fail");
+    assert!(err.contains(needle), "{args:?}: stderr lacks '{needle}':\n{err}");
+    assert!(!err.contains("panicked"), "{args:?} panicked:\n{err}");
+    assert!(err.lines().count() <= 3, "{args:?}: error is not short:\n{err}");
+}
+
+#[test]
+fn unknown_class_is_a_clear_error() {
+    expect_error(&["--classes", "0,12"], "12");
+}
+
+#[test]
+fn too_many_training_samples_is_a_clear_error() {
+    expect_error(&["--n-train", "100000"], "100000");
+}
+
+#[test]
+fn depth_below_two_is_a_clear_error() {
+    expect_error(&["--depth", "1"], "depth");
+}
+
+#[test]
+fn zero_width_is_a_clear_error() {
+    expect_error(&["--width", "0"], "width");
+}
+
+#[test]
+fn unknown_method_is_a_clear_error() {
+    expect_error(&["--method", "newton"], "newton");
+}
+
+#[test]
+fn negative_damping_is_a_clear_error() {
+    expect_error(&["--damping", "-1"], "damping");
+}
+
+#[test]
+fn train_prints_every_step_and_writes_the_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run.json");
+    let args: Vec<&str> = SMALL
+        .iter()
+        .copied()
+        .chain(["--method", "exact", "--steps", "2", "--seed", "4", "--out", out.to_str().unwrap()])
+        .collect();
+    let (ok, stdout, stderr) = ngd(&args);
+    assert!(ok, "{stderr}");
+    // header + steps 0, 1, 2
+    assert_eq!(stdout.lines().count(), 4, "{stdout}");
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let steps = json["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 3);
+    for key in ["step", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "theory_train_loss", "seconds"] {
+        assert!(steps[1].get(key).is_some(), "missing {key}");
+    }
+    assert_eq!(json["config"]["seed"], 4);
+    assert_eq!(json["config"]["backend"], "flex");
+    assert_eq!(json["config"]["method"], "exact");
+    assert_eq!(json["lr"], 1.0);
+    assert!(json["data_source"].as_str().unwrap().contains("mnist") || json["data_source"].as_str().unwrap().contains("MNIST"));
+    // same seed and backend → identical numbers
+    let out2 = dir.path().join("run2.json");
+    let args2: Vec<&str> = args.iter().map(|a| if *a == out.to_str().unwrap() { out2.to_str().unwrap() } else { a }).collect();
+    assert!(ngd(&args2).0);
+    let json2: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out2).unwrap()).unwrap();
+    for (a, b) in steps.iter().zip(json2["steps"].as_array().unwrap()) {
+        assert_eq!(a["train_loss"], b["train_loss"]);
+        assert_eq!(a["test_loss"], b["test_loss"]);
+    }
+}

@@ -1,0 +1,87 @@
+//! Natural-gradient directions for the exact Fisher and its approximations, all in dual
+//! (CN-sized) form from the Jacobian factors (MATH.md §3). The N × P Jacobian is never built.
+//!
+//! Every method implements [`Curvature`]: given the factors and the residual e = f − y it
+//! returns a [`Direction`], per layer an N × M_l coefficient matrix R_l with
+//! Δ(W_lᵀ) = h̃_{l−1}ᵀ R_l (bias row included), so θ ← θ − η Δθ is one matrix product per layer.
+
+mod direction;
+mod layerwise;
+mod method;
+#[cfg(test)]
+mod tests;
+
+pub use direction::{Direction, coefficient_matrix, dual_to_coefficients, function_step};
+pub use layerwise::{BlockDiagonal, Exact, Gd};
+pub use method::{Method, MethodError};
+
+use ngd_linalg::LinalgError;
+use ngd_model::Factors;
+
+/// Errors from computing a natural-gradient direction.
+#[derive(Debug, thiserror::Error)]
+pub enum OptimError {
+    /// A linear solve failed (singular Gram, NaN, …).
+    #[error(transparent)]
+    Linalg(#[from] LinalgError),
+    /// The CN × CN systems would not fit in memory.
+    #[error(
+        "N·C = {cn} gives {what} of {gib:.1} GiB (f64), more than the {limit:.0} GiB allowed; \
+         use fewer samples or classes"
+    )]
+    TooLarge {
+        cn: usize,
+        what: &'static str,
+        gib: f64,
+        limit: f64,
+    },
+    /// A residual of the wrong length.
+    #[error("residual has length {got}, expected C·N = {expected}")]
+    ResidualLength { got: usize, expected: usize },
+    /// The method cannot handle this configuration.
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+/// Result alias for this crate.
+pub type Result<T> = std::result::Result<T, OptimError>;
+
+/// A Fisher approximation G that turns the residual into a parameter step Δθ = G⁻¹∇L.
+pub trait Curvature {
+    /// The method's name as used on the command line.
+    fn name(&self) -> &'static str;
+
+    /// α of the isotropic condition Θ̄ = αI (eq. 12) predicted by the theory, if any.
+    fn alpha(&self, factors: &Factors) -> Option<f64>;
+
+    /// The step direction for residual e (length CN, class-major: e[c·N + n]).
+    fn direction(&self, factors: &Factors, residual: &[f64]) -> Result<Direction>;
+}
+
+/// Largest memory the dual-form solves may take, in GiB.
+pub const MEMORY_LIMIT_GIB: f64 = 16.0;
+
+/// Refuses problems whose `count` CN × CN f64 matrices exceed [`MEMORY_LIMIT_GIB`].
+pub fn check_dual_size(cn: usize, count: usize, what: &'static str) -> Result<()> {
+    let gib = (count * cn * cn * 8) as f64 / (1u64 << 30) as f64;
+    if gib > MEMORY_LIMIT_GIB {
+        return Err(OptimError::TooLarge {
+            cn,
+            what,
+            gib,
+            limit: MEMORY_LIMIT_GIB,
+        });
+    }
+    Ok(())
+}
+
+fn check_residual(factors: &Factors, residual: &[f64]) -> Result<()> {
+    let expected = factors.samples() * factors.outputs_dim();
+    if residual.len() != expected {
+        return Err(OptimError::ResidualLength {
+            got: residual.len(),
+            expected,
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,174 @@
+//! Parameter-space training with NGD on real data, with the theory line of each step
+//! (MATH.md §4) and a run record that serialises to JSON.
+//!
+//! The library does not print: progress goes to the `on_step` callback.
+
+mod bench;
+mod record;
+mod theory;
+
+pub use bench::{BenchConfig, BenchRecord, PhaseTimes, bench_step, peak_memory_bytes};
+pub use record::{RunRecord, StepRecord, TrainConfig};
+pub use theory::TheoryLine;
+
+use faer::Mat;
+use ngd_data::{Dataset, Split};
+use ngd_model::{Device, Factors, Mlp, MlpConfig, Tensor, tensor_from_rows};
+use ngd_optim::Curvature;
+use std::time::Instant;
+
+/// Errors of a training run.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    /// Invalid network configuration.
+    #[error(transparent)]
+    Model(#[from] ngd_model::ModelError),
+    /// Invalid method or damping.
+    #[error(transparent)]
+    Method(#[from] ngd_optim::MethodError),
+    /// A direction could not be computed.
+    #[error(transparent)]
+    Optim(#[from] ngd_optim::OptimError),
+    /// The loss became NaN or infinite.
+    #[error(
+        "training diverged: train loss is {loss} after step {step} (method {method}, lr {lr}, \
+         damping {damping}); try a smaller --lr or a larger --damping"
+    )]
+    Diverged {
+        step: usize,
+        loss: f64,
+        method: String,
+        lr: f64,
+        damping: f64,
+    },
+    /// Invalid learning rate or step count.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Result alias for this crate.
+pub type Result<T> = std::result::Result<T, TrainError>;
+
+/// Data of one split on the device.
+pub struct DeviceSplit<'a> {
+    /// The preprocessed split.
+    pub split: &'a Split,
+    /// Its inputs, N × M_0, on the device.
+    pub x: Tensor<2>,
+}
+
+impl<'a> DeviceSplit<'a> {
+    /// Uploads the inputs of `split` to `device`.
+    pub fn new(split: &'a Split, device: &Device) -> Self {
+        let x = tensor_from_rows(&split.x, split.n, split.dim, device);
+        Self { split, x }
+    }
+
+    /// f(x) of `model` on this split (N × C, row-major).
+    pub fn outputs(&self, model: &Mlp) -> Vec<f64> {
+        ngd_model::tensor_to_rows(model.forward(self.x.clone()))
+    }
+}
+
+/// Residual e = f − y, class-major (e[c·N + n]), from row-major outputs f (N × C).
+pub fn residual(outputs: &Mat<f64>, split: &Split) -> Vec<f64> {
+    let (n, c_out) = (outputs.nrows(), outputs.ncols());
+    let mut e = vec![0.0; n * c_out];
+    for c in 0..c_out {
+        for i in 0..n {
+            e[c * n + i] = outputs[(i, c)] - split.y[i * c_out + c];
+        }
+    }
+    e
+}
+
+/// The network configuration a training run uses.
+pub fn network_config(cfg: &TrainConfig, data: &Dataset) -> MlpConfig {
+    MlpConfig::new(data.train.dim, cfg.width, cfg.depth, data.outputs)
+        .with_variances(cfg.sigma_w2, cfg.sigma_b2)
+        .with_activation(cfg.activation)
+}
+
+/// Trains per `cfg` on `data`, calling `on_step` after the initial evaluation and each step.
+pub fn train(
+    cfg: &TrainConfig,
+    data: &Dataset,
+    device: &Device,
+    on_step: &mut dyn FnMut(&StepRecord),
+) -> Result<RunRecord> {
+    cfg.validate()?;
+    let mut model = network_config(cfg, data).init(cfg.seed, device)?;
+    let train = DeviceSplit::new(&data.train, device);
+    let test = DeviceSplit::new(&data.test, device);
+    let curvature = cfg.method.curvature(cfg.damping)?;
+
+    let factors = model.factors(train.x.clone());
+    let lr = match cfg.lr {
+        Some(lr) => lr,
+        None => cfg.lr_scale * cfg.method.default_lr(&factors)?,
+    };
+    let alpha = curvature.alpha(&factors);
+    let e0 = residual(&factors.outputs, &data.train);
+    let theory = TheoryLine::new(&factors, &e0, alpha, lr)?;
+
+    let mut record = RunRecord::new(cfg.clone(), data, alpha, lr);
+    let first = evaluate(0, &model, &train, &test, &theory, 0.0);
+    on_step(&first);
+    record.steps.push(first);
+
+    let mut factors = Some(factors);
+    for step in 1..=cfg.steps {
+        let start = Instant::now();
+        let f = factors.take().unwrap_or_else(|| model.factors(train.x.clone()));
+        take_step(&mut model, curvature.as_ref(), &f, &data.train, lr)?;
+        let seconds = start.elapsed().as_secs_f64();
+        let rec = evaluate(step, &model, &train, &test, &theory, seconds);
+        if !rec.train_loss.is_finite() {
+            return Err(TrainError::Diverged {
+                step,
+                loss: rec.train_loss,
+                method: cfg.method.to_string(),
+                lr,
+                damping: cfg.damping,
+            });
+        }
+        on_step(&rec);
+        record.steps.push(rec);
+    }
+    Ok(record)
+}
+
+/// One update θ ← θ − η Δθ with the method's direction at the current factors.
+pub fn take_step(
+    model: &mut Mlp,
+    curvature: &dyn Curvature,
+    factors: &Factors,
+    train: &Split,
+    lr: f64,
+) -> Result<()> {
+    let e = residual(&factors.outputs, train);
+    let direction = curvature.direction(factors, &e)?;
+    model.apply_coefficients(factors, &direction.coefficients, lr);
+    Ok(())
+}
+
+fn evaluate(
+    step: usize,
+    model: &Mlp,
+    train: &DeviceSplit,
+    test: &DeviceSplit,
+    theory: &TheoryLine,
+    seconds: f64,
+) -> StepRecord {
+    let f_train = train.outputs(model);
+    let f_test = test.outputs(model);
+    StepRecord {
+        step,
+        train_loss: ngd_data::mse_loss(&f_train, train.split),
+        train_accuracy: ngd_data::accuracy(&f_train, train.split),
+        test_loss: ngd_data::mse_loss(&f_test, test.split),
+        test_accuracy: ngd_data::accuracy(&f_test, test.split),
+        theory_train_loss: theory.train_loss(step),
+        seconds,
+    }
+}

@@ -1,0 +1,114 @@
+//! Run configuration and results, serialised as one JSON document per run.
+
+use crate::{Result, TrainError};
+use ngd_data::Dataset;
+use ngd_model::Activation;
+use ngd_optim::Method;
+use serde::Serialize;
+
+/// Every option of a training run.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrainConfig {
+    /// Dataset name (`mnist`, `cifar10`).
+    pub dataset: String,
+    /// Selected class indices.
+    pub classes: Vec<usize>,
+    /// Number of training samples N.
+    pub n_train: usize,
+    /// Number of test samples N′.
+    pub n_test: usize,
+    /// Depth L.
+    pub depth: usize,
+    /// Hidden width M.
+    pub width: usize,
+    /// σ_w².
+    pub sigma_w2: f64,
+    /// σ_b².
+    pub sigma_b2: f64,
+    /// Activation φ.
+    pub activation: Activation,
+    /// Optimisation method.
+    pub method: Method,
+    /// Learning rate η; `None` uses `lr_scale` × the method's optimum.
+    pub lr: Option<f64>,
+    /// Multiplier of the method's optimal learning rate when `lr` is `None` (c of eq. 17).
+    pub lr_scale: f64,
+    /// Damping ρ.
+    pub damping: f64,
+    /// Number of steps.
+    pub steps: usize,
+    /// Seed of the initial weights.
+    pub seed: u64,
+    /// Backend and device, as chosen on the command line.
+    pub backend: String,
+}
+
+impl TrainConfig {
+    /// Rejects a non-positive or non-finite learning rate.
+    pub fn validate(&self) -> Result<()> {
+        if let Some(lr) = self.lr
+            && !(lr.is_finite() && lr > 0.0)
+        {
+            return Err(TrainError::Invalid(format!(
+                "learning rate must be finite and > 0, got {lr}"
+            )));
+        }
+        if !(self.lr_scale.is_finite() && self.lr_scale > 0.0) {
+            return Err(TrainError::Invalid(format!(
+                "learning-rate scale must be finite and > 0, got {}",
+                self.lr_scale
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Measurements after one step (step 0 = initialisation).
+#[derive(Debug, Clone, Serialize)]
+pub struct StepRecord {
+    /// Step index t.
+    pub step: usize,
+    /// L(θ_t) on the train set.
+    pub train_loss: f64,
+    /// Train accuracy.
+    pub train_accuracy: f64,
+    /// Loss on the test set.
+    pub test_loss: f64,
+    /// Test accuracy.
+    pub test_accuracy: f64,
+    /// The theory prediction of the train loss at step t.
+    pub theory_train_loss: f64,
+    /// Wall time of the step (factors, direction, update), seconds.
+    pub seconds: f64,
+}
+
+/// A whole run: configuration, constants and per-step records.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunRecord {
+    /// The configuration, including seed and backend.
+    pub config: TrainConfig,
+    /// Where the data came from.
+    pub data_source: String,
+    /// Class names of the selected classes.
+    pub class_names: Vec<String>,
+    /// α of the isotropic condition (null for GD).
+    pub alpha: Option<f64>,
+    /// The learning rate used.
+    pub lr: f64,
+    /// Steps 0..=T.
+    pub steps: Vec<StepRecord>,
+}
+
+impl RunRecord {
+    /// An empty record for a run.
+    pub fn new(config: TrainConfig, data: &Dataset, alpha: Option<f64>, lr: f64) -> Self {
+        Self {
+            config,
+            data_source: data.source.clone(),
+            class_names: data.class_names.clone(),
+            alpha,
+            lr,
+            steps: Vec::new(),
+        }
+    }
+}

@@ -1,0 +1,45 @@
+//! Helpers shared by the integration tests: the paper's MNIST '0' vs '7' setting.
+
+use ngd_data::{DataConfig, Dataset, DatasetName};
+use ngd_model::Device;
+use ngd_train::TrainConfig;
+
+/// The test device: burn's default CPU backend (no backend is named below the CLI).
+pub fn device() -> Device {
+    Device::default()
+}
+
+/// MNIST '0' vs '7' with N train and N′ test samples (MATH.md §7).
+pub fn mnist_0_vs_7(n_train: usize, n_test: usize) -> Dataset {
+    let cfg = DataConfig {
+        dataset: DatasetName::Mnist,
+        classes: vec![0, 7],
+        n_train,
+        n_test,
+    };
+    ngd_data::load(&cfg).unwrap_or_else(|e| {
+        panic!("MNIST is needed by the integration tests: {e}\n(run `bash datasets/install.sh mnist ../shared/datasets/mnist`)")
+    })
+}
+
+/// Fig. 1a's network: L = 3, M = 4096, σ_w² = 2, σ_b² = 0, ReLU, with `method`.
+pub fn fig1a_config(method: ngd_optim::Method, steps: usize) -> TrainConfig {
+    TrainConfig {
+        dataset: "mnist".into(),
+        classes: vec![0, 7],
+        n_train: 100,
+        n_test: 50,
+        depth: 3,
+        width: 4096,
+        sigma_w2: 2.0,
+        sigma_b2: 0.0,
+        activation: ngd_model::Activation::Relu,
+        method,
+        lr: None,
+        lr_scale: 1.0,
+        damping: 0.0,
+        steps,
+        seed: 1,
+        backend: "default".into(),
+    }
+}
