@@ -52,7 +52,7 @@ fn unknown_method_is_a_clear_error() {
 
 #[test]
 fn negative_damping_is_a_clear_error() {
-    expect_error(&["--damping", "-1"], "damping");
+    expect_error(&["--damping=-1"], "damping");
 }
 
 #[test]
