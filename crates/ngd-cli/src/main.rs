@@ -1,11 +1,10 @@
 //! `ngd`: natural-gradient descent with exact and approximate Fisher information in wide
 //! networks (Karakida & Osawa, NeurIPS 2020), on real MNIST and CIFAR-10.
 
-mod backend;
 mod commands;
 mod figure;
-#[cfg(feature = "tch")]
-mod tch_check;
+
+use ngd_cli::backend;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
