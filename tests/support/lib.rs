@@ -38,6 +38,7 @@ pub fn fig1a_config(method: ngd_optim::Method, steps: usize) -> TrainConfig {
         lr: None,
         lr_scale: 1.0,
         damping: 0.0,
+        sigma: None,
         steps,
         seed: 1,
         backend: "default".into(),

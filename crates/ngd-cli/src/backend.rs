@@ -58,11 +58,17 @@ impl Backend {
         }
     }
 
-    /// Every backend compiled into this binary.
+    /// Every backend compiled into this binary and usable here (tch-cuda:0 only when
+    /// LibTorch sees a GPU).
     pub fn available() -> Vec<Backend> {
+        #[allow(unused_mut)] // only grows with the tch feature
         let mut v = vec![Self::Flex, Self::Ndarray];
-        if cfg!(feature = "tch") {
+        #[cfg(feature = "tch")]
+        {
             v.push(Self::TchCpu);
+            if crate::tch_check::cuda_device_count().unwrap_or(0) > 0 {
+                v.push(Self::TchCuda(0));
+            }
         }
         v
     }

@@ -77,6 +77,7 @@ impl NetArgs {
             lr: opt.lr,
             lr_scale: 1.0,
             damping: opt.damping,
+            sigma: opt.sigma.clone().map(|s| s.0),
             steps: opt.steps,
             seed: self.seed,
             backend: self.backend.to_string(),
@@ -87,7 +88,8 @@ impl NetArgs {
 /// Optimiser options.
 #[derive(Args, Debug, Clone)]
 pub struct OptArgs {
-    /// Learning rate η. Default: the paper's optimum, 1 for exact, 1/L for block-diagonal,
+    /// Learning rate η. Default: the paper's optimum 1/α: 1 for exact, 1/L for block-diagonal,
+    /// 1/(1ᵀΣ⁻¹1) for layer-wise, 1/(NL) for kfac, N/Σ|active units| for unit-wise,
     /// 1/λ_max(Θ) for gd.
     #[arg(long)]
     pub lr: Option<f64>,
@@ -97,6 +99,21 @@ pub struct OptArgs {
     /// Number of training steps.
     #[arg(long, default_value_t = 3)]
     pub steps: usize,
+    /// Σ of `--method layer-wise` (eq. 15): L×L symmetric, rows separated by ';',
+    /// e.g. "1,0.5,0;0.5,1,0.5;0,0.5,1".
+    #[arg(long, value_parser = parse_sigma_arg)]
+    pub sigma: Option<SigmaArg>,
+}
+
+/// A validated Σ (rows), parsed from `--sigma`.
+#[derive(Debug, Clone)]
+pub struct SigmaArg(pub Vec<Vec<f64>>);
+
+/// Parses and validates `--sigma` (square, symmetric) with [`ngd_optim::parse_sigma`].
+fn parse_sigma_arg(text: &str) -> std::result::Result<SigmaArg, String> {
+    let m = ngd_optim::parse_sigma(text).map_err(|e| e.to_string())?;
+    let l = m.nrows();
+    Ok(SigmaArg((0..l).map(|i| (0..l).map(|j| m[(i, j)]).collect()).collect()))
 }
 
 /// Arguments of `ngd train`.
@@ -104,7 +121,8 @@ pub struct OptArgs {
 pub struct TrainArgs {
     #[command(flatten)]
     pub net: NetArgs,
-    /// Method: gd, exact or block-diagonal.
+    /// Method: gd, exact, block-diagonal, block-tri-diagonal, layer-wise (with --sigma), kfac
+    /// or unit-wise.
     #[arg(long, default_value = "block-diagonal")]
     pub method: Method,
     #[command(flatten)]
@@ -146,21 +164,31 @@ pub fn train(args: TrainArgs) -> Result<()> {
 /// Column header of the per-step lines.
 pub fn step_header() -> String {
     format!(
-        "{:>5} {:>12} {:>9} {:>12} {:>9} {:>12} {:>8}",
-        "step", "train_loss", "train_acc", "test_loss", "test_acc", "theory_loss", "seconds"
+        "{:>5} {:>12} {:>9} {:>12} {:>9} {:>12} {:>12} {:>10} {:>8}",
+        "step",
+        "train_loss",
+        "train_acc",
+        "test_loss",
+        "test_acc",
+        "theory_loss",
+        "theory_test",
+        "theory_acc",
+        "seconds"
     )
 }
 
 /// One per-step line.
 pub fn step_line(s: &StepRecord) -> String {
     format!(
-        "{:>5} {:>12.4e} {:>9.4} {:>12.4e} {:>9.4} {:>12.4e} {:>8.3}",
+        "{:>5} {:>12.4e} {:>9.4} {:>12.4e} {:>9.4} {:>12.4e} {:>12} {:>10} {:>8.3}",
         s.step,
         s.train_loss,
         s.train_accuracy,
         s.test_loss,
         s.test_accuracy,
         s.theory_train_loss,
+        s.theory_test_loss.map_or("-".into(), |v| format!("{v:.4e}")),
+        s.theory_test_accuracy.map_or("-".into(), |v| format!("{v:.4}")),
         s.seconds
     )
 }
@@ -207,6 +235,7 @@ pub fn bench(args: BenchArgs) -> Result<()> {
         lr: None,
         damping: args.damping,
         steps: 1,
+        sigma: None,
     };
     let mut all = Vec::new();
     println!(

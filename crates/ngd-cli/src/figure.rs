@@ -136,6 +136,7 @@ pub fn run(args: FigureArgs) -> Result<()> {
             lr: spec.lr,
             damping: spec.damping.unwrap_or(0.0),
             steps: spec.steps.unwrap_or(10),
+            sigma: None,
         };
         let method = spec.method.unwrap_or(Method::BlockDiagonal);
         let mut cfg = net.train_config(&data, method, &opt);

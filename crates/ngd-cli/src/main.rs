@@ -3,6 +3,7 @@
 
 mod commands;
 mod figure;
+mod predict;
 
 use ngd_cli::backend;
 
@@ -30,6 +31,8 @@ enum Command {
     Bench(commands::BenchArgs),
     /// Reproduce a paper figure from its experiment config (e.g. experiments/fig1a/config.json).
     Figure(figure::FigureArgs),
+    /// Test accuracy of the converged NGD predictors f_∞ (Fig. 2), analytic or empirical kernels.
+    Predict(predict::PredictArgs),
 }
 
 fn main() {
@@ -45,5 +48,6 @@ fn run(cli: Cli) -> Result<()> {
         Command::Train(args) => commands::train(args),
         Command::Bench(args) => commands::bench(args),
         Command::Figure(args) => figure::run(args),
+        Command::Predict(args) => predict::run(args),
     }
 }

@@ -7,6 +7,8 @@
 //!   paper Section E), computed block-wise in parallel so that 10 000 × 10 000 kernels fit.
 //! * [`predict`] — the function-space dynamics of GD (eq. 5) and of exact / layer-wise /
 //!   K-FAC NGD (eqs. 10, 13, 16, 21): f_t(x'), f_∞(x') and the kernel-regression mean.
+//! * [`empirical`] — the same kernels at finite width from a real network's Jacobian factors
+//!   h̃_{l−1}, δ_l (MATH.md §2), for `--kernel empirical` and the theory columns of training.
 //! * [`lemma`] — the layer-wise Σ matrices (block diagonal, block tri-diagonal eq. 19) and
 //!   α = 1ᵀΣ⁻¹1 (Theorem 4.1, Lemma 4.3).
 //!
@@ -31,6 +33,7 @@
 #![warn(missing_docs)]
 
 pub mod analytic;
+pub mod empirical;
 pub mod lemma;
 pub mod predict;
 
@@ -38,6 +41,7 @@ pub use analytic::{
     AnalyticConfig, KernelSet, LayerKernels, relu_a, relu_k_prime, relu_layer_kernels,
     relu_layer_kernels_select, relu_layer_kernels_sym, relu_layer_kernels_sym_select,
 };
+pub use empirical::{FactorRef, empirical_layer_kernels};
 pub use lemma::{block_diagonal_sigma, layerwise_alpha, layerwise_weights, tridiagonal_sigma};
 pub use ngd_linalg::LinalgError;
 pub use predict::{FunctionSpace, Predictor, gd_train_loss_curve, max_eigenvalue};

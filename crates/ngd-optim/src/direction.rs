@@ -1,13 +1,71 @@
 //! The factored step Δθ_l = J_lᵀ-like products and their image J Δθ in function space.
 
 use faer::Mat;
-use ngd_model::Factors;
+use ngd_model::{Factors, Mlp};
 
-/// A parameter step in factored form: for layer l, Δ(W_lᵀ | b_l) = h̃_{l−1}ᵀ R_l.
+/// The step of one layer: either dual coefficients or the explicit parameter step.
+#[derive(Debug, Clone)]
+pub enum LayerStep {
+    /// R_l, N × M_l, with Δ(W_lᵀ | b_l) = h̃_{l−1}ᵀ R_l (eq. 9, 15 and every dual-form method).
+    Coefficients(Mat<f64>),
+    /// Δ(W_lᵀ | b_l) itself, (M_{l−1}+1) × M_l, last row Δb_l (diagonal, K-FAC with small inputs).
+    Dense(Mat<f64>),
+}
+
+/// A parameter step Δθ, one [`LayerStep`] per layer l = 1..L (θ ← θ − η Δθ).
 #[derive(Debug, Clone)]
 pub struct Direction {
-    /// R_l, N × M_l, for l = 1..L.
-    pub coefficients: Vec<Mat<f64>>,
+    /// Layers l = 1..L.
+    pub layers: Vec<LayerStep>,
+}
+
+impl Direction {
+    /// A step given entirely by dual coefficients R_l (Δθ_l = h̃_{l−1}ᵀ R_l).
+    pub fn from_coefficients(coefficients: Vec<Mat<f64>>) -> Self {
+        Self {
+            layers: coefficients.into_iter().map(LayerStep::Coefficients).collect(),
+        }
+    }
+
+    /// θ ← θ − lr·Δθ on `model` (MATH.md §2: Δθ_l = h̃_{l−1}ᵀ R_l or the dense step).
+    pub fn apply(&self, model: &mut Mlp, factors: &Factors, lr: f64) {
+        assert_eq!(self.layers.len(), model.depth(), "one step per layer");
+        for (l, step) in self.layers.iter().enumerate() {
+            match step {
+                LayerStep::Coefficients(r) => apply_coefficients(model, factors, l, r, lr),
+                LayerStep::Dense(s) => apply_dense(model, factors, l, s, lr),
+            }
+        }
+    }
+
+    /// h̃_{l−1} Δ(W_lᵀ | b_l), N × M_l: the per-sample change of u_l (before the δ contraction).
+    fn input_times_step(&self, factors: &Factors, layer: usize) -> Mat<f64> {
+        let input = &factors.layers[layer].input;
+        match &self.layers[layer] {
+            LayerStep::Coefficients(r) => factors.layers[layer].input_gram() * r,
+            LayerStep::Dense(s) => input * s,
+        }
+    }
+}
+
+/// θ_l ← θ_l − lr·h̃_{l−1}ᵀR: ΔW_lᵀ = [(σ_w/√M_{l−1})h_{l−1}]ᵀR, Δb_l = σ_b Σ_n R(n) (MATH.md §2).
+fn apply_coefficients(model: &mut Mlp, factors: &Factors, layer: usize, r: &Mat<f64>, lr: f64) {
+    let input = &factors.device_inputs[layer];
+    let r = ngd_model::mat_to_tensor(r.as_ref(), &input.device());
+    let width = r.dims()[1];
+    let dw = input.clone().transpose().matmul(r.clone());
+    let db = r.sum_dim(0).reshape([width]).mul_scalar(factors.sigma_b);
+    model.apply_layer_step(layer + 1, dw, db, lr);
+}
+
+/// θ_l ← θ_l − lr·S for an explicit (M_{l−1}+1) × M_l step S (last row: the bias).
+fn apply_dense(model: &mut Mlp, factors: &Factors, layer: usize, s: &Mat<f64>, lr: f64) {
+    let device = factors.device_inputs[layer].device();
+    let m_in = s.nrows() - 1;
+    let dw = ngd_model::mat_to_tensor(s.as_ref().subrows(0, m_in), &device);
+    let db = ngd_model::mat_to_tensor(s.as_ref().subrows(m_in, 1), &device);
+    let width = s.ncols();
+    model.apply_layer_step(layer + 1, dw, db.reshape([width]), lr);
 }
 
 /// R_l = Σ_c diag(v^{(c)}) δ_l^{(c)} for a dual vector v (length CN, class-major), so that
@@ -25,17 +83,18 @@ pub fn dual_to_coefficients(factors: &Factors, layer: usize, v: &[f64]) -> Mat<f
 }
 
 /// J Δθ (length CN, class-major): the first-order change of f at the factor samples for the
-/// step Δθ, computed from the factors as Σ_l [(δ_l R_lᵀ) ⊙ H̃_l] 1 without forming Δθ.
+/// step Δθ, Σ_l rowsum(δ_l^{(c)} ⊙ h̃_{l−1}Δθ_l) computed from the factors without forming J.
 pub fn function_step(factors: &Factors, direction: &Direction) -> Vec<f64> {
     let n = factors.samples();
     let cn = n * factors.outputs_dim();
     let mut out = vec![0.0; cn];
-    for (layer, r) in factors.layers.iter().zip(&direction.coefficients) {
-        let h = layer.input_gram();
-        let dr = &layer.delta * r.transpose(); // CN × N
+    for (l, layer) in factors.layers.iter().enumerate() {
+        let u = direction.input_times_step(factors, l); // N × M_l
         for (row, o) in out.iter_mut().enumerate() {
             let m = row % n;
-            *o += (0..n).map(|k| dr[(row, k)] * h[(m, k)]).sum::<f64>();
+            *o += (0..u.ncols())
+                .map(|j| layer.delta[(row, j)] * u[(m, j)])
+                .sum::<f64>();
         }
     }
     out
@@ -121,7 +180,7 @@ pub(crate) mod tests {
             .iter()
             .map(|l| Mat::from_fn(n, l.delta.ncols(), |i, j| ((i * 3 + j) as f64).cos()))
             .collect();
-        let got = function_step(&f, &Direction { coefficients: rs.clone() });
+        let got = function_step(&f, &Direction::from_coefficients(rs.clone()));
         let mut want = vec![0.0; n * c_out];
         for (layer, r) in f.layers.iter().zip(&rs) {
             let step = layer.input.transpose() * r;

@@ -26,7 +26,7 @@ impl Curvature for Gd {
         let coefficients = (0..factors.depth())
             .map(|l| dual_to_coefficients(factors, l, &v))
             .collect();
-        Ok(Direction { coefficients })
+        Ok(Direction::from_coefficients(coefficients))
     }
 }
 
@@ -58,7 +58,7 @@ impl Curvature for Exact {
         let coefficients = (0..factors.depth())
             .map(|l| dual_to_coefficients(factors, l, &v))
             .collect();
-        Ok(Direction { coefficients })
+        Ok(Direction::from_coefficients(coefficients))
     }
 }
 
@@ -97,7 +97,7 @@ impl Curvature for BlockDiagonal {
                 Ok(dual_to_coefficients(factors, l, &v))
             })
             .collect::<Result<Vec<_>>>()?;
-        Ok(Direction { coefficients })
+        Ok(Direction::from_coefficients(coefficients))
     }
 }
 

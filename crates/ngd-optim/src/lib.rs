@@ -6,14 +6,22 @@
 //! Δ(W_lᵀ) = h̃_{l−1}ᵀ R_l (bias row included), so θ ← θ − η Δθ is one matrix product per layer.
 
 mod direction;
+mod kfac;
 mod layerwise;
 mod method;
+mod sigma;
+mod unitwise;
 #[cfg(test)]
 mod tests;
 
-pub use direction::{Direction, coefficient_matrix, dual_to_coefficients, function_step};
+pub use direction::{
+    Direction, LayerStep, coefficient_matrix, dual_to_coefficients, function_step,
+};
+pub use kfac::Kfac;
 pub use layerwise::{BlockDiagonal, Exact, Gd};
-pub use method::{Method, MethodError};
+pub use method::{Method, MethodError, parse_sigma};
+pub use sigma::LayerWise;
+pub use unitwise::UnitWise;
 
 use ngd_linalg::LinalgError;
 use ngd_model::Factors;

@@ -1,6 +1,7 @@
 //! The `--method` names, their curvature objects and their default learning rates.
 
-use crate::{BlockDiagonal, Curvature, Exact, Gd, Result};
+use crate::{BlockDiagonal, Curvature, Exact, Gd, Kfac, LayerWise, OptimError, Result, UnitWise};
+use faer::Mat;
 use ngd_linalg::symmetric_eigenvalues;
 use ngd_model::Factors;
 use serde::{Deserialize, Serialize};
@@ -14,6 +15,9 @@ pub enum MethodError {
     /// Negative or non-finite damping.
     #[error("damping must be finite and ≥ 0, got {0}")]
     Damping(f64),
+    /// `layer-wise` without Σ, or a malformed Σ.
+    #[error("{0}")]
+    Sigma(String),
 }
 
 /// An optimisation method of the paper.
@@ -26,11 +30,27 @@ pub enum Method {
     Exact,
     /// Block-diagonal NGD (Sec. 4.1).
     BlockDiagonal,
+    /// Block tri-diagonal NGD (eq. 19).
+    BlockTriDiagonal,
+    /// Layer-wise NGD with a user Σ (eq. 15).
+    LayerWise,
+    /// K-FAC (eq. 20), one output.
+    Kfac,
+    /// Unit-wise NGD (eq. 23), one output.
+    UnitWise,
 }
 
 impl Method {
     /// Every accepted `--method` name.
-    pub const NAMES: &'static [&'static str] = &["gd", "exact", "block-diagonal"];
+    pub const NAMES: &'static [&'static str] = &[
+        "gd",
+        "exact",
+        "block-diagonal",
+        "block-tri-diagonal",
+        "layer-wise",
+        "kfac",
+        "unit-wise",
+    ];
 
     /// The command-line name.
     pub fn name(self) -> &'static str {
@@ -38,36 +58,121 @@ impl Method {
             Method::Gd => "gd",
             Method::Exact => "exact",
             Method::BlockDiagonal => "block-diagonal",
+            Method::BlockTriDiagonal => "block-tri-diagonal",
+            Method::LayerWise => "layer-wise",
+            Method::Kfac => "kfac",
+            Method::UnitWise => "unit-wise",
         }
     }
 
-    /// The curvature object with damping ρ.
+    /// The curvature object with damping ρ (`layer-wise` needs Σ: use [`Method::curvature_with`]).
     pub fn curvature(self, damping: f64) -> std::result::Result<Box<dyn Curvature>, MethodError> {
+        self.curvature_with(damping, None)
+    }
+
+    /// The curvature object with damping ρ and, for `layer-wise`, the L × L matrix Σ (eq. 15).
+    pub fn curvature_with(
+        self,
+        damping: f64,
+        sigma: Option<&Mat<f64>>,
+    ) -> std::result::Result<Box<dyn Curvature>, MethodError> {
         if !(damping.is_finite() && damping >= 0.0) {
             return Err(MethodError::Damping(damping));
+        }
+        if sigma.is_some() && self != Method::LayerWise {
+            return Err(MethodError::Sigma(format!(
+                "--sigma is only used by the layer-wise method, not by {self}"
+            )));
         }
         Ok(match self {
             Method::Gd => Box::new(Gd),
             Method::Exact => Box::new(Exact { damping }),
             Method::BlockDiagonal => Box::new(BlockDiagonal { damping }),
+            Method::BlockTriDiagonal => Box::new(TriDiagonal { damping }),
+            Method::LayerWise => {
+                let sigma = sigma.ok_or_else(|| {
+                    MethodError::Sigma(
+                        "layer-wise NGD needs Σ: --sigma \"1,0.5,0;0.5,1,0.5;0,0.5,1\" (L×L, \
+                         symmetric, rows separated by ';')"
+                            .into(),
+                    )
+                })?;
+                let lw = LayerWise::with_sigma(sigma.clone(), damping)
+                    .map_err(|e| MethodError::Sigma(e.to_string()))?;
+                Box::new(lw)
+            }
+            Method::Kfac => Box::new(Kfac { damping }),
+            Method::UnitWise => Box::new(UnitWise { damping }),
         })
     }
 
     /// The paper's optimal learning rate at initialisation: 1/α for NGD (Cor. 4.2), and
     /// 1/λ_max(Θ) for GD (Fig. 1a).
     pub fn default_lr(self, factors: &Factors) -> Result<f64> {
-        match self {
-            Method::Gd => Ok(1.0 / max_ntk_eigenvalue(factors)?),
-            _ => {
-                let alpha = self
-                    .curvature(0.0)
-                    .expect("zero damping is valid")
-                    .alpha(factors)
-                    .expect("NGD methods have an α");
-                Ok(1.0 / alpha)
-            }
+        let curvature = self
+            .curvature(0.0)
+            .map_err(|e| OptimError::Unsupported(e.to_string()))?;
+        Self::optimal_lr(curvature.as_ref(), factors)
+    }
+
+    /// η = 1/α of `curvature` (Cor. 4.2), or 1/λ_max(Θ) when it has no α (GD, eq. 5).
+    pub fn optimal_lr(curvature: &dyn Curvature, factors: &Factors) -> Result<f64> {
+        if curvature.name() == "gd" {
+            return Ok(1.0 / max_ntk_eigenvalue(factors)?);
+        }
+        match curvature.alpha(factors) {
+            Some(alpha) if alpha > 0.0 => Ok(1.0 / alpha),
+            _ => Err(OptimError::Unsupported(format!(
+                "{}: α = 1ᵀΣ⁻¹1 is undefined (Σ singular), so there is no default learning \
+                 rate; give --lr explicitly (and --damping ρ > 0)",
+                curvature.name()
+            ))),
         }
     }
+}
+
+/// Block tri-diagonal NGD whose Σ (eq. 19) is sized to the network's depth when used.
+#[derive(Debug, Clone)]
+struct TriDiagonal {
+    damping: f64,
+}
+
+impl Curvature for TriDiagonal {
+    fn name(&self) -> &'static str {
+        "block-tri-diagonal"
+    }
+
+    fn alpha(&self, factors: &Factors) -> Option<f64> {
+        LayerWise::tridiagonal(factors.depth(), self.damping).alpha(factors)
+    }
+
+    fn direction(&self, factors: &Factors, residual: &[f64]) -> Result<crate::Direction> {
+        LayerWise::tridiagonal(factors.depth(), self.damping).direction(factors, residual)
+    }
+}
+
+/// Parses Σ from "1,0.5,0;0.5,1,0.5;0,0.5,1" (rows separated by ';'), checked square and
+/// symmetric (eq. 15).
+pub fn parse_sigma(text: &str) -> std::result::Result<Mat<f64>, MethodError> {
+    let rows: Vec<Vec<f64>> = text
+        .split(';')
+        .map(|row| {
+            row.split(',')
+                .map(|v| v.trim().parse::<f64>())
+                .collect::<std::result::Result<Vec<_>, _>>()
+        })
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|e| MethodError::Sigma(format!("--sigma '{text}': {e}")))?;
+    let l = rows.len();
+    if let Some(bad) = rows.iter().find(|r| r.len() != l) {
+        return Err(MethodError::Sigma(format!(
+            "--sigma '{text}': Σ must be L×L; it has {l} rows but a row of length {}",
+            bad.len()
+        )));
+    }
+    let sigma = Mat::from_fn(l, l, |i, j| rows[i][j]);
+    LayerWise::with_sigma(sigma.clone(), 0.0).map_err(|e| MethodError::Sigma(e.to_string()))?;
+    Ok(sigma)
 }
 
 impl std::str::FromStr for Method {
@@ -77,6 +182,10 @@ impl std::str::FromStr for Method {
             "gd" => Ok(Method::Gd),
             "exact" => Ok(Method::Exact),
             "block-diagonal" | "bd" => Ok(Method::BlockDiagonal),
+            "block-tri-diagonal" | "btd" => Ok(Method::BlockTriDiagonal),
+            "layer-wise" => Ok(Method::LayerWise),
+            "kfac" | "k-fac" => Ok(Method::Kfac),
+            "unit-wise" => Ok(Method::UnitWise),
             _ => Err(MethodError::Unknown { name: s.into() }),
         }
     }

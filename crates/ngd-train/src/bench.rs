@@ -56,7 +56,8 @@ pub fn bench_step(cfg: &BenchConfig, data: &Dataset, device: &Device) -> Result<
     let mut out = Vec::new();
     for &method in &cfg.methods {
         let mut model = network_config(&cfg.train, data).init(cfg.train.seed, device)?;
-        let curvature = method.curvature(cfg.train.damping)?;
+        let sigma = cfg.train.sigma_matrix();
+        let curvature = method.curvature_with(cfg.train.damping, sigma.as_ref())?;
         let mut runs = Vec::new();
         for rep in 0..=cfg.repeats {
             let mut t = PhaseTimes::default();
@@ -69,13 +70,13 @@ pub fn bench_step(cfg: &BenchConfig, data: &Dataset, device: &Device) -> Result<
             t.factors = start.elapsed().as_secs_f64();
 
             let start = Instant::now();
-            let lr = method.default_lr(&factors)?;
+            let lr = Method::optimal_lr(curvature.as_ref(), &factors)?;
             let e = residual(&factors.outputs, &data.train);
             let direction = curvature.direction(&factors, &e)?;
             t.direction = start.elapsed().as_secs_f64();
 
             let start = Instant::now();
-            model.apply_coefficients(&factors, &direction.coefficients, lr);
+            direction.apply(&mut model, &factors, lr);
             let _ = device.sync();
             t.update = start.elapsed().as_secs_f64();
             t.step = t.factors + t.direction + t.update;

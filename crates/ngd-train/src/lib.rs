@@ -6,9 +6,11 @@
 mod bench;
 mod record;
 mod theory;
+pub mod test_theory;
 
 pub use bench::{BenchConfig, BenchRecord, PhaseTimes, bench_step, peak_memory_bytes};
 pub use record::{RunRecord, StepRecord, TrainConfig};
+pub use test_theory::TestTheory;
 pub use theory::TheoryLine;
 
 use faer::Mat;
@@ -100,19 +102,20 @@ pub fn train(
     let mut model = network_config(cfg, data).init(cfg.seed, device)?;
     let train = DeviceSplit::new(&data.train, device);
     let test = DeviceSplit::new(&data.test, device);
-    let curvature = cfg.method.curvature(cfg.damping)?;
+    let curvature = cfg.method.curvature_with(cfg.damping, cfg.sigma_matrix().as_ref())?;
 
     let factors = model.factors(train.x.clone());
     let lr = match cfg.lr {
         Some(lr) => lr,
-        None => cfg.lr_scale * cfg.method.default_lr(&factors)?,
+        None => cfg.lr_scale * ngd_optim::Method::optimal_lr(curvature.as_ref(), &factors)?,
     };
     let alpha = curvature.alpha(&factors);
     let e0 = residual(&factors.outputs, &data.train);
     let theory = TheoryLine::new(&factors, &e0, alpha, lr)?;
+    let test_theory = build_test_theory(cfg, data, &model, &factors, &test, lr, device)?;
 
     let mut record = RunRecord::new(cfg.clone(), data, alpha, lr);
-    let first = evaluate(0, &model, &train, &test, &theory, 0.0);
+    let first = evaluate(0, &model, &train, &test, &theory, &test_theory, 0.0);
     on_step(&first);
     record.steps.push(first);
 
@@ -122,7 +125,7 @@ pub fn train(
         let f = factors.take().unwrap_or_else(|| model.factors(train.x.clone()));
         take_step(&mut model, curvature.as_ref(), &f, &data.train, lr)?;
         let seconds = start.elapsed().as_secs_f64();
-        let rec = evaluate(step, &model, &train, &test, &theory, seconds);
+        let rec = evaluate(step, &model, &train, &test, &theory, &test_theory, seconds);
         if !rec.train_loss.is_finite() {
             return Err(TrainError::Diverged {
                 step,
@@ -148,7 +151,7 @@ pub fn take_step(
 ) -> Result<()> {
     let e = residual(&factors.outputs, train);
     let direction = curvature.direction(factors, &e)?;
-    model.apply_coefficients(factors, &direction.coefficients, lr);
+    direction.apply(model, factors, lr);
     Ok(())
 }
 
@@ -158,8 +161,10 @@ fn evaluate(
     train: &DeviceSplit,
     test: &DeviceSplit,
     theory: &TheoryLine,
+    test_theory: &TestTheory,
     seconds: f64,
 ) -> StepRecord {
+    let (theory_test_loss, theory_test_accuracy) = test_theory.at(step);
     let f_train = train.outputs(model);
     let f_test = test.outputs(model);
     StepRecord {
@@ -169,6 +174,38 @@ fn evaluate(
         test_loss: ngd_data::mse_loss(&f_test, test.split),
         test_accuracy: ngd_data::accuracy(&f_test, test.split),
         theory_train_loss: theory.train_loss(step),
+        theory_test_loss,
+        theory_test_accuracy,
         seconds,
     }
+}
+
+/// The test-set theory columns of a run ([`TestTheory`]); empty for methods without a
+/// function-space predictor.
+fn build_test_theory(
+    cfg: &TrainConfig,
+    data: &Dataset,
+    model: &Mlp,
+    factors: &Factors,
+    test: &DeviceSplit,
+    lr: f64,
+    device: &Device,
+) -> Result<TestTheory> {
+    let Some(predictor) = test_theory::predictor_for(cfg.method, cfg.depth) else {
+        return Ok(TestTheory::none());
+    };
+    let test_factors = test_theory::split_factors(model, test.split, 1000, device);
+    TestTheory::new(
+        &predictor,
+        &factors.layers,
+        &test_factors,
+        &factors.outputs,
+        &data.train,
+        &data.test,
+        cfg.sigma_w2,
+        cfg.sigma_b2,
+        lr,
+        cfg.steps,
+    )
+    .map_err(|e| TrainError::Invalid(format!("test-set theory columns: {e}")))
 }

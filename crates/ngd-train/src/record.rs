@@ -35,6 +35,8 @@ pub struct TrainConfig {
     pub lr_scale: f64,
     /// Damping ρ.
     pub damping: f64,
+    /// Σ of the `layer-wise` method (eq. 15), rows of the L × L matrix.
+    pub sigma: Option<Vec<Vec<f64>>>,
     /// Number of steps.
     pub steps: usize,
     /// Seed of the initial weights.
@@ -44,6 +46,13 @@ pub struct TrainConfig {
 }
 
 impl TrainConfig {
+    /// Σ of the `layer-wise` method as a matrix (eq. 15).
+    pub fn sigma_matrix(&self) -> Option<faer::Mat<f64>> {
+        self.sigma.as_ref().map(|rows| {
+            faer::Mat::from_fn(rows.len(), rows.len(), |i, j| rows[i].get(j).copied().unwrap_or(f64::NAN))
+        })
+    }
+
     /// Rejects a non-positive or non-finite learning rate.
     pub fn validate(&self) -> Result<()> {
         if let Some(lr) = self.lr
@@ -78,6 +87,11 @@ pub struct StepRecord {
     pub test_accuracy: f64,
     /// The theory prediction of the train loss at step t.
     pub theory_train_loss: f64,
+    /// The theory prediction (eq. 10, empirical kernels at initialisation) of the test loss at
+    /// step t; null where the method has no function-space predictor.
+    pub theory_test_loss: Option<f64>,
+    /// The same prediction's test accuracy; null where the method has no predictor.
+    pub theory_test_accuracy: Option<f64>,
     /// Wall time of the step (factors, direction, update), seconds.
     pub seconds: f64,
 }

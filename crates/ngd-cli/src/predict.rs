@@ -1,0 +1,418 @@
+//! `ngd predict`: test accuracy and loss of the converged function-space predictor f_∞(x')
+//! (MATH.md §4, paper Section 4.4 and Fig. 2) for exact, block-diagonal, block tri-diagonal
+//! NGD and K-FAC, with f_0 from finite-width networks of several seeds, plus the
+//! kernel-regression mean (f_0 = 0).
+
+use crate::commands::{NetArgs, write_json};
+use anyhow::{Context, Result, bail};
+use clap::{Args, ValueEnum};
+use faer::Mat;
+use ngd_data::{Dataset, Split};
+use ngd_kernels::{
+    AnalyticConfig, FunctionSpace, KernelSet, LayerKernels, Predictor, relu_layer_kernels_select,
+    relu_layer_kernels_sym_select,
+};
+use ngd_model::{Activation, Device, Mlp, MlpConfig, tensor_from_rows};
+use ngd_train::test_theory::{empirical_kernels, from_rows, split_factors, to_rows};
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// Which kernels the predictors use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum KernelKind {
+    /// Infinite-width ReLU kernels (MATH.md §5): one factorisation shared by all seeds.
+    Analytic,
+    /// Each seed's own finite-width network at initialisation (Jacobian factors, MATH.md §2).
+    Empirical,
+}
+
+/// Arguments of `ngd predict`.
+#[derive(Args, Debug)]
+pub struct PredictArgs {
+    #[command(flatten)]
+    pub net: NetArgs,
+    /// Predictors, comma-separated: exact, block-diagonal, block-tri-diagonal, kfac (C = 1).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "exact,block-diagonal,block-tri-diagonal,kfac"
+    )]
+    pub methods: Vec<String>,
+    /// Kernels: analytic (infinite width, ReLU only) or empirical (each seed's network).
+    #[arg(long, value_enum, default_value = "analytic")]
+    pub kernel: KernelKind,
+    /// Number of initialisations: seeds --seed, --seed+1, …
+    #[arg(long, default_value_t = 10)]
+    pub seeds: usize,
+    /// Samples per forward/backward chunk on the device (bounds memory).
+    #[arg(long, default_value_t = 1000)]
+    pub chunk: usize,
+    /// Write the results as JSON to this file.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+/// One predictor of the command.
+struct MethodSpec {
+    name: &'static str,
+    predictor: Predictor,
+}
+
+fn parse_methods(names: &[String], depth: usize, outputs: usize) -> Result<Vec<MethodSpec>> {
+    let mut out = Vec::new();
+    for name in names {
+        let (name, predictor): (&'static str, Predictor) = match name.trim() {
+            "exact" => ("exact", Predictor::Exact),
+            "block-diagonal" => ("block-diagonal", Predictor::block_diagonal(depth)),
+            "block-tri-diagonal" => ("block-tri-diagonal", Predictor::block_tridiagonal(depth)),
+            "kfac" => {
+                if outputs != 1 {
+                    bail!(
+                        "kfac: the K-FAC predictor (eq. 21) is only derived for one output (two \
+                         classes); these {outputs}-class targets need exact, block-diagonal or \
+                         block-tri-diagonal"
+                    );
+                }
+                ("kfac", Predictor::Kfac)
+            }
+            other => bail!(
+                "unknown predictor '{other}' (expected exact, block-diagonal, block-tri-diagonal, kfac)"
+            ),
+        };
+        if out.iter().any(|m: &MethodSpec| m.name == name) {
+            bail!("predictor '{name}' given twice");
+        }
+        out.push(MethodSpec { name, predictor });
+    }
+    if out.is_empty() {
+        bail!("no predictor given (--methods)");
+    }
+    Ok(out)
+}
+
+/// Per-method accumulated results.
+struct MethodResult {
+    name: &'static str,
+    predictor_used: &'static str,
+    alpha: Option<f64>,
+    /// Kernel-regression outputs (N'×C), summed over kernels (averaged at the end).
+    kr_sum: Mat<f64>,
+    kr_count: usize,
+    /// (seed, loss, accuracy) of f_∞.
+    per_seed: Vec<(u64, f64, f64)>,
+    seconds: f64,
+}
+
+/// `ngd predict`.
+pub fn run(args: PredictArgs) -> Result<()> {
+    let t0 = Instant::now();
+    let log = |msg: String| eprintln!("[{:>8.1}s] predict: {msg}", t0.elapsed().as_secs_f64());
+    if args.seeds == 0 {
+        bail!("--seeds must be at least 1");
+    }
+    if args.kernel == KernelKind::Analytic && args.net.activation != Activation::Relu {
+        bail!(
+            "--kernel analytic has closed forms for ReLU only (MATH.md §5); use --activation relu \
+             or --kernel empirical"
+        );
+    }
+    let data = args.net.load_data()?;
+    let c_out = data.outputs;
+    let depth = args.net.depth;
+    let methods = parse_methods(&args.methods, depth, c_out)?;
+    let device = args.net.backend.device()?;
+    let (n, n_test, dim) = (data.train.n, data.test.n, data.train.dim);
+    log(format!(
+        "{} classes {:?} N={n} N'={n_test} L={depth} M={} C={c_out} kernel={:?} seeds={} backend={} ({})",
+        args.net.dataset,
+        data.class_names,
+        args.net.width,
+        args.kernel,
+        args.seeds,
+        args.net.backend,
+        data.source
+    ));
+    let net_cfg = MlpConfig::new(dim, args.net.width, depth, c_out)
+        .with_variances(args.net.sigma_w2, args.net.sigma_b2)
+        .with_activation(args.net.activation);
+    net_cfg.validate()?;
+    let seeds: Vec<u64> = (0..args.seeds as u64).map(|i| args.net.seed + i).collect();
+    let y = from_rows(&data.train.y, n, c_out);
+    let set = methods
+        .iter()
+        .fold(KernelSet::THETA, |s, m| s.union(m.predictor.required_kernels()));
+    let set = if methods.iter().all(|m| matches!(m.predictor, Predictor::Kfac)) {
+        KernelSet::KFAC
+    } else {
+        set
+    };
+    let kfac_low_rank = n + usize::from(args.net.sigma_b2 > 0.0) > dim;
+    let x_train = from_rows(&data.train.x, n, dim);
+    let x_test = from_rows(&data.test.x, n_test, dim);
+
+    let mut results: Vec<MethodResult> = methods
+        .iter()
+        .map(|m| MethodResult {
+            name: m.name,
+            predictor_used: "",
+            alpha: None,
+            kr_sum: Mat::zeros(n_test, c_out),
+            kr_count: 0,
+            per_seed: Vec::new(),
+            seconds: 0.0,
+        })
+        .collect();
+
+    let mut kernel_seconds = 0.0;
+    let mut forward_seconds = 0.0;
+    match args.kernel {
+        KernelKind::Analytic => {
+            // f_0 of every seed, stacked as columns: N×(S·C) and N'×(S·C).
+            let tf = Instant::now();
+            let mut f0_train = Mat::<f64>::zeros(n, seeds.len() * c_out);
+            let mut f0_test = Mat::<f64>::zeros(n_test, seeds.len() * c_out);
+            for (k, &seed) in seeds.iter().enumerate() {
+                let model = net_cfg.init(seed, &device)?;
+                let ft = forward_chunked(&model, &data.train, args.chunk, &device);
+                let fv = forward_chunked(&model, &data.test, args.chunk, &device);
+                f0_train
+                    .as_mut()
+                    .subcols_mut(k * c_out, c_out)
+                    .copy_from(ft.as_ref());
+                f0_test
+                    .as_mut()
+                    .subcols_mut(k * c_out, c_out)
+                    .copy_from(fv.as_ref());
+                log(format!("forward seed {seed} done"));
+            }
+            forward_seconds = tf.elapsed().as_secs_f64();
+            let tk = Instant::now();
+            let cfg = AnalyticConfig {
+                depth,
+                sigma_w2: args.net.sigma_w2,
+                sigma_b2: args.net.sigma_b2,
+            };
+            let k_train = relu_layer_kernels_sym_select(&cfg, x_train.as_ref(), set)?;
+            log(format!("analytic train kernels {n}×{n} ({set:?}) done"));
+            let k_test = relu_layer_kernels_select(&cfg, x_test.as_ref(), x_train.as_ref(), set)?;
+            kernel_seconds = tk.elapsed().as_secs_f64();
+            log(format!("analytic test kernels {n_test}×{n} done"));
+            for (m, r) in methods.iter().zip(results.iter_mut()) {
+                let tm = Instant::now();
+                evaluate_method(
+                    m,
+                    r,
+                    &k_train,
+                    &k_test,
+                    (&x_train, &x_test, kfac_low_rank),
+                    (&f0_train, &f0_test, &seeds),
+                    &y,
+                    &data,
+                )?;
+                r.seconds += tm.elapsed().as_secs_f64();
+                log(format!("{} done ({:.1}s)", m.name, r.seconds));
+            }
+        }
+        KernelKind::Empirical => {
+            for &seed in &seeds {
+                let tf = Instant::now();
+                let model = net_cfg.init(seed, &device)?;
+                let ft = split_factors(&model, &data.train, args.chunk, &device);
+                let fv = split_factors(&model, &data.test, args.chunk, &device);
+                drop(model);
+                forward_seconds += tf.elapsed().as_secs_f64();
+                let tk = Instant::now();
+                let (k_train, k_test) = empirical_kernels(
+                    set,
+                    &ft.layers,
+                    &fv.layers,
+                    c_out,
+                    args.net.sigma_w2,
+                    args.net.sigma_b2,
+                )?;
+                kernel_seconds += tk.elapsed().as_secs_f64();
+                let (f0_train, f0_test) = (ft.outputs, fv.outputs);
+                drop((ft.layers, fv.layers));
+                log(format!("seed {seed}: factors and empirical kernels done"));
+                for (m, r) in methods.iter().zip(results.iter_mut()) {
+                    let tm = Instant::now();
+                    evaluate_method(
+                        m,
+                        r,
+                        &k_train,
+                        &k_test,
+                        (&x_train, &x_test, kfac_low_rank),
+                        (&f0_train, &f0_test, &[seed]),
+                        &y,
+                        &data,
+                    )?;
+                    r.seconds += tm.elapsed().as_secs_f64();
+                }
+                log(format!("seed {seed}: predictors done"));
+            }
+        }
+    }
+
+    let mut method_json = serde_json::Map::new();
+    println!(
+        "{:<20} {:>10} {:>10} {:>10} {:>10} {:>10}",
+        "method", "kr_acc", "kr_loss", "acc_mean", "acc_std", "loss_mean"
+    );
+    for r in &results {
+        let mut kr = r.kr_sum.clone();
+        kr *= faer::Scale(1.0 / r.kr_count.max(1) as f64);
+        let kr_rows = to_rows(&kr);
+        let kr_acc = ngd_data::accuracy(&kr_rows, &data.test);
+        let kr_loss = ngd_data::mse_loss(&kr_rows, &data.test);
+        let accs: Vec<f64> = r.per_seed.iter().map(|p| p.2).collect();
+        let losses: Vec<f64> = r.per_seed.iter().map(|p| p.1).collect();
+        let (acc_mean, acc_std) = mean_std(&accs);
+        let (loss_mean, loss_std) = mean_std(&losses);
+        println!(
+            "{:<20} {:>10.4} {:>10.4e} {:>10.4} {:>10.4} {:>10.4e}",
+            r.name, kr_acc, kr_loss, acc_mean, acc_std, loss_mean
+        );
+        method_json.insert(
+            r.name.to_string(),
+            json!({
+                "predictor": r.predictor_used,
+                "alpha": r.alpha,
+                "kernel_regression": { "test_accuracy": kr_acc, "test_loss": kr_loss },
+                "converged": {
+                    "test_accuracy_mean": acc_mean,
+                    "test_accuracy_std": acc_std,
+                    "test_loss_mean": loss_mean,
+                    "test_loss_std": loss_std,
+                    "per_seed": r.per_seed.iter().map(|(s, l, a)| json!({
+                        "seed": s, "test_accuracy": a, "test_loss": l
+                    })).collect::<Vec<_>>(),
+                },
+                "seconds": r.seconds,
+            }),
+        );
+    }
+    let total = t0.elapsed().as_secs_f64();
+    log(format!("total {total:.1}s"));
+    if let Some(out) = &args.out {
+        let doc = json!({
+            "config": config_json(&args, &data, &seeds, kfac_low_rank),
+            "methods": Value::Object(method_json),
+            "timing": {
+                "forward_seconds": forward_seconds,
+                "kernel_seconds": kernel_seconds,
+                "total_seconds": total,
+            },
+        });
+        write_json(out, &doc).context("writing the predict JSON")?;
+    }
+    Ok(())
+}
+
+/// Runs one predictor on one kernel set: f_∞ for every stacked seed and the kernel-regression
+/// mean (accumulated).
+#[allow(clippy::too_many_arguments)]
+fn evaluate_method(
+    m: &MethodSpec,
+    r: &mut MethodResult,
+    k_train: &LayerKernels,
+    k_test: &LayerKernels,
+    (x_train, x_test, kfac_low_rank): (&Mat<f64>, &Mat<f64>, bool),
+    (f0_train, f0_test, seeds): (&Mat<f64>, &Mat<f64>, &[u64]),
+    y: &Mat<f64>,
+    data: &Dataset,
+) -> Result<()> {
+    let fs = if matches!(m.predictor, Predictor::Kfac) && kfac_low_rank {
+        FunctionSpace::kfac_low_rank_inputs(k_train, k_test, x_train.as_ref(), x_test.as_ref())
+    } else {
+        FunctionSpace::new(&m.predictor, k_train, k_test)
+    }
+    .with_context(|| format!("building the {} predictor", m.name))?;
+    r.predictor_used = fs.name();
+    r.alpha = fs.alpha();
+    let kr = fs.kernel_regression_test(y.as_ref())?;
+    r.kr_sum += &kr;
+    r.kr_count += 1;
+    let conv = fs.converged_test(f0_train.as_ref(), f0_test.as_ref(), y.as_ref())?;
+    let c = y.ncols();
+    for (k, &seed) in seeds.iter().enumerate() {
+        let block = conv.as_ref().subcols(k * c, c).to_owned();
+        let (loss, acc) = metrics(&block, &data.test);
+        r.per_seed.push((seed, loss, acc));
+    }
+    Ok(())
+}
+
+/// (loss, accuracy) of N'×C outputs.
+fn metrics(f: &Mat<f64>, split: &Split) -> (f64, f64) {
+    let rows = to_rows(f);
+    (
+        ngd_data::mse_loss(&rows, split),
+        ngd_data::accuracy(&rows, split),
+    )
+}
+
+/// Mean and population standard deviation (ddof = 0, as numpy's default).
+fn mean_std(v: &[f64]) -> (f64, f64) {
+    let n = v.len().max(1) as f64;
+    let mean = v.iter().sum::<f64>() / n;
+    let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n;
+    (mean, var.sqrt())
+}
+
+/// f(x) of `model` on `split`, `chunk` rows at a time: N×C.
+fn forward_chunked(model: &Mlp, split: &Split, chunk: usize, device: &Device) -> Mat<f64> {
+    let (n, dim) = (split.n, split.dim);
+    let chunk = chunk.max(1);
+    let mut rows = Vec::new();
+    let mut start = 0;
+    while start < n {
+        let len = chunk.min(n - start);
+        let x = tensor_from_rows(&split.x[start * dim..(start + len) * dim], len, dim, device);
+        rows.extend(ngd_model::tensor_to_rows(model.forward(x)));
+        start += len;
+    }
+    let c = rows.len() / n.max(1);
+    from_rows(&rows, n, c)
+}
+
+fn config_json(args: &PredictArgs, data: &Dataset, seeds: &[u64], kfac_low_rank: bool) -> Value {
+    let kernel = match args.kernel {
+        KernelKind::Analytic => {
+            "analytic (infinite-width ReLU, MATH.md §5; one kernel for all seeds)"
+        }
+        KernelKind::Empirical => {
+            "empirical (each seed's network at init; C > 1: class-averaged diagonal block of δ·δ)"
+        }
+    };
+    let kfac = if kfac_low_rank {
+        "N > M_0: layer-1 input factor pseudo-inverted through the inputs \
+         (FunctionSpace::kfac_low_rank_inputs, paper §4.3 'M_0 < N' form, no Forster transform)"
+    } else {
+        "eq. (21) with every factor inverted (M_0 ≥ N)"
+    };
+    json!({
+        "dataset": args.net.dataset.to_string(),
+        "classes": data.classes,
+        "class_names": data.class_names,
+        "outputs": data.outputs,
+        "n_train": data.train.n,
+        "n_test": data.test.n,
+        "depth": args.net.depth,
+        "width": args.net.width,
+        "sigma_w2": args.net.sigma_w2,
+        "sigma_b2": args.net.sigma_b2,
+        "activation": args.net.activation,
+        "kernel": match args.kernel { KernelKind::Analytic => "analytic", KernelKind::Empirical => "empirical" },
+        "kernel_note": kernel,
+        "seeds": seeds,
+        "backend": args.net.backend.to_string(),
+        "data_source": data.source,
+        "methods": args.methods,
+        "kfac_note": kfac,
+        "loss": "1/2 · mean over test samples of Σ_c (f − y)²",
+        "std": "population standard deviation over seeds (ddof = 0)",
+        "kernel_regression_note": "f_∞ with f_0 = 0 (α⁻¹Θ̄(x',x)y); with empirical kernels the \
+             mean over seeds of each seed's kernel-regression output",
+    })
+}

@@ -1,0 +1,124 @@
+//! Backend parity on real MNIST: the same seed gives identical initial weights on every
+//! backend, and the Jacobian factors, layer Grams and one step of exact and block-diagonal
+//! NGD agree between backends within f32 tolerance. Compares flex and ndarray always, and
+//! tch-cpu when built with `--features tch`.
+
+use faer::Mat;
+use ngd_cli::backend::Backend;
+use ngd_data::{DataConfig, DatasetName};
+use ngd_model::{Factors, Mlp, MlpConfig, tensor_from_rows};
+use ngd_optim::Method;
+
+/// f32 tolerance, relative to the Frobenius norm of the reference: factors and Grams go
+/// through different f32 matmul kernels (blocking, FMA, summation order), so they differ at
+/// the level of a few ulps × √(inner dimension); 1e-4 leaves room for that and nothing more.
+const FACTOR_TOL: f64 = 1e-4;
+/// After one NGD step at ρ = 0, differences are amplified by the condition number of the
+/// Gram being solved; 1e-3 relative on the outputs still rules out any real discrepancy
+/// (a wrong step changes the loss by orders of magnitude).
+const STEP_TOL: f64 = 1e-3;
+
+struct Snapshot {
+    backend: Backend,
+    weights: Vec<Vec<f32>>,
+    factors: Factors,
+    grams: Vec<Mat<f64>>,
+    after_step: Vec<(Method, Vec<f64>)>,
+}
+
+fn data(classes: Vec<usize>) -> ngd_data::Dataset {
+    let cfg = DataConfig { dataset: DatasetName::Mnist, classes, n_train: 24, n_test: 8 };
+    ngd_data::load(&cfg).expect("MNIST installed (bash datasets/install.sh mnist ../shared/datasets/mnist)")
+}
+
+fn config(data: &ngd_data::Dataset) -> MlpConfig {
+    MlpConfig::new(data.train.dim, 128, 3, data.outputs).with_variances(2.0, 0.1)
+}
+
+fn snapshot(backend: Backend, data: &ngd_data::Dataset) -> Snapshot {
+    let device = backend.device().unwrap();
+    let cfg = config(data);
+    let model = cfg.init(11, &device).unwrap();
+    let weights = model
+        .weights
+        .iter()
+        .map(|w| w.val().into_data().convert::<f32>().try_into_vec::<f32>().unwrap())
+        .collect();
+    let x = tensor_from_rows(&data.train.x, data.train.n, data.train.dim, &device);
+    let factors = model.factors(x.clone());
+    let grams = factors.layers.iter().map(|l| l.jacobian_gram()).collect();
+    let after_step = [Method::Exact, Method::BlockDiagonal]
+        .into_iter()
+        .map(|method| (method, outputs_after_step(&cfg, method, &x, data, &device)))
+        .collect();
+    Snapshot { backend, weights, factors, grams, after_step }
+}
+
+fn outputs_after_step(
+    cfg: &MlpConfig,
+    method: Method,
+    x: &ngd_model::Tensor<2>,
+    data: &ngd_data::Dataset,
+    device: &ngd_model::Device,
+) -> Vec<f64> {
+    let mut model: Mlp = cfg.init(11, device).unwrap();
+    let factors = model.factors(x.clone());
+    let curvature = method.curvature(0.0).unwrap();
+    let lr = method.default_lr(&factors).unwrap();
+    ngd_train::take_step(&mut model, curvature.as_ref(), &factors, &data.train, lr).unwrap();
+    ngd_model::tensor_to_rows(model.forward(x.clone()))
+}
+
+fn rel(a: faer::MatRef<'_, f64>, b: faer::MatRef<'_, f64>) -> f64 {
+    (a - b).norm_l2() / b.norm_l2().max(1e-300)
+}
+
+fn rel_vec(a: &[f64], b: &[f64]) -> f64 {
+    let d: f64 = a.iter().zip(b).map(|(x, y)| (x - y).powi(2)).sum::<f64>().sqrt();
+    d / b.iter().map(|y| y * y).sum::<f64>().sqrt()
+}
+
+fn backends() -> Vec<Backend> {
+    Backend::available()
+}
+
+fn compare_all(classes: Vec<usize>) {
+    let data = data(classes);
+    let snaps: Vec<Snapshot> = backends().into_iter().map(|b| snapshot(b, &data)).collect();
+    let reference = &snaps[0];
+    for s in &snaps[1..] {
+        let who = format!("{} vs {}", s.backend, reference.backend);
+        assert_eq!(s.weights, reference.weights, "{who}: initial weights differ");
+        for (l, (a, b)) in s.factors.layers.iter().zip(&reference.factors.layers).enumerate() {
+            let (dh, dd) = (rel(a.input.as_ref(), b.input.as_ref()), rel(a.delta.as_ref(), b.delta.as_ref()));
+            eprintln!("{who} layer {}: h̃ {dh:.1e}, δ {dd:.1e}", l + 1);
+            assert!(dh < FACTOR_TOL && dd < FACTOR_TOL, "{who} layer {}: factors differ (h̃ {dh:e}, δ {dd:e})", l + 1);
+        }
+        for (l, (a, b)) in s.grams.iter().zip(&reference.grams).enumerate() {
+            let d = rel(a.as_ref(), b.as_ref());
+            assert!(d < FACTOR_TOL, "{who}: Gram of layer {} differs by {d:e}", l + 1);
+        }
+        for ((method, a), (_, b)) in s.after_step.iter().zip(&reference.after_step) {
+            let d = rel_vec(a, b);
+            eprintln!("{who} {method}: outputs after one step differ by {d:.1e}");
+            assert!(d < STEP_TOL, "{who}: {method} step differs by {d:e}");
+        }
+    }
+}
+
+#[test]
+fn backends_agree_on_two_class_mnist() {
+    compare_all(vec![0, 7]);
+}
+
+#[test]
+fn backends_agree_on_three_class_mnist() {
+    compare_all(vec![1, 4, 9]);
+}
+
+#[test]
+fn parity_covers_every_built_backend() {
+    let names: Vec<String> = backends().iter().map(|b| b.to_string()).collect();
+    assert!(names.contains(&"flex".to_string()) && names.contains(&"ndarray".to_string()));
+    assert_eq!(names.contains(&"tch-cpu".to_string()), cfg!(feature = "tch"));
+}

@@ -1,0 +1,194 @@
+//! Theory columns on the test set (MATH.md §4, eq. 10): f_t(x') predicted from the empirical
+//! (finite-width) layer kernels of the run's own network at initialisation, with f_0 of that
+//! network, through `ngd_kernels::FunctionSpace`. Also the chunked factor computation and the
+//! empirical-kernel helper shared with `ngd predict --kernel empirical`.
+
+use faer::Mat;
+use ngd_data::Split;
+use ngd_kernels::{
+    FactorRef, FunctionSpace, KernelError, KernelSet, LayerKernels, Predictor,
+    empirical_layer_kernels,
+};
+use ngd_model::{Device, LayerFactors, Mlp, tensor_from_rows};
+use ngd_optim::Method;
+
+/// Jacobian factors of every layer at all samples of a split, computed `chunk` samples at a
+/// time (bounds the autodiff memory), with the outputs f(x).
+pub struct SplitFactors {
+    /// Layers l = 1..L: h̃_{l−1} (n × (M_{l−1}+1)) and δ_l (class-major, C·n × M_l).
+    pub layers: Vec<LayerFactors>,
+    /// f(x): n × C.
+    pub outputs: Mat<f64>,
+}
+
+impl SplitFactors {
+    /// Borrowed per-layer factors for [`empirical_layer_kernels`].
+    pub fn refs(&self) -> Vec<FactorRef<'_>> {
+        factor_refs(&self.layers)
+    }
+}
+
+/// Borrowed per-layer factors for [`empirical_layer_kernels`].
+pub fn factor_refs(layers: &[LayerFactors]) -> Vec<FactorRef<'_>> {
+    layers
+        .iter()
+        .map(|l| FactorRef {
+            input: l.input.as_ref(),
+            delta: l.delta.as_ref(),
+        })
+        .collect()
+}
+
+/// `model.factors` on the rows of `split`, `chunk` samples at a time, stitched together
+/// (δ stays class-major over the whole split).
+pub fn split_factors(model: &Mlp, split: &Split, chunk: usize, device: &Device) -> SplitFactors {
+    let (n, dim) = (split.n, split.dim);
+    let chunk = chunk.max(1);
+    let mut parts = Vec::new();
+    let mut start = 0;
+    while start < n {
+        let len = chunk.min(n - start);
+        let x = tensor_from_rows(&split.x[start * dim..(start + len) * dim], len, dim, device);
+        parts.push((start, len, model.factors(x)));
+        start += len;
+    }
+    if parts.len() == 1 {
+        let f = parts.pop().expect("one chunk").2;
+        return SplitFactors {
+            layers: f.layers,
+            outputs: f.outputs,
+        };
+    }
+    let first = &parts[0].2;
+    let c_out = first.outputs_dim();
+    let depth = first.depth();
+    let mut outputs = Mat::<f64>::zeros(n, c_out);
+    let mut layers: Vec<LayerFactors> = (0..depth)
+        .map(|l| LayerFactors {
+            input: Mat::zeros(n, first.layers[l].input.ncols()),
+            delta: Mat::zeros(c_out * n, first.layers[l].delta.ncols()),
+        })
+        .collect();
+    for (start, len, f) in &parts {
+        let (start, len) = (*start, *len);
+        outputs
+            .as_mut()
+            .subrows_mut(start, len)
+            .copy_from(f.outputs.as_ref());
+        for (dst, src) in layers.iter_mut().zip(&f.layers) {
+            dst.input
+                .as_mut()
+                .subrows_mut(start, len)
+                .copy_from(src.input.as_ref());
+            for c in 0..c_out {
+                dst.delta
+                    .as_mut()
+                    .subrows_mut(c * n + start, len)
+                    .copy_from(src.delta.as_ref().subrows(c * len, len));
+            }
+        }
+    }
+    SplitFactors { layers, outputs }
+}
+
+/// Empirical (train N×N, test N'×N) layer kernels of the families in `set`.
+pub fn empirical_kernels(
+    set: KernelSet,
+    train: &[LayerFactors],
+    test: &[LayerFactors],
+    outputs: usize,
+    sigma_w2: f64,
+    sigma_b2: f64,
+) -> Result<(LayerKernels, LayerKernels), KernelError> {
+    let tr = factor_refs(train);
+    let te = factor_refs(test);
+    let k_train = empirical_layer_kernels(set, &tr, &tr, outputs, sigma_w2, sigma_b2)?;
+    let k_test = empirical_layer_kernels(set, &te, &tr, outputs, sigma_w2, sigma_b2)?;
+    Ok((k_train, k_test))
+}
+
+/// The function-space predictor of a training method, or `None` where there is none
+/// (matched by name so that new methods default to `None`).
+pub fn predictor_for(method: Method, depth: usize) -> Option<Predictor> {
+    match method.name() {
+        "gd" => Some(Predictor::Gd),
+        "exact" => Some(Predictor::Exact),
+        "block-diagonal" => Some(Predictor::block_diagonal(depth)),
+        "block-tri-diagonal" => Some(Predictor::block_tridiagonal(depth)),
+        _ => None,
+    }
+}
+
+/// Row-major copy of an n × C matrix (the layout of `ngd_data` metrics).
+pub fn to_rows(m: &Mat<f64>) -> Vec<f64> {
+    let (r, c) = (m.nrows(), m.ncols());
+    (0..r * c).map(|k| m[(k / c, k % c)]).collect()
+}
+
+/// An n × C matrix from row-major values.
+pub fn from_rows(v: &[f64], rows: usize, cols: usize) -> Mat<f64> {
+    Mat::from_fn(rows, cols, |i, j| v[i * cols + j])
+}
+
+/// Predicted test loss and accuracy at steps 0..=T (eq. 10 with the run's own empirical
+/// kernels at initialisation); empty when the method has no predictor.
+#[derive(Debug, Clone, Default)]
+pub struct TestTheory {
+    /// (loss, accuracy) of f_t(x') for t = 0..=T.
+    pub points: Vec<(f64, f64)>,
+}
+
+impl TestTheory {
+    /// No prediction (methods without a function-space form).
+    pub fn none() -> Self {
+        Self::default()
+    }
+
+    /// Builds the predictions for `steps` steps at learning rate `lr`.
+    /// `train_layers` are the factors at the training inputs (from the step-0 factors),
+    /// `f0_train`/`f0_test` the network's outputs at initialisation (n × C).
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        predictor: &Predictor,
+        train_layers: &[LayerFactors],
+        test: &SplitFactors,
+        f0_train: &Mat<f64>,
+        train_split: &Split,
+        test_split: &Split,
+        sigma_w2: f64,
+        sigma_b2: f64,
+        lr: f64,
+        steps: usize,
+    ) -> Result<Self, KernelError> {
+        let c = f0_train.ncols();
+        let (k_train, k_test) = empirical_kernels(
+            predictor.required_kernels(),
+            train_layers,
+            &test.layers,
+            c,
+            sigma_w2,
+            sigma_b2,
+        )?;
+        let fs = FunctionSpace::new(predictor, &k_train, &k_test)?;
+        drop(k_train);
+        let y = from_rows(&train_split.y, train_split.n, c);
+        let mut points = Vec::with_capacity(steps + 1);
+        for t in 0..=steps {
+            let f = fs.test_outputs(Some(t), lr, f0_train.as_ref(), test.outputs.as_ref(), y.as_ref())?;
+            let rows = to_rows(&f);
+            points.push((
+                ngd_data::mse_loss(&rows, test_split),
+                ngd_data::accuracy(&rows, test_split),
+            ));
+        }
+        Ok(Self { points })
+    }
+
+    /// (loss, accuracy) predicted at `step`, `None` without a predictor.
+    pub fn at(&self, step: usize) -> (Option<f64>, Option<f64>) {
+        match self.points.get(step) {
+            Some(&(l, a)) => (Some(l), Some(a)),
+            None => (None, None),
+        }
+    }
+}
