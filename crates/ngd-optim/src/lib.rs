@@ -13,6 +13,8 @@ mod sigma;
 mod unitwise;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_approx;
 
 pub use direction::{
     Direction, LayerStep, coefficient_matrix, dual_to_coefficients, function_step,

@@ -9,7 +9,7 @@ mod theory;
 pub mod test_theory;
 
 pub use bench::{BenchConfig, BenchRecord, PhaseTimes, bench_step, peak_memory_bytes};
-pub use record::{RunRecord, StepRecord, TrainConfig};
+pub use record::{RunConfig, RunRecord, StepRecord, TrainConfig};
 pub use test_theory::TestTheory;
 pub use theory::TheoryLine;
 

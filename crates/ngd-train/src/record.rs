@@ -96,15 +96,23 @@ pub struct StepRecord {
     pub seconds: f64,
 }
 
-/// A whole run: configuration, constants and per-step records.
+/// Every option of a run together with where its data came from.
 #[derive(Debug, Clone, Serialize)]
-pub struct RunRecord {
-    /// The configuration, including seed and backend.
-    pub config: TrainConfig,
-    /// Where the data came from.
+pub struct RunConfig {
+    /// The options, including seed and backend.
+    #[serde(flatten)]
+    pub options: TrainConfig,
+    /// Where the data came from (loader and cache path).
     pub data_source: String,
     /// Class names of the selected classes.
     pub class_names: Vec<String>,
+}
+
+/// A whole run: configuration, constants and per-step records.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunRecord {
+    /// The configuration, including seed, backend and data source.
+    pub config: RunConfig,
     /// α of the isotropic condition (null for GD).
     pub alpha: Option<f64>,
     /// The learning rate used.
@@ -117,9 +125,11 @@ impl RunRecord {
     /// An empty record for a run.
     pub fn new(config: TrainConfig, data: &Dataset, alpha: Option<f64>, lr: f64) -> Self {
         Self {
-            config,
-            data_source: data.source.clone(),
-            class_names: data.class_names.clone(),
+            config: RunConfig {
+                options: config,
+                data_source: data.source.clone(),
+                class_names: data.class_names.clone(),
+            },
             alpha,
             lr,
             steps: Vec::new(),

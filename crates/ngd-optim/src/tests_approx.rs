@@ -1,0 +1,253 @@
+//! Block tri-diagonal / layer-wise Σ, K-FAC and unit-wise NGD against explicit parameter-space
+//! formulas on small synthetic factors.
+
+use crate::direction::tests::synthetic_factors;
+use crate::{
+    Curvature, Direction, Kfac, LayerStep, LayerWise, Method, UnitWise, coefficient_matrix,
+    parse_sigma,
+};
+use faer::{Mat, Scale};
+use ngd_linalg::{add_to_diagonal, col, max_abs_diff, solve_pseudo_inverse, solve_spd};
+use ngd_model::{Factors, LayerFactors};
+
+fn identity_times(a: f64, n: usize) -> Mat<f64> {
+    Mat::from_fn(n, n, |i, j| if i == j { a } else { 0.0 })
+}
+
+fn residual(n: usize) -> Vec<f64> {
+    (0..n).map(|k| (k as f64 * 1.3 + 0.2).sin()).collect()
+}
+
+/// Δ(W_lᵀ | b_l) of every layer, (M_{l−1}+1) × M_l, from a direction.
+fn dense_steps(f: &Factors, d: &Direction) -> Vec<Mat<f64>> {
+    f.layers
+        .iter()
+        .zip(&d.layers)
+        .map(|(layer, step)| match step {
+            LayerStep::Coefficients(r) => layer.input.transpose() * r,
+            LayerStep::Dense(s) => s.clone(),
+        })
+        .collect()
+}
+
+/// Widths [20, 24, 18, …, 1] of depth L (wide enough that ρ = 0 is exact for N = 6).
+fn wide(depth: usize) -> Vec<usize> {
+    let mut w = vec![20];
+    w.extend((1..depth).map(|l| 18 + 3 * (l % 3)));
+    w.push(1);
+    w
+}
+
+/// Lemma 4.3 through the method: α = 1, 2, 2, 3 at L = 3, 4, 6, 7 (exact to 1e-12).
+#[test]
+fn tridiagonal_alpha_follows_lemma_4_3_through_the_method() {
+    for (depth, want) in [(3, 1.0), (4, 2.0), (6, 2.0), (7, 3.0)] {
+        let f = synthetic_factors(4, 1, &wide(depth), 10 + depth as u64);
+        let c = Method::BlockTriDiagonal.curvature(0.0).unwrap();
+        let alpha = c.alpha(&f).unwrap();
+        assert!((alpha - want).abs() < 1e-12, "L = {depth}: α = {alpha}");
+        assert!((Method::optimal_lr(c.as_ref(), &f).unwrap() - 1.0 / want).abs() < 1e-12);
+    }
+}
+
+/// L = 5 = 3·1+2: Σ singular, so ρ = 0 is a clear error; ρ > 0 runs.
+#[test]
+fn tridiagonal_depth_five_needs_damping() {
+    let f = synthetic_factors(4, 1, &wide(5), 21);
+    let e = residual(4);
+    let err = Method::BlockTriDiagonal.curvature(0.0).unwrap().direction(&f, &e).unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("singular") && msg.contains("3s+2") && msg.contains("damping"), "{msg}");
+    let c = Method::BlockTriDiagonal.curvature(1e-3).unwrap();
+    assert!(c.direction(&f, &e).is_ok());
+    assert!(c.alpha(&f).is_none());
+    assert!(Method::optimal_lr(c.as_ref(), &f).unwrap_err().to_string().contains("--lr"));
+}
+
+/// Θ̄ = αI (Theorem 4.1) for the tri-diagonal Σ (L = 4, α = 2) and a user Σ, with C = 2
+/// (P ≫ CN so ρ = 0 is exact; tolerance 1e-8).
+#[test]
+fn layerwise_sigma_is_isotropic_with_alpha() {
+    let f = synthetic_factors(5, 2, &[20, 24, 21, 22, 2], 22);
+    let tb = coefficient_matrix(Method::BlockTriDiagonal.curvature(0.0).unwrap().as_ref(), &f)
+        .unwrap();
+    assert!(max_abs_diff(tb.as_ref(), identity_times(2.0, 10).as_ref()) < 1e-8);
+    let sigma = parse_sigma("1,0.5,0,0;0.5,1,0.5,0;0,0.5,1,0.2;0,0,0.2,1").unwrap();
+    let lw = LayerWise::with_sigma(sigma, 0.0).unwrap();
+    let alpha = lw.alpha(&f).unwrap();
+    let tb = coefficient_matrix(&lw, &f).unwrap();
+    assert!(max_abs_diff(tb.as_ref(), identity_times(alpha, 10).as_ref()) < 1e-8);
+    // Σ = I is block-diagonal NGD.
+    let bd = Method::BlockDiagonal.curvature(0.0).unwrap();
+    let lw = LayerWise::with_sigma(Mat::identity(4, 4), 0.0).unwrap();
+    let e = residual(10);
+    let (a, b) = (bd.direction(&f, &e).unwrap(), lw.direction(&f, &e).unwrap());
+    for (x, y) in dense_steps(&f, &a).iter().zip(&dense_steps(&f, &b)) {
+        assert!(max_abs_diff(x.as_ref(), y.as_ref()) < 1e-9);
+    }
+}
+
+#[test]
+fn sigma_parsing_rejects_bad_matrices() {
+    assert!(parse_sigma("1,0.5;0.5,1").is_ok());
+    assert!(parse_sigma("1,0.5;0.4,1").unwrap_err().to_string().contains("symmetric"));
+    assert!(parse_sigma("1,0;0").unwrap_err().to_string().contains("L×L"));
+    assert!(parse_sigma("1,x;0,1").is_err());
+    let f = synthetic_factors(4, 1, &wide(3), 23);
+    let lw = LayerWise::with_sigma(Mat::identity(2, 2), 0.0).unwrap();
+    assert!(lw.direction(&f, &residual(4)).unwrap_err().to_string().contains("depth"));
+    assert!(Method::LayerWise.curvature(0.0).is_err());
+}
+
+/// Row-major Kronecker product B ⊗ A.
+fn kron(b: &Mat<f64>, a: &Mat<f64>) -> Mat<f64> {
+    let (p, q) = (a.nrows(), a.ncols());
+    Mat::from_fn(b.nrows() * p, b.ncols() * q, |r, c| b[(r / p, c / q)] * a[(r % p, c % q)])
+}
+
+/// K-FAC with explicit M × M factors and the explicit Kronecker inverse (eq. 20):
+/// vec_r(ΔW̃_l) = (B̂ ⊗ Â)⁻¹ vec_r(∇_{W̃_l}L), returned as Δ(W_lᵀ | b_l).
+fn kfac_explicit(f: &Factors, e: &[f64], rho: f64) -> Vec<Mat<f64>> {
+    let n = f.samples() as f64;
+    f.layers
+        .iter()
+        .map(|layer: &LayerFactors| {
+            let (rho_a, rho_b) = Kfac { damping: rho }.damping_split(layer);
+            let h = &layer.input;
+            let d = &layer.delta;
+            let mut a = h.transpose() * h * Scale(1.0 / n);
+            add_to_diagonal(&mut a, rho_a);
+            let mut b = d.transpose() * d * Scale(1.0 / n);
+            add_to_diagonal(&mut b, rho_b);
+            let ed = Mat::from_fn(d.nrows(), d.ncols(), |i, j| e[i] * d[(i, j)]);
+            let grad = ed.transpose() * h * Scale(1.0 / n); // M_l × (M_{l−1}+1)
+            let (mo, mi) = (grad.nrows(), grad.ncols());
+            let g = Mat::from_fn(mo * mi, 1, |k, _| grad[(k / mi, k % mi)]);
+            let x = solve_spd(kron(&b, &a).as_ref(), g.as_ref(), "kron").unwrap();
+            Mat::from_fn(mi, mo, |j, i| x[(i * mi + j, 0)])
+        })
+        .collect()
+}
+
+/// The N × N push-through form equals the explicit Kronecker inverse, with layers where
+/// M_l > N and M_l < N on both factors (N = 6; widths 10, 12, 3, 1; ρ = 0.1 and 1e-3;
+/// relative tolerance 1e-8).
+#[test]
+fn kfac_push_through_equals_explicit_kronecker_inverse() {
+    let n = 6;
+    let f = synthetic_factors(n, 1, &[10, 12, 3, 1], 31);
+    let e = residual(n);
+    for rho in [0.1, 1e-3] {
+        let got = dense_steps(&f, &Kfac { damping: rho }.direction(&f, &e).unwrap());
+        let want = kfac_explicit(&f, &e, rho);
+        for (l, (g, w)) in got.iter().zip(&want).enumerate() {
+            let err = max_abs_diff(g.as_ref(), w.as_ref()) / ngd_linalg::frobenius(w.as_ref());
+            assert!(err < 1e-8, "ρ = {rho}, layer {}: relative error {err:.2e}", l + 1);
+        }
+    }
+}
+
+#[test]
+fn kfac_and_unit_wise_refuse_several_outputs() {
+    let f = synthetic_factors(4, 2, &[10, 12, 2], 32);
+    let e = residual(8);
+    let msg = Kfac::default().direction(&f, &e).unwrap_err().to_string();
+    assert!(msg.contains("C = 2"), "{msg}");
+    let msg = UnitWise::default().direction(&f, &e).unwrap_err().to_string();
+    assert!(msg.contains("C = 2"), "{msg}");
+}
+
+#[test]
+fn kfac_without_damping_on_a_singular_input_gram_suggests_forster() {
+    // 8 samples in 5 dimensions (+ bias): the input Gram h̃₀h̃₀ᵀ (8 × 8) has rank 6 < N, so
+    // the push-through is not used for layer 1 (explicit A* instead); make it singular by
+    // duplicating a sample in a wide input instead.
+    let mut f = synthetic_factors(6, 1, &[10, 12, 1], 33);
+    let row: Vec<f64> = (0..11).map(|j| f.layers[0].input[(0, j)]).collect();
+    for (j, v) in row.into_iter().enumerate() {
+        f.layers[0].input[(1, j)] = v;
+    }
+    let msg = Kfac::default().direction(&f, &residual(6)).unwrap_err().to_string();
+    assert!(msg.contains("singular") && msg.contains("--forster"), "{msg}");
+    assert!(Kfac { damping: 1e-2 }.direction(&f, &residual(6)).is_ok());
+}
+
+/// Synthetic ReLU-like factors: δ zeroed on a pseudo-random ~40 % of (sample, unit) pairs of
+/// the hidden layers.
+fn relu_like(n: usize, widths: &[usize], seed: u64) -> Factors {
+    let mut f = synthetic_factors(n, 1, widths, seed);
+    let depth = f.depth();
+    for (l, layer) in f.layers.iter_mut().enumerate().take(depth - 1) {
+        for i in 0..layer.delta.nrows() {
+            for j in 0..layer.delta.ncols() {
+                if (i * 7 + j * 13 + l * 5) % 5 < 2 {
+                    layer.delta[(i, j)] = 0.0;
+                }
+            }
+        }
+    }
+    f
+}
+
+/// Unit i's explicit step g_iᵀ (g_i g_iᵀ + NρI)⁺ e, g_i = diag(δ_i) h̃ (eq. 23), as columns of
+/// Δ(W_lᵀ | b_l); ρ = 0 uses the eigen-decomposition pseudo-inverse.
+fn unit_wise_explicit(f: &Factors, e: &[f64], rho: f64) -> Vec<Mat<f64>> {
+    let n = f.samples();
+    f.layers
+        .iter()
+        .map(|layer| {
+            let h = &layer.input;
+            let mut out = Mat::zeros(h.ncols(), layer.delta.ncols());
+            for i in 0..layer.delta.ncols() {
+                let g = Mat::from_fn(n, h.ncols(), |a, b| layer.delta[(a, i)] * h[(a, b)]);
+                let mut gg = &g * g.transpose();
+                add_to_diagonal(&mut gg, n as f64 * rho);
+                let u = solve_pseudo_inverse(gg.as_ref(), col(e).as_ref(), 1e-10, "u").unwrap();
+                let step = g.transpose() * u;
+                for j in 0..h.ncols() {
+                    out[(j, i)] = step[(j, 0)];
+                }
+            }
+            out
+        })
+        .collect()
+}
+
+/// Unit-wise NGD equals the explicit per-unit (pseudo-)inverse: ρ = 0 (exact active-set
+/// path) and ρ = 0.05; relative tolerance 1e-8.
+#[test]
+fn unit_wise_equals_explicit_per_unit_pseudo_inverse() {
+    let n = 6;
+    let f = relu_like(n, &[10, 9, 8, 1], 41);
+    let e = residual(n);
+    for rho in [0.0, 0.05] {
+        let got = dense_steps(&f, &UnitWise { damping: rho }.direction(&f, &e).unwrap());
+        let want = unit_wise_explicit(&f, &e, rho);
+        for (l, (g, w)) in got.iter().zip(&want).enumerate() {
+            let err = max_abs_diff(g.as_ref(), w.as_ref()) / ngd_linalg::frobenius(w.as_ref());
+            assert!(err < 1e-8, "ρ = {rho}, layer {}: relative error {err:.2e}", l + 1);
+        }
+    }
+}
+
+/// With ρ = 0, Θ̄ = Σ_units P_{S_i} = diag(number of active units per sample) and α̂ is its
+/// mean (exact to 1e-9).
+#[test]
+fn unit_wise_theta_bar_counts_active_units() {
+    let n = 6;
+    let f = relu_like(n, &[10, 9, 8, 1], 42);
+    let uw = UnitWise::default();
+    let tb = coefficient_matrix(&uw, &f).unwrap();
+    let counts: Vec<f64> = (0..n)
+        .map(|s| {
+            f.layers
+                .iter()
+                .map(|l| (0..l.delta.ncols()).filter(|&i| l.delta[(s, i)] != 0.0).count())
+                .sum::<usize>() as f64
+        })
+        .collect();
+    let want = Mat::from_fn(n, n, |i, j| if i == j { counts[i] } else { 0.0 });
+    assert!(max_abs_diff(tb.as_ref(), want.as_ref()) < 1e-9);
+    let mean = counts.iter().sum::<f64>() / n as f64;
+    assert!((uw.alpha(&f).unwrap() - mean).abs() < 1e-12);
+}
