@@ -3,6 +3,7 @@
 
 mod commands;
 mod figure;
+mod isotropy;
 mod predict;
 
 use ngd_cli::backend;
@@ -33,6 +34,8 @@ enum Command {
     Figure(figure::FigureArgs),
     /// Test accuracy of the converged NGD predictors f_∞ (Fig. 2), analytic or empirical kernels.
     Predict(predict::PredictArgs),
+    /// Condition number and α of Θ̄ = J G⁻¹ Jᵀ/N at initialisation vs width (Fig. 3).
+    Isotropy(isotropy::IsotropyArgs),
 }
 
 fn main() {
@@ -49,5 +52,6 @@ fn run(cli: Cli) -> Result<()> {
         Command::Bench(args) => commands::bench(args),
         Command::Figure(args) => figure::run(args),
         Command::Predict(args) => predict::run(args),
+        Command::Isotropy(args) => isotropy::run(args),
     }
 }

@@ -90,3 +90,13 @@ fn train_prints_every_step_and_writes_the_record() {
         assert_eq!(a["test_loss"], b["test_loss"]);
     }
 }
+
+#[test]
+fn diverging_training_is_a_clear_error() {
+    expect_error(&["--method", "gd", "--lr", "1e30", "--steps", "3"], "diverged");
+}
+
+#[test]
+fn unknown_backend_is_a_clear_error() {
+    expect_error(&["--backend", "cuda"], "unknown backend");
+}

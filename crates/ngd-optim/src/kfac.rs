@@ -13,7 +13,7 @@ use faer::{Mat, Scale};
 use ngd_linalg::{Cholesky, add_to_diagonal, gram};
 use ngd_model::{Factors, LayerFactors};
 
-/// K-FAC NGD (eq. 20) with π-corrected damping split; α = N·L (eq. 21).
+/// K-FAC NGD (eq. 20) with π-corrected damping split; α = N(L−1) + 1 at ρ → 0 (see [`Kfac::alpha`]).
 #[derive(Debug, Clone, Default)]
 pub struct Kfac {
     /// Damping ρ ≥ 0, split as ρ_A = √ρ·π_l, ρ_B = √ρ/π_l.
@@ -25,8 +25,12 @@ impl Curvature for Kfac {
         "kfac"
     }
 
+    /// Θ̄ = αI at the training points for ρ → 0 with full-rank N × N Grams: each hidden layer
+    /// gives N·(δδᵀ(δδᵀ)⁻¹ ⊙ H̃H̃⁻¹) = N·I (push-through on both factors), while the last layer,
+    /// whose B*_L = δ_Lᵀδ_L/N = 1 is 1 × 1 (C = 1, δ_L = 1), is exactly BD's block and gives I.
+    /// So α = N(L−1) + 1; the paper's eq. 21 states N·L (its last term is N·A A⁻¹).
     fn alpha(&self, factors: &Factors) -> Option<f64> {
-        Some((factors.samples() * factors.depth()) as f64)
+        Some((factors.samples() * (factors.depth() - 1) + 1) as f64)
     }
 
     fn direction(&self, factors: &Factors, residual: &[f64]) -> Result<Direction> {

@@ -159,9 +159,8 @@ fn kfac_and_unit_wise_refuse_several_outputs() {
 
 #[test]
 fn kfac_without_damping_on_a_singular_input_gram_suggests_forster() {
-    // 8 samples in 5 dimensions (+ bias): the input Gram h̃₀h̃₀ᵀ (8 × 8) has rank 6 < N, so
-    // the push-through is not used for layer 1 (explicit A* instead); make it singular by
-    // duplicating a sample in a wide input instead.
+    // A duplicated sample makes the input Gram h̃₀h̃₀ᵀ (6 × 6, pushed through since 11 ≥ N)
+    // singular, as when M_0 < N.
     let mut f = synthetic_factors(6, 1, &[10, 12, 1], 33);
     let row: Vec<f64> = (0..11).map(|j| f.layers[0].input[(0, j)]).collect();
     for (j, v) in row.into_iter().enumerate() {

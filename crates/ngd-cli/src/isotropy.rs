@@ -1,0 +1,405 @@
+//! `ngd isotropy`: the coefficient matrix Θ̄(x, x) = J G⁻¹ Jᵀ / N (eq. 11) of each method at
+//! initialisation, its eigenvalues, condition number λ_max/λ_min and α = mean eigenvalue, vs
+//! width (Figure 3 of the paper; MATH.md §4). `ntk` is Θ itself (the GD "curvature").
+//!
+//! Θ̄ is computed column by column through the factors exactly as
+//! [`ngd_optim::coefficient_matrix`] does (column k = J Δθ for the residual e_k), with the
+//! layer input Grams H̃_l = h̃_{l−1}h̃_{l−1}ᵀ formed once per (width, seed) instead of once per
+//! column — the same arithmetic, without 3·CN redundant N × N × M products.
+//!
+//! Every G here is symmetric (F + ρI, its blocks, K-FAC's Kronecker factors, unit blocks,
+//! diagonals), so Θ̄ = J G⁻¹ Jᵀ/N is symmetric up to rounding; the eigenvalues are those of
+//! (Θ̄ + Θ̄ᵀ)/2, and the largest relative asymmetry ‖Θ̄ − Θ̄ᵀ‖_F/‖Θ̄‖_F seen is reported.
+
+use crate::backend::Backend;
+use crate::commands::write_json;
+use anyhow::{Context, Result, bail};
+use clap::{Args, ValueEnum};
+use faer::Mat;
+use ngd_model::{Activation, Factors, MlpConfig};
+use ngd_optim::{Curvature, Direction, LayerStep, Method};
+use ngd_plot::{LineChart, Scale, Series, Style};
+use serde::Serialize;
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// Where the N inputs come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Inputs {
+    /// i.i.d. N(0, 1) vectors scaled to unit norm (`gaussian_inputs(n, dim, seed)`), redrawn per seed.
+    Gaussian,
+    /// The first N MNIST training samples of --classes (fixed; only the weights vary per seed).
+    Mnist,
+}
+
+/// Arguments of `ngd isotropy`.
+#[derive(Args, Debug)]
+pub struct IsotropyArgs {
+    /// Methods, comma-separated: ntk (Θ itself) and any `--method` name (exact,
+    /// block-diagonal, block-tri-diagonal, kfac, unit-wise, diagonal, quasi-diagonal, …).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "ntk,exact,block-diagonal,block-tri-diagonal,kfac,unit-wise,diagonal,quasi-diagonal"
+    )]
+    pub methods: Vec<String>,
+    /// Hidden widths M, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "64,128,256,512,1024,2048,4096")]
+    pub widths: Vec<usize>,
+    /// Depth L.
+    #[arg(long, default_value_t = 3)]
+    pub depth: usize,
+    /// Inputs: gaussian or mnist.
+    #[arg(long, value_enum, default_value = "gaussian")]
+    pub inputs: Inputs,
+    /// Input dimension M_0 of the Gaussian inputs (MNIST: 784).
+    #[arg(long, default_value_t = 784)]
+    pub input_dim: usize,
+    /// MNIST classes (two: one output).
+    #[arg(long, default_value = "0,7")]
+    pub classes: String,
+    /// Number of samples N.
+    #[arg(long, default_value_t = 100)]
+    pub n: usize,
+    /// Number of seeds (initialisations 0..seeds; Gaussian inputs are redrawn with the same seed).
+    #[arg(long, default_value_t = 5)]
+    pub seeds: u64,
+    /// Damping ρ ≥ 0 of every method (0: the pseudo-inverse limit).
+    #[arg(long, default_value_t = 0.0)]
+    pub damping: f64,
+    /// Weight variance σ_w².
+    #[arg(long, default_value_t = 2.0)]
+    pub sigma_w2: f64,
+    /// Bias variance σ_b².
+    #[arg(long, default_value_t = 0.0)]
+    pub sigma_b2: f64,
+    /// Activation: relu or tanh.
+    #[arg(long, default_value = "relu")]
+    pub activation: Activation,
+    /// Compute backend of the forward/backward passes.
+    #[arg(long, default_value = "flex")]
+    pub backend: Backend,
+    /// JSON output; the plot goes next to it with extension .svg.
+    #[arg(long, default_value = "iso.json")]
+    pub out: PathBuf,
+}
+
+/// Θ̄ statistics of one method at one (width, seed).
+#[derive(Debug, Clone, Serialize)]
+pub struct SeedResult {
+    /// Seed.
+    pub seed: u64,
+    /// λ_max/λ_min of the symmetrised Θ̄ (∞ if λ_min ≤ 0).
+    pub condition_number: f64,
+    /// α̂ = mean eigenvalue = tr Θ̄ / CN.
+    pub alpha: f64,
+    /// λ_min.
+    pub eigenvalue_min: f64,
+    /// λ_max.
+    pub eigenvalue_max: f64,
+    /// ‖Θ̄ − Θ̄ᵀ‖_F / ‖Θ̄‖_F before symmetrising.
+    pub asymmetry: f64,
+    /// The method's theoretical α (`Curvature::alpha`), if any.
+    pub alpha_theory: Option<f64>,
+    /// Seconds to build Θ̄.
+    pub seconds: f64,
+}
+
+/// One (method, width) entry of the results: mean ± std over the seeds that succeeded.
+#[derive(Debug, Clone, Serialize)]
+pub struct Entry {
+    /// Method name (`ntk` = Θ).
+    pub method: String,
+    /// Hidden width M.
+    pub width: usize,
+    /// Number of seeds that succeeded.
+    pub seeds: usize,
+    /// Mean condition number.
+    pub condition_number_mean: Option<f64>,
+    /// Std (population) of the condition number.
+    pub condition_number_std: Option<f64>,
+    /// Mean α̂ (mean eigenvalue).
+    pub alpha_mean: Option<f64>,
+    /// Std of α̂.
+    pub alpha_std: Option<f64>,
+    /// Mean λ_min.
+    pub eigenvalue_min_mean: Option<f64>,
+    /// Mean λ_max.
+    pub eigenvalue_max_mean: Option<f64>,
+    /// Mean of the method's theoretical α, if it has one.
+    pub alpha_theory_mean: Option<f64>,
+    /// Largest asymmetry seen.
+    pub asymmetry_max: Option<f64>,
+    /// Why seeds failed (first failure), if any did.
+    pub error: Option<String>,
+    /// Per-seed values.
+    pub per_seed: Vec<SeedResult>,
+}
+
+/// A method name of this command: `ntk` or a [`Method`].
+fn curvature_for(name: &str, damping: f64) -> std::result::Result<Box<dyn Curvature>, String> {
+    let method = if name == "ntk" {
+        Method::Gd
+    } else {
+        name.parse::<Method>().map_err(|e| {
+            format!("method '{name}' not available in this build ({e})")
+        })?
+    };
+    method.curvature(damping).map_err(|e| e.to_string())
+}
+
+/// Θ̄ = J G⁻¹ Jᵀ/N column by column (same arithmetic as [`ngd_optim::coefficient_matrix`]),
+/// with the per-layer input Grams H̃_l computed once.
+pub fn coefficient_matrix_cached(
+    curvature: &dyn Curvature,
+    factors: &Factors,
+    grams: &[Mat<f64>],
+) -> ngd_optim::Result<Mat<f64>> {
+    let n = factors.samples();
+    let cn = n * factors.outputs_dim();
+    let mut theta_bar = Mat::zeros(cn, cn);
+    let mut e = vec![0.0; cn];
+    for k in 0..cn {
+        e.fill(0.0);
+        e[k] = 1.0;
+        let direction = curvature.direction(factors, &e)?;
+        let column = function_step_cached(factors, grams, &direction);
+        for (i, v) in column.into_iter().enumerate() {
+            theta_bar[(i, k)] = v;
+        }
+    }
+    Ok(theta_bar)
+}
+
+/// J Δθ from the factors (as [`ngd_optim::function_step`]) with precomputed H̃_l.
+fn function_step_cached(factors: &Factors, grams: &[Mat<f64>], direction: &Direction) -> Vec<f64> {
+    let n = factors.samples();
+    let cn = n * factors.outputs_dim();
+    let mut out = vec![0.0; cn];
+    for (l, layer) in factors.layers.iter().enumerate() {
+        let u = match &direction.layers[l] {
+            LayerStep::Coefficients(r) => &grams[l] * r,
+            LayerStep::Dense(s) => &layer.input * s,
+        };
+        for (row, o) in out.iter_mut().enumerate() {
+            let m = row % n;
+            *o += (0..u.ncols())
+                .map(|j| layer.delta[(row, j)] * u[(m, j)])
+                .sum::<f64>();
+        }
+    }
+    out
+}
+
+/// Statistics of one Θ̄.
+fn analyse(theta_bar: &Mat<f64>) -> Result<(f64, f64, f64, f64, f64)> {
+    let cn = theta_bar.nrows();
+    let sym = Mat::from_fn(cn, cn, |i, j| 0.5 * (theta_bar[(i, j)] + theta_bar[(j, i)]));
+    let anti = Mat::from_fn(cn, cn, |i, j| 0.5 * (theta_bar[(i, j)] - theta_bar[(j, i)]));
+    let norm = ngd_linalg::frobenius(theta_bar.as_ref());
+    let asymmetry = 2.0 * ngd_linalg::frobenius(anti.as_ref()) / norm.max(f64::MIN_POSITIVE);
+    let values = ngd_linalg::symmetric_eigenvalues(sym.as_ref(), "Θ̄ (symmetrised)")?;
+    let (lo, hi) = (values[0], values[cn - 1]);
+    let alpha = values.iter().sum::<f64>() / cn as f64;
+    let cond = if lo > 0.0 { hi / lo } else { f64::INFINITY };
+    Ok((cond, alpha, lo, hi, asymmetry))
+}
+
+fn mean_std(v: &[f64]) -> (Option<f64>, Option<f64>) {
+    if v.is_empty() {
+        return (None, None);
+    }
+    let m = v.iter().sum::<f64>() / v.len() as f64;
+    let var = v.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / v.len() as f64;
+    (Some(m), Some(var.sqrt()))
+}
+
+/// `ngd isotropy`.
+pub fn run(args: IsotropyArgs) -> Result<()> {
+    if args.seeds == 0 || args.widths.is_empty() || args.methods.is_empty() || args.n == 0 {
+        bail!("need at least one seed, width, method and sample");
+    }
+    let device = args.backend.device()?;
+    let mnist = match args.inputs {
+        Inputs::Mnist => {
+            let classes = ngd_data::parse_classes(ngd_data::DatasetName::Mnist, &args.classes)?;
+            if classes.len() != 2 {
+                bail!("isotropy uses one output: give two --classes");
+            }
+            let cfg = ngd_data::DataConfig {
+                dataset: ngd_data::DatasetName::Mnist,
+                classes,
+                n_train: args.n,
+                n_test: 1,
+            };
+            Some(ngd_data::load(&cfg)?)
+        }
+        Inputs::Gaussian => None,
+    };
+    let dim = mnist.as_ref().map_or(args.input_dim, |d| d.train.dim);
+    let n = mnist.as_ref().map_or(args.n, |d| d.train.n);
+    eprintln!(
+        "isotropy: {:?} inputs N={n} M0={dim} L={} {:?} σ_w²={} σ_b²={} ρ={} seeds={} methods={}",
+        args.inputs,
+        args.depth,
+        args.activation,
+        args.sigma_w2,
+        args.sigma_b2,
+        args.damping,
+        args.seeds,
+        args.methods.join(",")
+    );
+    // per (method index, width index): successes and first error
+    let mut per: Vec<Vec<(Vec<SeedResult>, Option<String>)>> =
+        vec![vec![(Vec::new(), None); args.widths.len()]; args.methods.len()];
+    for (wi, &width) in args.widths.iter().enumerate() {
+        let config = MlpConfig::new(dim, width, args.depth, 1)
+            .with_variances(args.sigma_w2, args.sigma_b2)
+            .with_activation(args.activation);
+        for seed in 0..args.seeds {
+            let x = match &mnist {
+                Some(d) => d.train.x.clone(),
+                None => ngd_data::gaussian_inputs(n, dim, seed),
+            };
+            let model = config.init(seed, &device)?;
+            let factors = model.factors(ngd_model::tensor_from_rows(&x, n, dim, &device));
+            let grams: Vec<Mat<f64>> = factors.layers.iter().map(|l| l.input_gram()).collect();
+            let mut line = format!("M={width:>5} seed={seed}:");
+            for (mi, name) in args.methods.iter().enumerate() {
+                let start = Instant::now();
+                let outcome = curvature_for(name, args.damping).and_then(|c| {
+                    let alpha_theory = c.alpha(&factors);
+                    let tb = coefficient_matrix_cached(c.as_ref(), &factors, &grams)
+                        .map_err(|e| e.to_string())?;
+                    let stats = analyse(&tb).map_err(|e| e.to_string())?;
+                    Ok((stats, alpha_theory))
+                });
+                let seconds = start.elapsed().as_secs_f64();
+                let slot = &mut per[mi][wi];
+                match outcome {
+                    Ok(((cond, alpha, lo, hi, asymmetry), alpha_theory)) => {
+                        line += &format!(" {name}: κ={cond:.3e} α={alpha:.4} ({seconds:.1}s);");
+                        slot.0.push(SeedResult {
+                            seed,
+                            condition_number: cond,
+                            alpha,
+                            eigenvalue_min: lo,
+                            eigenvalue_max: hi,
+                            asymmetry,
+                            alpha_theory,
+                            seconds,
+                        });
+                    }
+                    Err(err) => {
+                        line += &format!(" {name}: error;");
+                        slot.1.get_or_insert(err);
+                    }
+                }
+            }
+            eprintln!("{line}");
+        }
+    }
+    let mut results = Vec::new();
+    for (mi, name) in args.methods.iter().enumerate() {
+        for (wi, &width) in args.widths.iter().enumerate() {
+            let (ok, err) = &per[mi][wi];
+            let get = |f: fn(&SeedResult) -> f64| ok.iter().map(f).collect::<Vec<_>>();
+            let (cm, cs) = mean_std(&get(|s| s.condition_number));
+            let (am, asd) = mean_std(&get(|s| s.alpha));
+            let theory: Vec<f64> = ok.iter().filter_map(|s| s.alpha_theory).collect();
+            results.push(Entry {
+                method: name.clone(),
+                width,
+                seeds: ok.len(),
+                condition_number_mean: cm,
+                condition_number_std: cs,
+                alpha_mean: am,
+                alpha_std: asd,
+                eigenvalue_min_mean: mean_std(&get(|s| s.eigenvalue_min)).0,
+                eigenvalue_max_mean: mean_std(&get(|s| s.eigenvalue_max)).0,
+                alpha_theory_mean: mean_std(&theory).0,
+                asymmetry_max: ok.iter().map(|s| s.asymmetry).reduce(f64::max),
+                error: err.clone(),
+                per_seed: ok.clone(),
+            });
+        }
+    }
+    print_table(&results);
+    let config = serde_json::json!({
+        "methods": args.methods,
+        "widths": args.widths,
+        "depth": args.depth,
+        "inputs": args.inputs,
+        "input_dim": dim,
+        "classes": if mnist.is_some() { Some(args.classes.clone()) } else { None },
+        "n": n,
+        "seeds": args.seeds,
+        "damping": args.damping,
+        "sigma_w2": args.sigma_w2,
+        "sigma_b2": args.sigma_b2,
+        "activation": args.activation,
+        "backend": args.backend.to_string(),
+        "eigenvalues_of": "(Θ̄ + Θ̄ᵀ)/2; Θ̄ = J G⁻¹ Jᵀ/N is symmetric for every method up to rounding (see asymmetry_max)",
+    });
+    let doc = serde_json::json!({ "config": config, "results": results });
+    write_json(&args.out, &doc)?;
+    let svg = args.out.with_extension("svg");
+    let chart = chart(&args, n, dim, &results);
+    chart
+        .save(&svg)
+        .with_context(|| format!("writing {}", svg.display()))?;
+    eprintln!("wrote {}", svg.display());
+    Ok(())
+}
+
+fn print_table(results: &[Entry]) {
+    println!(
+        "{:<20} {:>6} {:>5} {:>12} {:>10} {:>12} {:>10} {:>12} {:>12}",
+        "method", "width", "seeds", "cond_mean", "cond_std", "alpha_mean", "alpha_std", "alpha_theory", "lambda_min"
+    );
+    let f = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.4e}"));
+    for r in results {
+        println!(
+            "{:<20} {:>6} {:>5} {:>12} {:>10} {:>12} {:>10} {:>12} {:>12}{}",
+            r.method,
+            r.width,
+            r.seeds,
+            f(r.condition_number_mean),
+            f(r.condition_number_std),
+            f(r.alpha_mean),
+            f(r.alpha_std),
+            f(r.alpha_theory_mean),
+            f(r.eigenvalue_min_mean),
+            r.error.as_ref().map_or(String::new(), |e| format!("  error: {e}"))
+        );
+    }
+}
+
+/// Log-log condition number vs width, one line per method.
+fn chart(args: &IsotropyArgs, n: usize, dim: usize, results: &[Entry]) -> LineChart {
+    let title = format!(
+        "Condition number of Θ̄ at init: {:?} inputs, N = {n}, M0 = {dim}, L = {}, {:?}",
+        args.inputs, args.depth, args.activation
+    );
+    let mut chart = LineChart::new(title, "width M", "λ_max / λ_min of Θ̄");
+    chart.x_scale = Scale::Log10;
+    chart.y_scale = Scale::Log10;
+    for (i, name) in args.methods.iter().enumerate() {
+        let points: Vec<(f64, f64)> = results
+            .iter()
+            .filter(|r| &r.method == name)
+            .filter_map(|r| r.condition_number_mean.map(|c| (r.width as f64, c)))
+            .filter(|(_, c)| c.is_finite())
+            .collect();
+        if points.is_empty() {
+            continue;
+        }
+        let label = if name == "ntk" { "NTK (Θ, GD)".to_string() } else { name.clone() };
+        chart.series.push(
+            Series::new(label, points, Style::line_and_markers())
+                .with_color(ngd_plot::palette_color(i)),
+        );
+    }
+    chart
+}
