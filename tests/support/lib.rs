@@ -39,6 +39,7 @@ pub fn fig1a_config(method: ngd_optim::Method, steps: usize) -> TrainConfig {
         lr_scale: 1.0,
         damping: 0.0,
         sigma: None,
+        loss: ngd_optim::Loss::Mse,
         steps,
         seed: 1,
         backend: "default".into(),

@@ -1,6 +1,6 @@
 //! The one place that names a backend: `--backend` → burn [`Device`].
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use burn::tensor::Device;
 use std::fmt;
 use std::str::FromStr;
@@ -76,7 +76,7 @@ impl Backend {
 
 #[cfg(not(feature = "tch"))]
 fn tch_device(backend: Backend) -> Result<Device> {
-    bail!(
+    anyhow::bail!(
         "backend '{backend}' needs LibTorch, but this binary was built without it: rebuild with \
          `cargo build --release --features tch` (see README, section Backends)"
     )

@@ -3,7 +3,7 @@
 use crate::backend::Backend;
 use anyhow::{Context, Result};
 use clap::Args;
-use ngd_data::{DataConfig, DatasetName, Dataset};
+use ngd_data::{DataConfig, Dataset, DatasetName};
 use ngd_model::Activation;
 use ngd_optim::Method;
 use ngd_train::{BenchConfig, StepRecord, TrainConfig};
@@ -78,6 +78,7 @@ impl NetArgs {
             lr_scale: 1.0,
             damping: opt.damping,
             sigma: opt.sigma.clone().map(|s| s.0),
+            loss: ngd_optim::Loss::Mse,
             steps: opt.steps,
             seed: self.seed,
             backend: self.backend.to_string(),
@@ -113,7 +114,11 @@ pub struct SigmaArg(pub Vec<Vec<f64>>);
 fn parse_sigma_arg(text: &str) -> std::result::Result<SigmaArg, String> {
     let m = ngd_optim::parse_sigma(text).map_err(|e| e.to_string())?;
     let l = m.nrows();
-    Ok(SigmaArg((0..l).map(|i| (0..l).map(|j| m[(i, j)]).collect()).collect()))
+    Ok(SigmaArg(
+        (0..l)
+            .map(|i| (0..l).map(|j| m[(i, j)]).collect())
+            .collect(),
+    ))
 }
 
 /// Arguments of `ngd train`.
@@ -130,13 +135,38 @@ pub struct TrainArgs {
     /// Write the run (config, α, lr, per-step records) as JSON to this file.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Forster-transform the inputs before training (Z ← normalise_rows(Z(ZᵀZ)^{-1/2}) until
+    /// ZᵀZ ≈ (N/M_0)I; needs N ≥ M_0; the test inputs get the same map), for K-FAC with M_0 < N.
+    #[arg(long)]
+    pub forster: bool,
+    /// Loss: mse (the paper's) or cross-entropy (softmax; logistic for two classes with one
+    /// output); cross-entropy works with gd, exact and the layer-wise methods and needs --damping.
+    #[arg(long, default_value = "mse")]
+    pub loss: ngd_optim::Loss,
+}
+
+/// Applies the Forster transform to the train inputs (and its map to the test inputs).
+fn apply_forster(data: &mut Dataset) -> Result<()> {
+    let train = &mut data.train;
+    let report = ngd_optim::forster::forster(&mut train.x, train.n, train.dim, 1e-6, 2000)?;
+    let test = &mut data.test;
+    ngd_optim::forster::forster_apply(&mut test.x, test.n, test.dim, &report);
+    eprintln!(
+        "forster: {} iterations, ‖ZᵀZ − (N/M_0)I‖/‖(N/M_0)I‖ = {:.2e}",
+        report.iterations, report.deviation
+    );
+    Ok(())
 }
 
 /// `ngd train`.
 pub fn train(args: TrainArgs) -> Result<()> {
-    let data = args.net.load_data()?;
+    let mut data = args.net.load_data()?;
+    if args.forster {
+        apply_forster(&mut data)?;
+    }
     let device = args.net.backend.device()?;
-    let cfg = args.net.train_config(&data, args.method, &args.opt);
+    let mut cfg = args.net.train_config(&data, args.method, &args.opt);
+    cfg.loss = args.loss;
     eprintln!(
         "train: {} N={} N'={} L={} M={} method={} backend={} ({})",
         cfg.dataset,
@@ -180,15 +210,18 @@ pub fn step_header() -> String {
 /// One per-step line.
 pub fn step_line(s: &StepRecord) -> String {
     format!(
-        "{:>5} {:>12.4e} {:>9.4} {:>12.4e} {:>9.4} {:>12.4e} {:>12} {:>10} {:>8.3}",
+        "{:>5} {:>12.4e} {:>9.4} {:>12.4e} {:>9.4} {:>12} {:>12} {:>10} {:>8.3}",
         s.step,
         s.train_loss,
         s.train_accuracy,
         s.test_loss,
         s.test_accuracy,
-        s.theory_train_loss,
-        s.theory_test_loss.map_or("-".into(), |v| format!("{v:.4e}")),
-        s.theory_test_accuracy.map_or("-".into(), |v| format!("{v:.4}")),
+        s.theory_train_loss
+            .map_or("-".into(), |v| format!("{v:.4e}")),
+        s.theory_test_loss
+            .map_or("-".into(), |v| format!("{v:.4e}")),
+        s.theory_test_accuracy
+            .map_or("-".into(), |v| format!("{v:.4}")),
         s.seconds
     )
 }

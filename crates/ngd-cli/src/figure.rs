@@ -62,6 +62,9 @@ pub struct RunSpec {
     pub damping: Option<f64>,
     /// Steps.
     pub steps: Option<usize>,
+    /// Keep a run that diverges (NaN/inf train loss): record its steps up to the divergence
+    /// and go on with the next run, instead of aborting the figure.
+    pub allow_divergence: Option<bool>,
 }
 
 /// An experiment: shared options and the list of runs.
@@ -88,8 +91,25 @@ impl RunSpec {
     /// `self` with unset fields taken from `base`.
     fn over(&self, base: &RunSpec) -> RunSpec {
         merge!(
-            base, self, label, dataset, classes, n_train, n_test, depth, width, sigma_w2,
-            sigma_b2, activation, seed, method, lr, lr_scale, damping, steps
+            base,
+            self,
+            label,
+            dataset,
+            classes,
+            n_train,
+            n_test,
+            depth,
+            width,
+            sigma_w2,
+            sigma_b2,
+            activation,
+            seed,
+            method,
+            lr,
+            lr_scale,
+            damping,
+            steps,
+            allow_divergence
         )
     }
 
@@ -141,17 +161,49 @@ pub fn run(args: FigureArgs) -> Result<()> {
         let method = spec.method.unwrap_or(Method::BlockDiagonal);
         let mut cfg = net.train_config(&data, method, &opt);
         cfg.lr_scale = spec.lr_scale.unwrap_or(1.0);
-        let record = ngd_train::train(&cfg, &data, &device, &mut |s| {
-            eprintln!("  {}", step_line(s))
-        })
-        .with_context(|| format!("run '{label}'"))?;
-        records.push(LabelledRun { label, record });
+        let mut seen = Vec::new();
+        let outcome = ngd_train::train(&cfg, &data, &device, &mut |s| {
+            eprintln!("  {}", step_line(s));
+            seen.push(s.clone());
+        });
+        match outcome {
+            Ok(record) => records.push(LabelledRun {
+                label,
+                record,
+                diverged: None,
+            }),
+            Err(ngd_train::TrainError::Diverged { step, loss, lr, .. })
+                if spec.allow_divergence.unwrap_or(false) =>
+            {
+                eprintln!(
+                    "  diverged at step {step} (train loss {loss}); recorded up to step {}",
+                    step - 1
+                );
+                let model = ngd_train::network_config(&cfg, &data).init(cfg.seed, &device)?;
+                let x = ngd_train::DeviceSplit::new(&data.train, &device).x;
+                let curvature = cfg.method.curvature_with(cfg.damping, None)?;
+                let alpha = curvature.alpha(&model.factors(x));
+                let mut record = RunRecord::new(cfg.clone(), &data, alpha, lr);
+                record.steps = seen;
+                records.push(LabelledRun {
+                    label,
+                    record,
+                    diverged: Some(Divergence {
+                        step,
+                        train_loss: loss.to_string(),
+                    }),
+                });
+            }
+            Err(err) => return Err(anyhow::Error::new(err).context(format!("run '{label}'"))),
+        }
     }
     let doc = serde_json::json!({ "experiment": exp, "backend": args.backend.to_string(), "runs": records });
     write_json(&out_dir.join("results.json"), &doc)?;
     let chart = loss_chart(&exp.title, &records);
     let svg = out_dir.join("plot.svg");
-    chart.save(&svg).with_context(|| format!("writing {}", svg.display()))?;
+    chart
+        .save(&svg)
+        .with_context(|| format!("writing {}", svg.display()))?;
     eprintln!("wrote {}", svg.display());
     Ok(())
 }
@@ -163,6 +215,18 @@ pub struct LabelledRun {
     pub label: String,
     /// The run.
     pub record: RunRecord,
+    /// Set when the run diverged and `allow_divergence` kept it (steps recorded up to before).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diverged: Option<Divergence>,
+}
+
+/// Where a run kept with `allow_divergence` diverged.
+#[derive(Debug, Serialize)]
+pub struct Divergence {
+    /// The step whose train loss was NaN or infinite.
+    pub step: usize,
+    /// That loss ("NaN" or "inf").
+    pub train_loss: String,
 }
 
 /// Train loss vs step (markers) with each run's theory line (dashed), log y axis.
@@ -174,15 +238,23 @@ fn loss_chart(title: &str, runs: &[LabelledRun]) -> LineChart {
         let steps = &run.record.steps;
         chart.series.push(Series {
             label: format!("{} (measured)", run.label),
-            points: steps.iter().map(|s| (s.step as f64, s.train_loss)).collect(),
+            points: steps
+                .iter()
+                .map(|s| (s.step as f64, s.train_loss))
+                .collect(),
             style: Style::line_and_markers(),
             color: color.clone(),
         });
+        // Without α (a singular Σ, e.g. block tri-diagonal at L = 3s+2) there is no isotropic
+        // theory line; the NTK line is GD's only.
+        if run.record.alpha.is_none() && run.record.config.options.method != Method::Gd {
+            continue;
+        }
         chart.series.push(Series {
             label: format!("{} (theory)", run.label),
             points: steps
                 .iter()
-                .map(|s| (s.step as f64, s.theory_train_loss))
+                .filter_map(|s| s.theory_train_loss.map(|t| (s.step as f64, t)))
                 .collect(),
             style: Style::dashed_line(),
             color,

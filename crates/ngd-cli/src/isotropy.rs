@@ -45,7 +45,11 @@ pub struct IsotropyArgs {
     )]
     pub methods: Vec<String>,
     /// Hidden widths M, comma-separated.
-    #[arg(long, value_delimiter = ',', default_value = "64,128,256,512,1024,2048,4096")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "64,128,256,512,1024,2048,4096"
+    )]
     pub widths: Vec<usize>,
     /// Depth L.
     #[arg(long, default_value_t = 3)]
@@ -83,6 +87,10 @@ pub struct IsotropyArgs {
     /// JSON output; the plot goes next to it with extension .svg.
     #[arg(long, default_value = "iso.json")]
     pub out: PathBuf,
+    /// Compute nothing: redraw the .svg from the existing --out JSON (e.g. after merging the
+    /// results of several runs into it).
+    #[arg(long)]
+    pub replot: bool,
 }
 
 /// Θ̄ statistics of one method at one (width, seed).
@@ -102,6 +110,10 @@ pub struct SeedResult {
     pub asymmetry: f64,
     /// The method's theoretical α (`Curvature::alpha`), if any.
     pub alpha_theory: Option<f64>,
+    /// MNIST inputs only: per layer l, ‖η Δθ_l‖_F / ‖W_l‖_F for the first step at η = 1/α̂
+    /// (α̂ = mean eigenvalue; NTK: 1/λ_max), Δθ = the method's step for e₀ = f₀ − y.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub relative_step: Option<Vec<f64>>,
     /// Seconds to build Θ̄.
     pub seconds: f64,
 }
@@ -131,6 +143,9 @@ pub struct Entry {
     pub alpha_theory_mean: Option<f64>,
     /// Largest asymmetry seen.
     pub asymmetry_max: Option<f64>,
+    /// Mean over seeds of [`SeedResult::relative_step`] (MNIST inputs only), per layer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub relative_step_mean: Option<Vec<f64>>,
     /// Why seeds failed (first failure), if any did.
     pub error: Option<String>,
     /// Per-seed values.
@@ -142,9 +157,8 @@ fn curvature_for(name: &str, damping: f64) -> std::result::Result<Box<dyn Curvat
     let method = if name == "ntk" {
         Method::Gd
     } else {
-        name.parse::<Method>().map_err(|e| {
-            format!("method '{name}' not available in this build ({e})")
-        })?
+        name.parse::<Method>()
+            .map_err(|e| format!("method '{name}' not available in this build ({e})"))?
     };
     method.curvature(damping).map_err(|e| e.to_string())
 }
@@ -197,13 +211,63 @@ fn analyse(theta_bar: &Mat<f64>) -> Result<(f64, f64, f64, f64, f64)> {
     let cn = theta_bar.nrows();
     let sym = Mat::from_fn(cn, cn, |i, j| 0.5 * (theta_bar[(i, j)] + theta_bar[(j, i)]));
     let anti = Mat::from_fn(cn, cn, |i, j| 0.5 * (theta_bar[(i, j)] - theta_bar[(j, i)]));
-    let norm = ngd_linalg::frobenius(theta_bar.as_ref());
-    let asymmetry = 2.0 * ngd_linalg::frobenius(anti.as_ref()) / norm.max(f64::MIN_POSITIVE);
-    let values = ngd_linalg::symmetric_eigenvalues(sym.as_ref(), "Θ̄ (symmetrised)")?;
+    let norm = theta_bar.norm_l2();
+    let asymmetry = 2.0 * anti.norm_l2() / norm.max(f64::MIN_POSITIVE);
+    if !norm.is_finite() {
+        bail!("Θ̄ has non-finite entries");
+    }
+    let values = sym
+        .self_adjoint_eigenvalues(faer::Side::Lower)
+        .map_err(|e| anyhow::anyhow!("eigenvalues of Θ̄ failed: {e:?}"))?;
     let (lo, hi) = (values[0], values[cn - 1]);
     let alpha = values.iter().sum::<f64>() / cn as f64;
     let cond = if lo > 0.0 { hi / lo } else { f64::INFINITY };
     Ok((cond, alpha, lo, hi, asymmetry))
+}
+
+fn mean_vectors(rows: impl Iterator<Item = Vec<f64>>) -> Option<Vec<f64>> {
+    let rows: Vec<Vec<f64>> = rows.collect();
+    let first = rows.first()?;
+    Some(
+        (0..first.len())
+            .map(|j| rows.iter().map(|r| r[j]).sum::<f64>() / rows.len() as f64)
+            .collect(),
+    )
+}
+
+/// ‖η Δθ_l‖_F / ‖W_l‖_F per layer for the step on e₀ = f₀ − y at η = 1/`scale`.
+/// ‖Δθ_l‖²_F = tr(Rᵀ H̃ R) for dual coefficients R (Δθ_l = h̃ᵀR), ‖S‖²_F for a dense step.
+fn relative_step(
+    curvature: &dyn Curvature,
+    factors: &Factors,
+    grams: &[Mat<f64>],
+    model: &ngd_model::Mlp,
+    train: &ngd_data::Split,
+    scale: f64,
+) -> std::result::Result<Vec<f64>, String> {
+    let e0 = ngd_train::residual(&factors.outputs, train);
+    let direction = curvature
+        .direction(factors, &e0)
+        .map_err(|e| e.to_string())?;
+    Ok(direction
+        .layers
+        .iter()
+        .enumerate()
+        .map(|(l, step)| {
+            let norm2 = match step {
+                LayerStep::Coefficients(r) => {
+                    let hr = &grams[l] * r;
+                    (0..r.nrows())
+                        .flat_map(|i| (0..r.ncols()).map(move |j| (i, j)))
+                        .map(|(i, j)| hr[(i, j)] * r[(i, j)])
+                        .sum::<f64>()
+                }
+                LayerStep::Dense(s) => s.squared_norm_l2(),
+            };
+            let w = ngd_model::tensor_to_mat(model.weights[l].val());
+            norm2.max(0.0).sqrt() / scale / w.norm_l2()
+        })
+        .collect())
 }
 
 fn mean_std(v: &[f64]) -> (Option<f64>, Option<f64>) {
@@ -217,6 +281,9 @@ fn mean_std(v: &[f64]) -> (Option<f64>, Option<f64>) {
 
 /// `ngd isotropy`.
 pub fn run(args: IsotropyArgs) -> Result<()> {
+    if args.replot {
+        return replot(&args);
+    }
     if args.seeds == 0 || args.widths.is_empty() || args.methods.is_empty() || args.n == 0 {
         bail!("need at least one seed, width, method and sample");
     }
@@ -273,12 +340,26 @@ pub fn run(args: IsotropyArgs) -> Result<()> {
                     let tb = coefficient_matrix_cached(c.as_ref(), &factors, &grams)
                         .map_err(|e| e.to_string())?;
                     let stats = analyse(&tb).map_err(|e| e.to_string())?;
-                    Ok((stats, alpha_theory))
+                    let rel = match &mnist {
+                        Some(d) => {
+                            let scale = if name == "ntk" { stats.3 } else { stats.1 };
+                            Some(relative_step(
+                                c.as_ref(),
+                                &factors,
+                                &grams,
+                                &model,
+                                &d.train,
+                                scale,
+                            )?)
+                        }
+                        None => None,
+                    };
+                    Ok((stats, alpha_theory, rel))
                 });
                 let seconds = start.elapsed().as_secs_f64();
                 let slot = &mut per[mi][wi];
                 match outcome {
-                    Ok(((cond, alpha, lo, hi, asymmetry), alpha_theory)) => {
+                    Ok(((cond, alpha, lo, hi, asymmetry), alpha_theory, relative_step)) => {
                         line += &format!(" {name}: κ={cond:.3e} α={alpha:.4} ({seconds:.1}s);");
                         slot.0.push(SeedResult {
                             seed,
@@ -288,6 +369,7 @@ pub fn run(args: IsotropyArgs) -> Result<()> {
                             eigenvalue_max: hi,
                             asymmetry,
                             alpha_theory,
+                            relative_step,
                             seconds,
                         });
                     }
@@ -320,6 +402,7 @@ pub fn run(args: IsotropyArgs) -> Result<()> {
                 eigenvalue_max_mean: mean_std(&get(|s| s.eigenvalue_max)).0,
                 alpha_theory_mean: mean_std(&theory).0,
                 asymmetry_max: ok.iter().map(|s| s.asymmetry).reduce(f64::max),
+                relative_step_mean: mean_vectors(ok.iter().filter_map(|s| s.relative_step.clone())),
                 error: err.clone(),
                 per_seed: ok.clone(),
             });
@@ -345,7 +428,12 @@ pub fn run(args: IsotropyArgs) -> Result<()> {
     let doc = serde_json::json!({ "config": config, "results": results });
     write_json(&args.out, &doc)?;
     let svg = args.out.with_extension("svg");
-    let chart = chart(&args, n, dim, &results);
+    let title = chart_title(&config);
+    let points: Vec<(String, usize, Option<f64>)> = results
+        .iter()
+        .map(|r| (r.method.clone(), r.width, r.condition_number_mean))
+        .collect();
+    let chart = chart(title, &args.methods, &points);
     chart
         .save(&svg)
         .with_context(|| format!("writing {}", svg.display()))?;
@@ -356,7 +444,15 @@ pub fn run(args: IsotropyArgs) -> Result<()> {
 fn print_table(results: &[Entry]) {
     println!(
         "{:<20} {:>6} {:>5} {:>12} {:>10} {:>12} {:>10} {:>12} {:>12}",
-        "method", "width", "seeds", "cond_mean", "cond_std", "alpha_mean", "alpha_std", "alpha_theory", "lambda_min"
+        "method",
+        "width",
+        "seeds",
+        "cond_mean",
+        "cond_std",
+        "alpha_mean",
+        "alpha_std",
+        "alpha_theory",
+        "lambda_min"
     );
     let f = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.4e}"));
     for r in results {
@@ -371,35 +467,133 @@ fn print_table(results: &[Entry]) {
             f(r.alpha_std),
             f(r.alpha_theory_mean),
             f(r.eigenvalue_min_mean),
-            r.error.as_ref().map_or(String::new(), |e| format!("  error: {e}"))
+            r.relative_step_mean
+                .as_ref()
+                .map_or(String::new(), |v| format!(
+                    "  |ηΔθ_l|/|W_l| = [{}]",
+                    v.iter()
+                        .map(|x| format!("{x:.2e}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+                + &r.error
+                    .as_ref()
+                    .map_or(String::new(), |e| format!("  error: {e}"))
         );
     }
 }
 
+/// The plot title from the JSON `config`.
+fn chart_title(config: &serde_json::Value) -> String {
+    format!(
+        "κ(Θ̄) at init: {} inputs, N = {}, L = {}, {}, ρ = {}",
+        config["inputs"].as_str().unwrap_or("?"),
+        config["n"],
+        config["depth"],
+        config["activation"].as_str().unwrap_or("?"),
+        config["damping"],
+    )
+}
+
+/// `--replot`: the chart from an existing JSON.
+fn replot(args: &IsotropyArgs) -> Result<()> {
+    let text = std::fs::read_to_string(&args.out)
+        .with_context(|| format!("reading {}", args.out.display()))?;
+    let doc: serde_json::Value = serde_json::from_str(&text)?;
+    let results = doc["results"]
+        .as_array()
+        .context("no results in the JSON")?;
+    let mut methods: Vec<String> = Vec::new();
+    let mut points = Vec::new();
+    for r in results {
+        let method = r["method"]
+            .as_str()
+            .context("entry without method")?
+            .to_string();
+        if !methods.contains(&method) {
+            methods.push(method.clone());
+        }
+        let width = r["width"].as_u64().context("entry without width")? as usize;
+        points.push((method, width, r["condition_number_mean"].as_f64()));
+    }
+    let svg = args.out.with_extension("svg");
+    chart(chart_title(&doc["config"]), &methods, &points)
+        .save(&svg)
+        .with_context(|| format!("writing {}", svg.display()))?;
+    eprintln!("wrote {}", svg.display());
+    Ok(())
+}
+
 /// Log-log condition number vs width, one line per method.
-fn chart(args: &IsotropyArgs, n: usize, dim: usize, results: &[Entry]) -> LineChart {
-    let title = format!(
-        "Condition number of Θ̄ at init: {:?} inputs, N = {n}, M0 = {dim}, L = {}, {:?}",
-        args.inputs, args.depth, args.activation
-    );
+fn chart(title: String, methods: &[String], results: &[(String, usize, Option<f64>)]) -> LineChart {
     let mut chart = LineChart::new(title, "width M", "λ_max / λ_min of Θ̄");
     chart.x_scale = Scale::Log10;
     chart.y_scale = Scale::Log10;
-    for (i, name) in args.methods.iter().enumerate() {
+    // Room above the data for the legend (top right): the largest κ sits at mid height.
+    let top = results
+        .iter()
+        .filter_map(|r| r.2)
+        .filter(|c| c.is_finite())
+        .fold(1.0f64, f64::max);
+    chart.y_range = Some((0.5, (top * top * 2.0).max(10.0)));
+    chart.width = 720;
+    chart.height = 560;
+    for (i, name) in methods.iter().enumerate() {
         let points: Vec<(f64, f64)> = results
             .iter()
-            .filter(|r| &r.method == name)
-            .filter_map(|r| r.condition_number_mean.map(|c| (r.width as f64, c)))
+            .filter(|r| &r.0 == name)
+            .filter_map(|r| r.2.map(|c| (r.1 as f64, c)))
             .filter(|(_, c)| c.is_finite())
             .collect();
         if points.is_empty() {
             continue;
         }
-        let label = if name == "ntk" { "NTK (Θ, GD)".to_string() } else { name.clone() };
+        let label = if name == "ntk" {
+            "NTK (Θ, GD)".to_string()
+        } else {
+            name.clone()
+        };
         chart.series.push(
             Series::new(label, points, Style::line_and_markers())
                 .with_color(ngd_plot::palette_color(i)),
         );
     }
     chart
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ngd_model::Device;
+
+    /// The cached Θ̄ equals `ngd_optim::coefficient_matrix`, and exact NGD gives κ = 1, α = 1.
+    #[test]
+    fn cached_coefficient_matrix_matches_reference() {
+        let (n, dim, width) = (6, 10, 16);
+        let device = Device::flex();
+        let model = MlpConfig::new(dim, width, 3, 1).init(3, &device).unwrap();
+        let x = ngd_data::gaussian_inputs(n, dim, 3);
+        let factors = model.factors(ngd_model::tensor_from_rows(&x, n, dim, &device));
+        let grams: Vec<Mat<f64>> = factors.layers.iter().map(|l| l.input_gram()).collect();
+        for name in ["ntk", "exact", "block-diagonal", "kfac", "unit-wise"] {
+            let c = curvature_for(name, 0.0).unwrap();
+            let want = ngd_optim::coefficient_matrix(c.as_ref(), &factors).unwrap();
+            let got = coefficient_matrix_cached(c.as_ref(), &factors, &grams).unwrap();
+            let diff = (&want - &got).norm_l2() / want.norm_l2();
+            assert!(diff < 1e-12, "{name}: relative difference {diff}");
+        }
+        let exact = curvature_for("exact", 0.0).unwrap();
+        let tb = coefficient_matrix_cached(exact.as_ref(), &factors, &grams).unwrap();
+        let (cond, alpha, ..) = analyse(&tb).unwrap();
+        assert!(
+            (cond - 1.0).abs() < 1e-8 && (alpha - 1.0).abs() < 1e-8,
+            "{cond} {alpha}"
+        );
+    }
+
+    #[test]
+    fn unknown_method_is_an_error_not_a_panic() {
+        let err = curvature_for("no-such-method", 0.0).err().unwrap();
+        assert!(err.contains("not available"), "{err}");
+    }
 }

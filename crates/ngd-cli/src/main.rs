@@ -18,7 +18,12 @@ use clap::{Parser, Subcommand};
 /// step, and reproduces the paper's figures. Every run writes its configuration and
 /// results as JSON.
 #[derive(Parser)]
-#[command(name = "ngd", version, propagate_version = true, args_override_self = true)]
+#[command(
+    name = "ngd",
+    version,
+    propagate_version = true,
+    args_override_self = true
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

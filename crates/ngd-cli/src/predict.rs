@@ -51,6 +51,92 @@ pub struct PredictArgs {
     /// Write the results as JSON to this file.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Draw the test accuracy per method (mean ± std, kernel regression as an open circle,
+    /// Fig. 2's style) as SVG to this file: of this run, or of the --plot-from JSONs.
+    #[arg(long)]
+    pub plot: Option<PathBuf>,
+    /// Only plot: earlier `ngd predict --out` JSONs (comma-separated), one panel each; nothing
+    /// is computed.
+    #[arg(long, value_delimiter = ',', requires = "plot")]
+    pub plot_from: Vec<PathBuf>,
+}
+
+/// Fig. 2's panel title of one predict JSON.
+fn panel_title(doc: &Value) -> String {
+    let cfg = &doc["config"];
+    let dataset = match cfg["dataset"].as_str().unwrap_or("") {
+        "mnist" => "MNIST",
+        "cifar10" => "CIFAR-10",
+        other => other,
+    };
+    let names: Vec<&str> = cfg["class_names"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
+        .unwrap_or_default();
+    let classes = if names.len() == 2 {
+        format!("{} vs {}", names[0], names[1])
+    } else {
+        format!("{} classes", names.len())
+    };
+    format!("{dataset} {classes}")
+}
+
+/// One panel per predict JSON: test accuracy per method, f_∞ mean ± std over seeds and the
+/// kernel-regression mean as the open circle.
+pub fn plot(docs: &[Value], path: &std::path::Path) -> Result<()> {
+    use ngd_plot::{ErrorBarChart, ErrorBarPanel, ErrorBarPoint};
+    let mut panels = Vec::new();
+    for doc in docs {
+        let mut panel = ErrorBarPanel::new(panel_title(doc), "test accuracy");
+        let methods = doc["methods"]
+            .as_object()
+            .context("predict JSON without 'methods'")?;
+        for name in ["exact", "block-diagonal", "block-tri-diagonal", "kfac"] {
+            let Some(m) = methods.get(name) else { continue };
+            let label = match name {
+                "exact" => "exact",
+                "block-diagonal" => "block diag.",
+                "block-tri-diagonal" => "block tri-diag.",
+                _ => "K-FAC",
+            };
+            let c = &m["converged"];
+            let mean = c["test_accuracy_mean"]
+                .as_f64()
+                .context("test_accuracy_mean")?;
+            let std = c["test_accuracy_std"].as_f64().unwrap_or(0.0);
+            let mut p = ErrorBarPoint::new(label, mean, std);
+            if let Some(kr) = m["kernel_regression"]["test_accuracy"].as_f64() {
+                p = p.with_extra(kr);
+            }
+            panel = panel.with_point(p);
+        }
+        // Head-room above the points for the legend.
+        let (lo, hi) = panel
+            .points
+            .iter()
+            .flat_map(|p| {
+                [p.mean - p.std.max(0.0), p.mean + p.std.max(0.0)]
+                    .into_iter()
+                    .chain(p.extra)
+            })
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| {
+                (l.min(v), h.max(v))
+            });
+        if lo.is_finite() && hi.is_finite() {
+            let span = (hi - lo).max(0.005);
+            panel.y_range = Some((lo - 0.2 * span, hi + 0.9 * span));
+        }
+        panels.push(panel);
+    }
+    let mut chart = ErrorBarChart::new(panels);
+    chart.mean_label = "f_∞, mean ± std over seeds".into();
+    chart.extra_label = "kernel regression".into();
+    chart.width = 420 * docs.len().max(1) as u32;
+    chart
+        .save(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    eprintln!("wrote {}", path.display());
+    Ok(())
 }
 
 /// One predictor of the command.
@@ -106,8 +192,23 @@ struct MethodResult {
 
 /// `ngd predict`.
 pub fn run(args: PredictArgs) -> Result<()> {
+    if !args.plot_from.is_empty() {
+        let docs = args
+            .plot_from
+            .iter()
+            .map(|p| {
+                let text = std::fs::read_to_string(p)
+                    .with_context(|| format!("reading {}", p.display()))?;
+                serde_json::from_str(&text).with_context(|| format!("parsing {}", p.display()))
+            })
+            .collect::<Result<Vec<Value>>>()?;
+        return plot(&docs, args.plot.as_deref().expect("clap: requires plot"));
+    }
     let t0 = Instant::now();
     let log = |msg: String| eprintln!("[{:>8.1}s] predict: {msg}", t0.elapsed().as_secs_f64());
+    if args.plot.is_some() && args.out.is_none() {
+        bail!("--plot needs --out (or --plot-from)");
+    }
     if args.seeds == 0 {
         bail!("--seeds must be at least 1");
     }
@@ -139,10 +240,13 @@ pub fn run(args: PredictArgs) -> Result<()> {
     net_cfg.validate()?;
     let seeds: Vec<u64> = (0..args.seeds as u64).map(|i| args.net.seed + i).collect();
     let y = from_rows(&data.train.y, n, c_out);
-    let set = methods
+    let set = methods.iter().fold(KernelSet::THETA, |s, m| {
+        s.union(m.predictor.required_kernels())
+    });
+    let set = if methods
         .iter()
-        .fold(KernelSet::THETA, |s, m| s.union(m.predictor.required_kernels()));
-    let set = if methods.iter().all(|m| matches!(m.predictor, Predictor::Kfac)) {
+        .all(|m| matches!(m.predictor, Predictor::Kfac))
+    {
         KernelSet::KFAC
     } else {
         set
@@ -305,6 +409,9 @@ pub fn run(args: PredictArgs) -> Result<()> {
             },
         });
         write_json(out, &doc).context("writing the predict JSON")?;
+        if let Some(p) = &args.plot {
+            plot(std::slice::from_ref(&doc), p)?;
+        }
     }
     Ok(())
 }

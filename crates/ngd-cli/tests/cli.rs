@@ -14,15 +14,29 @@ fn ngd(args: &[&str]) -> (bool, String, String) {
     )
 }
 
-const SMALL: &[&str] = &["train", "--n-train", "20", "--n-test", "10", "--width", "64"];
+const SMALL: &[&str] = &[
+    "train",
+    "--n-train",
+    "20",
+    "--n-test",
+    "10",
+    "--width",
+    "64",
+];
 
 fn expect_error(extra: &[&str], needle: &str) {
     let args: Vec<&str> = SMALL.iter().chain(extra).copied().collect();
     let (ok, _, err) = ngd(&args);
     assert!(!ok, "{args:?} should fail");
-    assert!(err.contains(needle), "{args:?}: stderr lacks '{needle}':\n{err}");
+    assert!(
+        err.contains(needle),
+        "{args:?}: stderr lacks '{needle}':\n{err}"
+    );
     assert!(!err.contains("panicked"), "{args:?} panicked:\n{err}");
-    assert!(err.lines().count() <= 3, "{args:?}: error is not short:\n{err}");
+    assert!(
+        err.lines().count() <= 3,
+        "{args:?}: error is not short:\n{err}"
+    );
 }
 
 #[test]
@@ -62,29 +76,60 @@ fn train_prints_every_step_and_writes_the_record() {
     let args: Vec<&str> = SMALL
         .iter()
         .copied()
-        .chain(["--method", "exact", "--steps", "2", "--seed", "4", "--out", out.to_str().unwrap()])
+        .chain([
+            "--method",
+            "exact",
+            "--steps",
+            "2",
+            "--seed",
+            "4",
+            "--out",
+            out.to_str().unwrap(),
+        ])
         .collect();
     let (ok, stdout, stderr) = ngd(&args);
     assert!(ok, "{stderr}");
     // header + steps 0, 1, 2
     assert_eq!(stdout.lines().count(), 4, "{stdout}");
-    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
     let steps = json["steps"].as_array().unwrap();
     assert_eq!(steps.len(), 3);
-    for key in ["step", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "theory_train_loss", "seconds"] {
+    for key in [
+        "step",
+        "train_loss",
+        "train_accuracy",
+        "test_loss",
+        "test_accuracy",
+        "theory_train_loss",
+        "seconds",
+    ] {
         assert!(steps[1].get(key).is_some(), "missing {key}");
     }
     assert_eq!(json["config"]["seed"], 4);
     assert_eq!(json["config"]["backend"], "flex");
     assert_eq!(json["config"]["method"], "exact");
     assert_eq!(json["lr"], 1.0);
-    let source = json["config"]["data_source"].as_str().unwrap().to_lowercase();
+    let source = json["config"]["data_source"]
+        .as_str()
+        .unwrap()
+        .to_lowercase();
     assert!(source.contains("mnist"), "{source}");
     // same seed and backend → identical numbers
     let out2 = dir.path().join("run2.json");
-    let args2: Vec<&str> = args.iter().map(|a| if *a == out.to_str().unwrap() { out2.to_str().unwrap() } else { a }).collect();
+    let args2: Vec<&str> = args
+        .iter()
+        .map(|a| {
+            if *a == out.to_str().unwrap() {
+                out2.to_str().unwrap()
+            } else {
+                a
+            }
+        })
+        .collect();
     assert!(ngd(&args2).0);
-    let json2: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out2).unwrap()).unwrap();
+    let json2: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out2).unwrap()).unwrap();
     for (a, b) in steps.iter().zip(json2["steps"].as_array().unwrap()) {
         assert_eq!(a["train_loss"], b["train_loss"]);
         assert_eq!(a["test_loss"], b["test_loss"]);
@@ -93,7 +138,10 @@ fn train_prints_every_step_and_writes_the_record() {
 
 #[test]
 fn diverging_training_is_a_clear_error() {
-    expect_error(&["--method", "gd", "--lr", "1e30", "--steps", "3"], "diverged");
+    expect_error(
+        &["--method", "gd", "--lr", "1e30", "--steps", "3"],
+        "diverged",
+    );
 }
 
 #[test]

@@ -27,8 +27,14 @@ struct Snapshot {
 }
 
 fn data(classes: Vec<usize>) -> ngd_data::Dataset {
-    let cfg = DataConfig { dataset: DatasetName::Mnist, classes, n_train: 24, n_test: 8 };
-    ngd_data::load(&cfg).expect("MNIST installed (bash datasets/install.sh mnist ../shared/datasets/mnist)")
+    let cfg = DataConfig {
+        dataset: DatasetName::Mnist,
+        classes,
+        n_train: 24,
+        n_test: 8,
+    };
+    ngd_data::load(&cfg)
+        .expect("MNIST installed (bash datasets/install.sh mnist ../shared/datasets/mnist)")
 }
 
 fn config(data: &ngd_data::Dataset) -> MlpConfig {
@@ -42,7 +48,13 @@ fn snapshot(backend: Backend, data: &ngd_data::Dataset) -> Snapshot {
     let weights = model
         .weights
         .iter()
-        .map(|w| w.val().into_data().convert::<f32>().try_into_vec::<f32>().unwrap())
+        .map(|w| {
+            w.val()
+                .into_data()
+                .convert::<f32>()
+                .try_into_vec::<f32>()
+                .unwrap()
+        })
         .collect();
     let x = tensor_from_rows(&data.train.x, data.train.n, data.train.dim, &device);
     let factors = model.factors(x.clone());
@@ -51,7 +63,13 @@ fn snapshot(backend: Backend, data: &ngd_data::Dataset) -> Snapshot {
         .into_iter()
         .map(|method| (method, outputs_after_step(&cfg, method, &x, data, &device)))
         .collect();
-    Snapshot { backend, weights, factors, grams, after_step }
+    Snapshot {
+        backend,
+        weights,
+        factors,
+        grams,
+        after_step,
+    }
 }
 
 fn outputs_after_step(
@@ -74,7 +92,12 @@ fn rel(a: faer::MatRef<'_, f64>, b: faer::MatRef<'_, f64>) -> f64 {
 }
 
 fn rel_vec(a: &[f64], b: &[f64]) -> f64 {
-    let d: f64 = a.iter().zip(b).map(|(x, y)| (x - y).powi(2)).sum::<f64>().sqrt();
+    let d: f64 = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).powi(2))
+        .sum::<f64>()
+        .sqrt();
     d / b.iter().map(|y| y * y).sum::<f64>().sqrt()
 }
 
@@ -88,15 +111,35 @@ fn compare_all(classes: Vec<usize>) {
     let reference = &snaps[0];
     for s in &snaps[1..] {
         let who = format!("{} vs {}", s.backend, reference.backend);
-        assert_eq!(s.weights, reference.weights, "{who}: initial weights differ");
-        for (l, (a, b)) in s.factors.layers.iter().zip(&reference.factors.layers).enumerate() {
-            let (dh, dd) = (rel(a.input.as_ref(), b.input.as_ref()), rel(a.delta.as_ref(), b.delta.as_ref()));
+        assert_eq!(
+            s.weights, reference.weights,
+            "{who}: initial weights differ"
+        );
+        for (l, (a, b)) in s
+            .factors
+            .layers
+            .iter()
+            .zip(&reference.factors.layers)
+            .enumerate()
+        {
+            let (dh, dd) = (
+                rel(a.input.as_ref(), b.input.as_ref()),
+                rel(a.delta.as_ref(), b.delta.as_ref()),
+            );
             eprintln!("{who} layer {}: h̃ {dh:.1e}, δ {dd:.1e}", l + 1);
-            assert!(dh < FACTOR_TOL && dd < FACTOR_TOL, "{who} layer {}: factors differ (h̃ {dh:e}, δ {dd:e})", l + 1);
+            assert!(
+                dh < FACTOR_TOL && dd < FACTOR_TOL,
+                "{who} layer {}: factors differ (h̃ {dh:e}, δ {dd:e})",
+                l + 1
+            );
         }
         for (l, (a, b)) in s.grams.iter().zip(&reference.grams).enumerate() {
             let d = rel(a.as_ref(), b.as_ref());
-            assert!(d < FACTOR_TOL, "{who}: Gram of layer {} differs by {d:e}", l + 1);
+            assert!(
+                d < FACTOR_TOL,
+                "{who}: Gram of layer {} differs by {d:e}",
+                l + 1
+            );
         }
         for ((method, a), (_, b)) in s.after_step.iter().zip(&reference.after_step) {
             let d = rel_vec(a, b);
@@ -120,5 +163,8 @@ fn backends_agree_on_three_class_mnist() {
 fn parity_covers_every_built_backend() {
     let names: Vec<String> = backends().iter().map(|b| b.to_string()).collect();
     assert!(names.contains(&"flex".to_string()) && names.contains(&"ndarray".to_string()));
-    assert_eq!(names.contains(&"tch-cpu".to_string()), cfg!(feature = "tch"));
+    assert_eq!(
+        names.contains(&"tch-cpu".to_string()),
+        cfg!(feature = "tch")
+    );
 }

@@ -54,7 +54,9 @@ pub fn empirical_layer_kernels(
         )));
     }
     if outputs == 0 {
-        return Err(KernelError::Config("number of outputs C must be ≥ 1".into()));
+        return Err(KernelError::Config(
+            "number of outputs C must be ≥ 1".into(),
+        ));
     }
     if !(sigma_w2.is_finite() && sigma_w2 > 0.0 && sigma_b2.is_finite() && sigma_b2 >= 0.0) {
         return Err(KernelError::Config(format!(
@@ -128,9 +130,8 @@ pub fn empirical_layer_kernels(
         };
         if set.theta {
             let b = b.as_ref().expect("B_l computed");
-            out.theta.push(Mat::from_fn(n_rows, n_cols, |i, j| {
-                b[(i, j)] * q[(i, j)]
-            }));
+            out.theta
+                .push(Mat::from_fn(n_rows, n_cols, |i, j| b[(i, j)] * q[(i, j)]));
         }
         if set.a {
             let (w, bb) = (sigma_w2, sigma_b2);
@@ -173,5 +174,105 @@ fn symmetrise(m: &mut Mat<f64>) {
             m[(i, j)] = v;
             m[(j, i)] = v;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mat(rows: usize, cols: usize, seed: u64) -> Mat<f64> {
+        // Small deterministic pseudo-random entries in [−1, 1).
+        let mut s = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        Mat::from_fn(rows, cols, |_, _| {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((s >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
+        })
+    }
+
+    /// Θ_l, A_l, B_l entry by entry from the definitions (C = 2, class-averaged B), train and
+    /// test blocks, to 1e-12; a δ with the wrong number of rows is a shape error.
+    #[test]
+    fn kernels_follow_the_definitions() {
+        let (n, nt, c, m0, m) = (5, 3, 2, 4, 6);
+        let (sw2, sb2): (f64, f64) = (2.0, 0.25);
+        let set = |n: usize, seed: u64| {
+            let mut x = mat(n, m0 + 1, seed);
+            let mut h = mat(n, m + 1, seed + 1);
+            for i in 0..n {
+                x[(i, m0)] = sb2.sqrt();
+                h[(i, m)] = sb2.sqrt();
+            }
+            (
+                x,
+                h,
+                mat(c * n, m, seed + 2),
+                mat(c * n, m, seed + 3),
+                mat(c * n, c, seed + 4),
+            )
+        };
+        let tr = set(n, 10);
+        let te = set(nt, 20);
+        type Set = (Mat<f64>, Mat<f64>, Mat<f64>, Mat<f64>, Mat<f64>);
+        fn refs(s: &Set) -> Vec<FactorRef<'_>> {
+            vec![
+                FactorRef {
+                    input: s.0.as_ref(),
+                    delta: s.2.as_ref(),
+                },
+                FactorRef {
+                    input: s.1.as_ref(),
+                    delta: s.3.as_ref(),
+                },
+                FactorRef {
+                    input: s.1.as_ref(),
+                    delta: s.4.as_ref(),
+                },
+            ]
+        }
+        let (rt, re) = (refs(&tr), refs(&te));
+        let k = empirical_layer_kernels(KernelSet::ALL, &re, &rt, c, sw2, sb2).unwrap();
+        assert_eq!(k.shape(), (nt, n));
+        for l in 0..3 {
+            for i in 0..nt {
+                for j in 0..n {
+                    let hi = re[l].input.row(i);
+                    let hj = rt[l].input.row(j);
+                    let q: f64 = (0..hi.ncols()).map(|a| hi[a] * hj[a]).sum();
+                    let b: f64 = (0..c)
+                        .map(|cc| {
+                            let (di, dj) =
+                                (re[l].delta.row(cc * nt + i), rt[l].delta.row(cc * n + j));
+                            (0..di.ncols()).map(|a| di[a] * dj[a]).sum::<f64>()
+                        })
+                        .sum::<f64>()
+                        / c as f64;
+                    assert!((k.theta[l][(i, j)] - b * q).abs() < 1e-12);
+                    assert!((k.b[l][(i, j)] - b).abs() < 1e-12);
+                    assert!((k.a[l][(i, j)] - (q - sb2) / sw2).abs() < 1e-12);
+                }
+            }
+        }
+        let sym = empirical_layer_kernels(KernelSet::THETA, &rt, &rt, c, sw2, sb2).unwrap();
+        for l in 0..3 {
+            let t = &sym.theta[l];
+            for i in 0..n {
+                for j in 0..n {
+                    assert_eq!(t[(i, j)], t[(j, i)]);
+                }
+            }
+        }
+        let bad = vec![FactorRef {
+            input: tr.0.as_ref(),
+            delta: tr.2.as_ref().subrows(0, n),
+        }];
+        assert!(matches!(
+            empirical_layer_kernels(KernelSet::THETA, &bad, &bad, c, sw2, sb2),
+            Err(KernelError::Shape(_))
+        ));
     }
 }

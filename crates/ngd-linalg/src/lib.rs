@@ -188,11 +188,19 @@ pub fn solve_pseudo_inverse(
     what: &str,
 ) -> Result<Mat<f64>> {
     let eig = symmetric_eigen(a, what)?;
-    let lmax = eig.values.iter().cloned().fold(0.0f64, |m, v| m.max(v.abs()));
+    let lmax = eig
+        .values
+        .iter()
+        .cloned()
+        .fold(0.0f64, |m, v| m.max(v.abs()));
     let u = eig.vectors.as_ref();
     let mut coeff = u.transpose() * b;
     for (i, &l) in eig.values.iter().enumerate() {
-        let inv = if l.abs() > rel_tol * lmax { 1.0 / l } else { 0.0 };
+        let inv = if l.abs() > rel_tol * lmax {
+            1.0 / l
+        } else {
+            0.0
+        };
         for j in 0..coeff.ncols() {
             coeff[(i, j)] *= inv;
         }
@@ -271,7 +279,9 @@ mod tests {
 
     #[test]
     fn general_solve_handles_nonsymmetric() {
-        let a = Mat::from_fn(3, 3, |i, j| [[2.0, 1.0, 0.0], [0.0, 1.0, 3.0], [1.0, 0.0, 1.0]][i][j]);
+        let a = Mat::from_fn(3, 3, |i, j| {
+            [[2.0, 1.0, 0.0], [0.0, 1.0, 3.0], [1.0, 0.0, 1.0]][i][j]
+        });
         let b = col(&[1.0, 2.0, 3.0]);
         let x = solve_general(a.as_ref(), b.as_ref(), "g").unwrap();
         let r = &a * &x;

@@ -175,16 +175,17 @@ impl Mlp {
     /// θ ← θ − η Δθ with Δ(W_lᵀ) = [(σ_w/√M_{l−1}) h_{l−1}]ᵀ R_l and Δb_l = σ_b Σ_n R_l(n), i.e.
     /// Δθ_l = h̃_{l−1}ᵀ R_l for the N × M_l coefficients R_l of each layer (MATH.md §2).
     pub fn apply_coefficients(&mut self, factors: &Factors, coefficients: &[Mat<f64>], lr: f64) {
-        assert_eq!(coefficients.len(), self.depth(), "one coefficient matrix per layer");
+        assert_eq!(
+            coefficients.len(),
+            self.depth(),
+            "one coefficient matrix per layer"
+        );
         for (l, r) in coefficients.iter().enumerate() {
             let input = &factors.device_inputs[l];
             let r = crate::mat_to_tensor(r.as_ref(), &input.device());
             let width = r.dims()[1];
             let dw = input.clone().transpose().matmul(r.clone());
-            let db = r
-                .sum_dim(0)
-                .reshape([width])
-                .mul_scalar(factors.sigma_b);
+            let db = r.sum_dim(0).reshape([width]).mul_scalar(factors.sigma_b);
             self.apply_layer_step(l + 1, dw, db, lr);
         }
     }

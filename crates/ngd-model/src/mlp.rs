@@ -190,7 +190,12 @@ impl Mlp {
     }
 
     /// Pre-activation u_l from the previous activity h_{l−1} (eq. 1), 1-based `layer`.
-    pub(crate) fn pre_activation(&self, layer: usize, h: Tensor<2>, weight: Tensor<2>) -> Tensor<2> {
+    pub(crate) fn pre_activation(
+        &self,
+        layer: usize,
+        h: Tensor<2>,
+        weight: Tensor<2>,
+    ) -> Tensor<2> {
         let scale = self.config.weight_scale(layer);
         let u = h.matmul(weight).mul_scalar(scale);
         if self.config.sigma_b2 > 0.0 {

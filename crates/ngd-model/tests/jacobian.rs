@@ -34,7 +34,11 @@ fn perturbed(model: &Mlp, layer: usize, j: usize, i: usize, eps: f32) -> Mlp {
     let mut biases = Vec::new();
     for l in 0..model.depth() {
         let (mut w, dims) = host_weights(model, l);
-        let mut b = model.biases[l].val().into_data().try_into_vec::<f32>().unwrap();
+        let mut b = model.biases[l]
+            .val()
+            .into_data()
+            .try_into_vec::<f32>()
+            .unwrap();
         if l == layer {
             if j < dims[0] {
                 w[j * dims[1] + i] += eps;
@@ -42,10 +46,20 @@ fn perturbed(model: &Mlp, layer: usize, j: usize, i: usize, eps: f32) -> Mlp {
                 b[i] += eps;
             }
         }
-        weights.push(Param::from_tensor(Tensor::from_data(TensorData::new(w, dims), &dev)));
-        biases.push(Param::from_tensor(Tensor::from_data(TensorData::new(b, [dims[1]]), &dev)));
+        weights.push(Param::from_tensor(Tensor::from_data(
+            TensorData::new(w, dims),
+            &dev,
+        )));
+        biases.push(Param::from_tensor(Tensor::from_data(
+            TensorData::new(b, [dims[1]]),
+            &dev,
+        )));
     }
-    Mlp { weights, biases, config: model.config.clone() }
+    Mlp {
+        weights,
+        biases,
+        config: model.config.clone(),
+    }
 }
 
 fn outputs(model: &Mlp, x: &Tensor<2>) -> Mat<f64> {
@@ -69,7 +83,13 @@ fn check_finite_differences(activation: Activation, outputs_dim: usize) {
         let m_in = cfg.widths[layer];
         let m_out = cfg.widths[layer + 1];
         // a few weights and the bias of two units
-        let picks = [(0, 0), (m_in / 2, m_out - 1), (m_in - 1, m_out / 2), (m_in, 0), (m_in, m_out - 1)];
+        let picks = [
+            (0, 0),
+            (m_in / 2, m_out - 1),
+            (m_in - 1, m_out / 2),
+            (m_in, 0),
+            (m_in, m_out - 1),
+        ];
         for &(j, i) in &picks {
             let plus = outputs(&perturbed(&model, layer, j, i, eps), &x);
             let minus = outputs(&perturbed(&model, layer, j, i, -eps), &x);
@@ -121,8 +141,16 @@ fn explicit_layer_jacobians(model: &Mlp, x: &[f64], n: usize, d: usize) -> Vec<M
     for c in 0..c_out {
         for s in 0..n {
             let tracked = Mlp {
-                weights: model.weights.iter().map(|w| Param::from_tensor(w.val().autodiff().require_grad())).collect(),
-                biases: model.biases.iter().map(|b| Param::from_tensor(b.val().autodiff().require_grad())).collect(),
+                weights: model
+                    .weights
+                    .iter()
+                    .map(|w| Param::from_tensor(w.val().autodiff().require_grad()))
+                    .collect(),
+                biases: model
+                    .biases
+                    .iter()
+                    .map(|b| Param::from_tensor(b.val().autodiff().require_grad()))
+                    .collect(),
                 config: model.config.clone(),
             };
             let xs = tensor_from_rows(&x[s * d..(s + 1) * d], 1, d, &ad);
@@ -156,9 +184,18 @@ fn forward_tracked(model: &Mlp, x: Tensor<2>) -> Tensor<2> {
     let cfg = &model.config;
     let mut h = x;
     for l in 1..=model.depth() {
-        let u = h.matmul(model.weights[l - 1].val()).mul_scalar(cfg.weight_scale(l))
-            + model.biases[l - 1].val().mul_scalar(cfg.sigma_b2.sqrt()).unsqueeze_dim(0);
-        h = if l == model.depth() { u } else { cfg.activation.apply(u) };
+        let u = h
+            .matmul(model.weights[l - 1].val())
+            .mul_scalar(cfg.weight_scale(l))
+            + model.biases[l - 1]
+                .val()
+                .mul_scalar(cfg.sigma_b2.sqrt())
+                .unsqueeze_dim(0);
+        h = if l == model.depth() {
+            u
+        } else {
+            cfg.activation.apply(u)
+        };
     }
     h
 }
@@ -167,7 +204,12 @@ fn forward_tracked(model: &Mlp, x: Tensor<2>) -> Tensor<2> {
 fn layer_grams_equal_explicit_jacobian_grams() {
     let (n, d) = (5, 4);
     for (activation, c_out) in [(Activation::Relu, 1), (Activation::Tanh, 2)] {
-        let cfg = MlpConfig { widths: vec![d, 6, 5, c_out], sigma_w2: 2.0, sigma_b2: 0.5, activation };
+        let cfg = MlpConfig {
+            widths: vec![d, 6, 5, c_out],
+            sigma_w2: 2.0,
+            sigma_b2: 0.5,
+            activation,
+        };
         let model = cfg.init(7, &device()).unwrap();
         let x = inputs(n, d);
         let factors = model.factors(tensor_from_rows(&x, n, d, &device()));
@@ -177,7 +219,11 @@ fn layer_grams_equal_explicit_jacobian_grams() {
             let from_factors = factors.layers[l].jacobian_gram();
             let scale = ngd_linalg::frobenius(explicit.as_ref());
             let diff = ngd_linalg::max_abs_diff(explicit.as_ref(), from_factors.as_ref());
-            assert!(diff < 1e-5 * scale, "{activation:?} layer {}: max diff {diff} (scale {scale})", l + 1);
+            assert!(
+                diff < 1e-5 * scale,
+                "{activation:?} layer {}: max diff {diff} (scale {scale})",
+                l + 1
+            );
         }
         // and the empirical NTK is their sum / N
         let mut theta = Mat::<f64>::zeros(n * c_out, n * c_out);
@@ -193,9 +239,19 @@ fn layer_grams_equal_explicit_jacobian_grams() {
 #[test]
 fn invalid_networks_are_rejected() {
     let mut cfg = MlpConfig::new(4, 8, 1, 1);
-    assert!(cfg.init(0, &device()).unwrap_err().to_string().contains("depth"));
+    assert!(
+        cfg.init(0, &device())
+            .unwrap_err()
+            .to_string()
+            .contains("depth")
+    );
     cfg = MlpConfig::new(4, 0, 3, 1);
-    assert!(cfg.init(0, &device()).unwrap_err().to_string().contains("width"));
+    assert!(
+        cfg.init(0, &device())
+            .unwrap_err()
+            .to_string()
+            .contains("width")
+    );
 }
 
 #[test]

@@ -23,7 +23,10 @@ impl Direction {
     /// A step given entirely by dual coefficients R_l (Δθ_l = h̃_{l−1}ᵀ R_l).
     pub fn from_coefficients(coefficients: Vec<Mat<f64>>) -> Self {
         Self {
-            layers: coefficients.into_iter().map(LayerStep::Coefficients).collect(),
+            layers: coefficients
+                .into_iter()
+                .map(LayerStep::Coefficients)
+                .collect(),
         }
     }
 
@@ -126,9 +129,13 @@ pub(crate) mod tests {
 
     /// Deterministic pseudo-random factors: N samples, C outputs, widths per layer.
     pub fn synthetic_factors(n: usize, c_out: usize, widths: &[usize], seed: u64) -> Factors {
-        let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let mut state = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         let mut next = move || {
-            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             ((state >> 33) as f64 / (1u64 << 31) as f64) - 0.5
         };
         let layers = widths
@@ -147,7 +154,7 @@ pub(crate) mod tests {
     }
 
     /// Explicit J_l (CN × (M_{l−1}+1)M_l), rows (c, n), columns (i, j) = (output unit, input).
-    fn explicit_jacobian(layer: &LayerFactors, n: usize) -> Mat<f64> {
+    pub fn explicit_jacobian(layer: &LayerFactors, n: usize) -> Mat<f64> {
         let (m_in, m_out) = (layer.input.ncols(), layer.delta.ncols());
         Mat::from_fn(layer.delta.nrows(), m_in * m_out, |row, col| {
             layer.delta[(row, col / m_in)] * layer.input[(row % n, col % m_in)]

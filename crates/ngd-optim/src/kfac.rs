@@ -90,7 +90,9 @@ impl Kfac {
         } else {
             // Dense: Δ(W_lᵀ|b_l) = (A* + ρ_A)⁻¹ h̃ᵀ diag(e) δ̂ / N.
             let a = factor_inverse_explicit(&layer.input, rho_a, &what_a, hint)?;
-            Ok(LayerStep::Dense(a.solve((layer.input.transpose() * &scaled).as_ref())))
+            Ok(LayerStep::Dense(
+                a.solve((layer.input.transpose() * &scaled).as_ref()),
+            ))
         }
     }
 }

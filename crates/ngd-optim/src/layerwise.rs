@@ -1,9 +1,9 @@
 //! Gradient descent, exact NGD (eq. 9) and block-diagonal NGD (eq. 15 with Σ = I), in dual form.
 
 use crate::direction::{Direction, dual_to_coefficients};
-use crate::{Curvature, Result, check_dual_size, check_residual};
+use crate::{Curvature, Loss, OptimError, Result, check_dual_size, check_residual};
 use faer::Mat;
-use ngd_linalg::{Cholesky, add_to_diagonal, col, to_vec};
+use ngd_linalg::{Cholesky, add_to_diagonal, col, solve_general, to_vec};
 use ngd_model::Factors;
 
 /// Plain gradient descent: Δθ = ∇L = Jᵀe/N (eq. 4).
@@ -30,11 +30,14 @@ impl Curvature for Gd {
     }
 }
 
-/// Exact NGD: Δθ = Jᵀ(JJᵀ + NρI)⁻¹e (eq. 9; ρ → 0 is the pseudo-inverse NGD). α = 1.
+/// Exact NGD: Δθ = Jᵀ(ΛJJᵀ + NρI)⁻¹g (eq. 9 with Λ = I, g = e for MSE; ρ → 0 is the
+/// pseudo-inverse NGD). α = 1.
 #[derive(Debug, Clone, Default)]
 pub struct Exact {
-    /// Damping ρ ≥ 0.
+    /// Damping ρ ≥ 0 (> 0 for cross-entropy).
     pub damping: f64,
+    /// The loss whose Fisher is used (Λ of [`Loss::weight_gram`]).
+    pub loss: Loss,
 }
 
 impl Curvature for Exact {
@@ -54,7 +57,14 @@ impl Curvature for Exact {
         for layer in &factors.layers[1..] {
             gram += layer.jacobian_gram();
         }
-        let v = damped_solve(gram, factors.samples(), self.damping, residual, "exact NGD Gram JJᵀ")?;
+        let v = dual_solve(
+            gram,
+            factors,
+            self.damping,
+            self.loss,
+            residual,
+            "exact NGD Gram JJᵀ",
+        )?;
         let coefficients = (0..factors.depth())
             .map(|l| dual_to_coefficients(factors, l, &v))
             .collect();
@@ -62,11 +72,13 @@ impl Curvature for Exact {
     }
 }
 
-/// Block-diagonal NGD: Δθ_l = J_lᵀ(J_lJ_lᵀ + NρI)⁻¹e (eq. 15, Σ = I). α = L.
+/// Block-diagonal NGD: Δθ_l = J_lᵀ(ΛJ_lJ_lᵀ + NρI)⁻¹g (eq. 15, Σ = I). α = L.
 #[derive(Debug, Clone, Default)]
 pub struct BlockDiagonal {
-    /// Damping ρ ≥ 0.
+    /// Damping ρ ≥ 0 (> 0 for cross-entropy).
     pub damping: f64,
+    /// The loss whose Fisher is used.
+    pub loss: Loss,
 }
 
 impl Curvature for BlockDiagonal {
@@ -87,18 +99,47 @@ impl Curvature for BlockDiagonal {
             .enumerate()
             .map(|(l, layer)| {
                 let what = format!("block-diagonal NGD Gram of layer {}", l + 1);
-                let v = damped_solve(
-                    layer.jacobian_gram(),
-                    factors.samples(),
-                    self.damping,
-                    residual,
-                    &what,
-                )?;
+                let gram = layer.jacobian_gram();
+                let v = dual_solve(gram, factors, self.damping, self.loss, residual, &what)?;
                 Ok(dual_to_coefficients(factors, l, &v))
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(Direction::from_coefficients(coefficients))
     }
+}
+
+/// v = (ΛK + NρI)⁻¹ g: Cholesky for MSE (Λ = I), LU for cross-entropy, which needs ρ > 0
+/// (the softmax Λ_n is singular: Λ_n1 = 0).
+pub(crate) fn dual_solve(
+    gram: Mat<f64>,
+    factors: &Factors,
+    damping: f64,
+    loss: Loss,
+    g: &[f64],
+    what: &str,
+) -> Result<Vec<f64>> {
+    let n = factors.samples();
+    if loss == Loss::Mse {
+        return damped_solve(gram, n, damping, g, what);
+    }
+    require_damping(loss, damping)?;
+    let mut a = loss.weight_gram(&factors.outputs, gram);
+    add_to_diagonal(&mut a, n as f64 * damping);
+    Ok(to_vec(
+        solve_general(a.as_ref(), col(g).as_ref(), what)?.as_ref(),
+    ))
+}
+
+/// Cross-entropy NGD needs ρ > 0 (the likelihood's output Hessian Λ is singular for softmax).
+pub(crate) fn require_damping(loss: Loss, damping: f64) -> Result<()> {
+    if loss == Loss::CrossEntropy && damping <= 0.0 {
+        return Err(OptimError::Unsupported(
+            "cross-entropy NGD needs damping: the softmax Fisher JᵀΛJ/N is singular \
+             (Λ_n = diag(p_n) − p_np_nᵀ annihilates 1); pass --damping ρ > 0, e.g. 1e-3"
+                .into(),
+        ));
+    }
+    Ok(())
 }
 
 /// v = (K + NρI)⁻¹ e by Cholesky (clear error when singular).

@@ -5,22 +5,27 @@
 //! returns a [`Direction`], per layer an N × M_l coefficient matrix R_l with
 //! Δ(W_lᵀ) = h̃_{l−1}ᵀ R_l (bias row included), so θ ← θ − η Δθ is one matrix product per layer.
 
+mod diagonal;
 mod direction;
+pub mod forster;
 mod kfac;
 mod layerwise;
+mod loss;
 mod method;
 mod sigma;
-mod unitwise;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_approx;
+mod unitwise;
 
+pub use diagonal::{Diagonal, QuasiDiagonal};
 pub use direction::{
     Direction, LayerStep, coefficient_matrix, dual_to_coefficients, function_step,
 };
 pub use kfac::Kfac;
 pub use layerwise::{BlockDiagonal, Exact, Gd};
+pub use loss::Loss;
 pub use method::{Method, MethodError, parse_sigma};
 pub use sigma::LayerWise;
 pub use unitwise::UnitWise;

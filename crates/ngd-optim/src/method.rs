@@ -1,6 +1,9 @@
 //! The `--method` names, their curvature objects and their default learning rates.
 
-use crate::{BlockDiagonal, Curvature, Exact, Gd, Kfac, LayerWise, OptimError, Result, UnitWise};
+use crate::{
+    BlockDiagonal, Curvature, Diagonal, Exact, Gd, Kfac, LayerWise, Loss, OptimError,
+    QuasiDiagonal, Result, UnitWise,
+};
 use faer::Mat;
 use ngd_linalg::symmetric_eigenvalues;
 use ngd_model::Factors;
@@ -18,6 +21,9 @@ pub enum MethodError {
     /// `layer-wise` without Σ, or a malformed Σ.
     #[error("{0}")]
     Sigma(String),
+    /// A loss the method does not support.
+    #[error("{0}")]
+    Loss(String),
 }
 
 /// An optimisation method of the paper.
@@ -38,9 +44,20 @@ pub enum Method {
     Kfac,
     /// Unit-wise NGD (eq. 23), one output.
     UnitWise,
+    /// Entry-wise diagonal FIM (Fig. 3).
+    Diagonal,
+    /// Quasi-diagonal FIM (Ollivier 2015; Fig. 3).
+    QuasiDiagonal,
 }
 
 impl Method {
+    /// Whether the theory predicts the train loss of this method: eq. (5) for GD, and
+    /// Θ̄ = αI (eq. 12) for exact, layer-wise, K-FAC and unit-wise NGD; the entry-wise
+    /// Fishers are not isotropic (Fig. 3), so they have no line.
+    pub fn has_theory_line(self) -> bool {
+        !matches!(self, Method::Diagonal | Method::QuasiDiagonal)
+    }
+
     /// Every accepted `--method` name.
     pub const NAMES: &'static [&'static str] = &[
         "gd",
@@ -50,6 +67,8 @@ impl Method {
         "layer-wise",
         "kfac",
         "unit-wise",
+        "diagonal",
+        "quasi-diagonal",
     ];
 
     /// The command-line name.
@@ -62,6 +81,8 @@ impl Method {
             Method::LayerWise => "layer-wise",
             Method::Kfac => "kfac",
             Method::UnitWise => "unit-wise",
+            Method::Diagonal => "diagonal",
+            Method::QuasiDiagonal => "quasi-diagonal",
         }
     }
 
@@ -76,6 +97,17 @@ impl Method {
         damping: f64,
         sigma: Option<&Mat<f64>>,
     ) -> std::result::Result<Box<dyn Curvature>, MethodError> {
+        self.curvature_for(damping, sigma, Loss::Mse)
+    }
+
+    /// The curvature object for `loss` (G = JᵀΛJ/N + ρ; cross-entropy only for gd, exact and
+    /// the layer-wise methods).
+    pub fn curvature_for(
+        self,
+        damping: f64,
+        sigma: Option<&Mat<f64>>,
+        loss: Loss,
+    ) -> std::result::Result<Box<dyn Curvature>, MethodError> {
         if !(damping.is_finite() && damping >= 0.0) {
             return Err(MethodError::Damping(damping));
         }
@@ -84,11 +116,25 @@ impl Method {
                 "--sigma is only used by the layer-wise method, not by {self}"
             )));
         }
+        let layer_wise = matches!(
+            self,
+            Method::Gd
+                | Method::Exact
+                | Method::BlockDiagonal
+                | Method::BlockTriDiagonal
+                | Method::LayerWise
+        );
+        if loss == Loss::CrossEntropy && !layer_wise {
+            return Err(MethodError::Loss(format!(
+                "--loss cross-entropy is supported by gd, exact, block-diagonal, \
+                 block-tri-diagonal and layer-wise, not by {self}"
+            )));
+        }
         Ok(match self {
             Method::Gd => Box::new(Gd),
-            Method::Exact => Box::new(Exact { damping }),
-            Method::BlockDiagonal => Box::new(BlockDiagonal { damping }),
-            Method::BlockTriDiagonal => Box::new(TriDiagonal { damping }),
+            Method::Exact => Box::new(Exact { damping, loss }),
+            Method::BlockDiagonal => Box::new(BlockDiagonal { damping, loss }),
+            Method::BlockTriDiagonal => Box::new(TriDiagonal { damping, loss }),
             Method::LayerWise => {
                 let sigma = sigma.ok_or_else(|| {
                     MethodError::Sigma(
@@ -97,12 +143,15 @@ impl Method {
                             .into(),
                     )
                 })?;
-                let lw = LayerWise::with_sigma(sigma.clone(), damping)
+                let mut lw = LayerWise::with_sigma(sigma.clone(), damping)
                     .map_err(|e| MethodError::Sigma(e.to_string()))?;
+                lw.loss = loss;
                 Box::new(lw)
             }
             Method::Kfac => Box::new(Kfac { damping }),
             Method::UnitWise => Box::new(UnitWise { damping }),
+            Method::Diagonal => Box::new(Diagonal { damping }),
+            Method::QuasiDiagonal => Box::new(QuasiDiagonal { damping }),
         })
     }
 
@@ -117,8 +166,13 @@ impl Method {
 
     /// η = 1/α of `curvature` (Cor. 4.2), or 1/λ_max(Θ) when it has no α (GD, eq. 5).
     pub fn optimal_lr(curvature: &dyn Curvature, factors: &Factors) -> Result<f64> {
-        if curvature.name() == "gd" {
-            return Ok(1.0 / max_ntk_eigenvalue(factors)?);
+        match curvature.name() {
+            "gd" => return Ok(1.0 / max_ntk_eigenvalue(factors)?),
+            // Not isotropic (Fig. 3): like GD, 1/λ_max of their Θ̄.
+            "diagonal" | "quasi-diagonal" => {
+                return Ok(1.0 / max_coefficient_eigenvalue(curvature, factors, 50)?);
+            }
+            _ => {}
         }
         match curvature.alpha(factors) {
             Some(alpha) if alpha > 0.0 => Ok(1.0 / alpha),
@@ -135,6 +189,7 @@ impl Method {
 #[derive(Debug, Clone)]
 struct TriDiagonal {
     damping: f64,
+    loss: Loss,
 }
 
 impl Curvature for TriDiagonal {
@@ -147,7 +202,9 @@ impl Curvature for TriDiagonal {
     }
 
     fn direction(&self, factors: &Factors, residual: &[f64]) -> Result<crate::Direction> {
-        LayerWise::tridiagonal(factors.depth(), self.damping).direction(factors, residual)
+        let mut lw = LayerWise::tridiagonal(factors.depth(), self.damping);
+        lw.loss = self.loss;
+        lw.direction(factors, residual)
     }
 }
 
@@ -186,6 +243,8 @@ impl std::str::FromStr for Method {
             "layer-wise" => Ok(Method::LayerWise),
             "kfac" | "k-fac" => Ok(Method::Kfac),
             "unit-wise" => Ok(Method::UnitWise),
+            "diagonal" => Ok(Method::Diagonal),
+            "quasi-diagonal" => Ok(Method::QuasiDiagonal),
             _ => Err(MethodError::Unknown { name: s.into() }),
         }
     }
@@ -195,6 +254,25 @@ impl std::fmt::Display for Method {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
     }
+}
+
+/// λ_max of Θ̄ = JG⁻¹Jᵀ/N (eq. 11, symmetric PSD) by power iteration on e ↦ JΔθ(e).
+pub fn max_coefficient_eigenvalue(
+    curvature: &dyn Curvature,
+    factors: &Factors,
+    iterations: usize,
+) -> Result<f64> {
+    let cn = factors.samples() * factors.outputs_dim();
+    let mut v: Vec<f64> = (0..cn).map(|k| 1.0 + 0.1 * ((k * 7) % 5) as f64).collect();
+    let mut lambda = 0.0;
+    for _ in 0..iterations {
+        let norm = v.iter().map(|x| x * x).sum::<f64>().sqrt();
+        v.iter_mut().for_each(|x| *x /= norm);
+        let w = crate::function_step(factors, &curvature.direction(factors, &v)?);
+        lambda = v.iter().zip(&w).map(|(a, b)| a * b).sum();
+        v = w;
+    }
+    Ok(lambda)
 }
 
 /// λ_max of the empirical NTK Θ = JJᵀ/N (eq. 6).

@@ -2,12 +2,14 @@
 //! tri-diagonal (eq. 19) are special cases; α = 1ᵀΣ⁻¹1 (Theorem 4.1).
 
 use crate::direction::{Direction, dual_to_coefficients};
-use crate::{Curvature, OptimError, Result, check_dual_size, check_residual};
+use crate::layerwise::require_damping;
+use crate::{Curvature, Loss, OptimError, Result, check_dual_size, check_residual};
 use faer::Mat;
 use ngd_linalg::{add_to_diagonal, col, solve_general, to_vec};
 use ngd_model::Factors;
 
-/// Layer-wise NGD: layer l steps J_lᵀ v_l with [(Σ⊗I_CN)K + NρI] v = 1_L ⊗ e (eq. 15).
+/// Layer-wise NGD: layer l steps J_lᵀ v_l with [(Σ⊗I_CN)ΛK + NρI] v = 1_L ⊗ g (eq. 15; Λ = I
+/// and g = e for MSE).
 #[derive(Debug, Clone)]
 pub struct LayerWise {
     /// Σ, L × L, symmetric.
@@ -16,6 +18,8 @@ pub struct LayerWise {
     pub damping: f64,
     /// The command-line name (`block-tri-diagonal` or `layer-wise`).
     pub name: &'static str,
+    /// The loss whose Fisher is used (K_l → ΛK_l for cross-entropy).
+    pub loss: Loss,
 }
 
 impl LayerWise {
@@ -25,6 +29,7 @@ impl LayerWise {
             sigma: ngd_kernels::lemma::tridiagonal_sigma(depth),
             damping,
             name: "block-tri-diagonal",
+            loss: Loss::Mse,
         }
     }
 
@@ -42,14 +47,14 @@ impl LayerWise {
             sigma,
             damping,
             name: "layer-wise",
+            loss: Loss::Mse,
         })
     }
 
     /// Σ⁻¹1_L, the layer weights of Θ̄ (eq. 16); a clear error when Σ is singular.
     pub fn weights(&self) -> Result<Vec<f64>> {
-        ngd_kernels::lemma::layerwise_weights(self.sigma.as_ref()).map_err(|e| {
-            OptimError::Unsupported(format!("{} NGD: {e}", self.name))
-        })
+        ngd_kernels::lemma::layerwise_weights(self.sigma.as_ref())
+            .map_err(|e| OptimError::Unsupported(format!("{} NGD: {e}", self.name)))
     }
 
     fn check_depth(&self, factors: &Factors) -> Result<()> {
@@ -99,7 +104,12 @@ impl Curvature for LayerWise {
         let cn = residual.len();
         let depth = factors.depth();
         check_dual_size(cn * depth, 2, "the layer-wise system (Σ⊗I)K")?;
-        let grams: Vec<Mat<f64>> = factors.layers.iter().map(|l| l.jacobian_gram()).collect();
+        require_damping(self.loss, self.damping)?;
+        let grams: Vec<Mat<f64>> = factors
+            .layers
+            .iter()
+            .map(|l| self.loss.weight_gram(&factors.outputs, l.jacobian_gram()))
+            .collect();
         let system = layerwise_system(&self.sigma, &grams, factors.samples(), self.damping);
         let rhs: Vec<f64> = (0..depth).flat_map(|_| residual.iter().copied()).collect();
         let what = format!("{} NGD system (Σ⊗I)K + NρI", self.name);

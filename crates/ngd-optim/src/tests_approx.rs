@@ -55,13 +55,25 @@ fn tridiagonal_alpha_follows_lemma_4_3_through_the_method() {
 fn tridiagonal_depth_five_needs_damping() {
     let f = synthetic_factors(4, 1, &wide(5), 21);
     let e = residual(4);
-    let err = Method::BlockTriDiagonal.curvature(0.0).unwrap().direction(&f, &e).unwrap_err();
+    let err = Method::BlockTriDiagonal
+        .curvature(0.0)
+        .unwrap()
+        .direction(&f, &e)
+        .unwrap_err();
     let msg = err.to_string();
-    assert!(msg.contains("singular") && msg.contains("3s+2") && msg.contains("damping"), "{msg}");
+    assert!(
+        msg.contains("singular") && msg.contains("3s+2") && msg.contains("damping"),
+        "{msg}"
+    );
     let c = Method::BlockTriDiagonal.curvature(1e-3).unwrap();
     assert!(c.direction(&f, &e).is_ok());
     assert!(c.alpha(&f).is_none());
-    assert!(Method::optimal_lr(c.as_ref(), &f).unwrap_err().to_string().contains("--lr"));
+    assert!(
+        Method::optimal_lr(c.as_ref(), &f)
+            .unwrap_err()
+            .to_string()
+            .contains("--lr")
+    );
 }
 
 /// Θ̄ = αI (Theorem 4.1) for the tri-diagonal Σ (L = 4, α = 2) and a user Σ, with C = 2
@@ -69,8 +81,11 @@ fn tridiagonal_depth_five_needs_damping() {
 #[test]
 fn layerwise_sigma_is_isotropic_with_alpha() {
     let f = synthetic_factors(5, 2, &[20, 24, 21, 22, 2], 22);
-    let tb = coefficient_matrix(Method::BlockTriDiagonal.curvature(0.0).unwrap().as_ref(), &f)
-        .unwrap();
+    let tb = coefficient_matrix(
+        Method::BlockTriDiagonal.curvature(0.0).unwrap().as_ref(),
+        &f,
+    )
+    .unwrap();
     assert!(max_abs_diff(tb.as_ref(), identity_times(2.0, 10).as_ref()) < 1e-8);
     let sigma = parse_sigma("1,0.5,0,0;0.5,1,0.5,0;0,0.5,1,0.2;0,0,0.2,1").unwrap();
     let lw = LayerWise::with_sigma(sigma, 0.0).unwrap();
@@ -90,19 +105,36 @@ fn layerwise_sigma_is_isotropic_with_alpha() {
 #[test]
 fn sigma_parsing_rejects_bad_matrices() {
     assert!(parse_sigma("1,0.5;0.5,1").is_ok());
-    assert!(parse_sigma("1,0.5;0.4,1").unwrap_err().to_string().contains("symmetric"));
-    assert!(parse_sigma("1,0;0").unwrap_err().to_string().contains("L×L"));
+    assert!(
+        parse_sigma("1,0.5;0.4,1")
+            .unwrap_err()
+            .to_string()
+            .contains("symmetric")
+    );
+    assert!(
+        parse_sigma("1,0;0")
+            .unwrap_err()
+            .to_string()
+            .contains("L×L")
+    );
     assert!(parse_sigma("1,x;0,1").is_err());
     let f = synthetic_factors(4, 1, &wide(3), 23);
     let lw = LayerWise::with_sigma(Mat::identity(2, 2), 0.0).unwrap();
-    assert!(lw.direction(&f, &residual(4)).unwrap_err().to_string().contains("depth"));
+    assert!(
+        lw.direction(&f, &residual(4))
+            .unwrap_err()
+            .to_string()
+            .contains("depth")
+    );
     assert!(Method::LayerWise.curvature(0.0).is_err());
 }
 
 /// Row-major Kronecker product B ⊗ A.
 fn kron(b: &Mat<f64>, a: &Mat<f64>) -> Mat<f64> {
     let (p, q) = (a.nrows(), a.ncols());
-    Mat::from_fn(b.nrows() * p, b.ncols() * q, |r, c| b[(r / p, c / q)] * a[(r % p, c % q)])
+    Mat::from_fn(b.nrows() * p, b.ncols() * q, |r, c| {
+        b[(r / p, c / q)] * a[(r % p, c % q)]
+    })
 }
 
 /// K-FAC with explicit M × M factors and the explicit Kronecker inverse (eq. 20):
@@ -142,7 +174,11 @@ fn kfac_push_through_equals_explicit_kronecker_inverse() {
         let want = kfac_explicit(&f, &e, rho);
         for (l, (g, w)) in got.iter().zip(&want).enumerate() {
             let err = max_abs_diff(g.as_ref(), w.as_ref()) / ngd_linalg::frobenius(w.as_ref());
-            assert!(err < 1e-8, "ρ = {rho}, layer {}: relative error {err:.2e}", l + 1);
+            assert!(
+                err < 1e-8,
+                "ρ = {rho}, layer {}: relative error {err:.2e}",
+                l + 1
+            );
         }
     }
 }
@@ -153,7 +189,10 @@ fn kfac_and_unit_wise_refuse_several_outputs() {
     let e = residual(8);
     let msg = Kfac::default().direction(&f, &e).unwrap_err().to_string();
     assert!(msg.contains("C = 2"), "{msg}");
-    let msg = UnitWise::default().direction(&f, &e).unwrap_err().to_string();
+    let msg = UnitWise::default()
+        .direction(&f, &e)
+        .unwrap_err()
+        .to_string();
     assert!(msg.contains("C = 2"), "{msg}");
 }
 
@@ -166,8 +205,14 @@ fn kfac_without_damping_on_a_singular_input_gram_suggests_forster() {
     for (j, v) in row.into_iter().enumerate() {
         f.layers[0].input[(1, j)] = v;
     }
-    let msg = Kfac::default().direction(&f, &residual(6)).unwrap_err().to_string();
-    assert!(msg.contains("singular") && msg.contains("--forster"), "{msg}");
+    let msg = Kfac::default()
+        .direction(&f, &residual(6))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.contains("singular") && msg.contains("--forster"),
+        "{msg}"
+    );
     assert!(Kfac { damping: 1e-2 }.direction(&f, &residual(6)).is_ok());
 }
 
@@ -224,7 +269,11 @@ fn unit_wise_equals_explicit_per_unit_pseudo_inverse() {
         let want = unit_wise_explicit(&f, &e, rho);
         for (l, (g, w)) in got.iter().zip(&want).enumerate() {
             let err = max_abs_diff(g.as_ref(), w.as_ref()) / ngd_linalg::frobenius(w.as_ref());
-            assert!(err < 1e-8, "ρ = {rho}, layer {}: relative error {err:.2e}", l + 1);
+            assert!(
+                err < 1e-8,
+                "ρ = {rho}, layer {}: relative error {err:.2e}",
+                l + 1
+            );
         }
     }
 }
@@ -241,7 +290,11 @@ fn unit_wise_theta_bar_counts_active_units() {
         .map(|s| {
             f.layers
                 .iter()
-                .map(|l| (0..l.delta.ncols()).filter(|&i| l.delta[(s, i)] != 0.0).count())
+                .map(|l| {
+                    (0..l.delta.ncols())
+                        .filter(|&i| l.delta[(s, i)] != 0.0)
+                        .count()
+                })
                 .sum::<usize>() as f64
         })
         .collect();
@@ -249,4 +302,222 @@ fn unit_wise_theta_bar_counts_active_units() {
     assert!(max_abs_diff(tb.as_ref(), want.as_ref()) < 1e-9);
     let mean = counts.iter().sum::<f64>() / n as f64;
     assert!((uw.alpha(&f).unwrap() - mean).abs() < 1e-12);
+}
+
+/// Explicit F_l = J_lᵀJ_l/N, parameters ordered (unit i, input j) with the bias j = M_{l−1}.
+fn explicit_fisher(f: &Factors, l: usize) -> Mat<f64> {
+    let layer = &f.layers[l];
+    let (m_in, n) = (layer.input.ncols(), f.samples());
+    let j = Mat::from_fn(layer.delta.nrows(), m_in * layer.width(), |row, col| {
+        layer.delta[(row, col / m_in)] * layer.input[(row % n, col % m_in)]
+    });
+    j.transpose() * &j * Scale(1.0 / n as f64)
+}
+
+/// Diagonal and quasi-diagonal steps equal G⁻¹∇L with G built explicitly from F (diagonal;
+/// per-unit arrow: diagonal + bias row/column), ρ = 0.01, C = 2; relative tolerance 1e-9.
+#[test]
+fn diagonal_and_quasi_diagonal_equal_explicit_inverse() {
+    let (n, rho) = (5, 0.01);
+    let f = synthetic_factors(n, 2, &[4, 3, 2], 51);
+    let e = residual(2 * n);
+    let gd = dense_steps(&f, &crate::Gd.direction(&f, &e).unwrap());
+    let diag = dense_steps(
+        &f,
+        &crate::Diagonal { damping: rho }.direction(&f, &e).unwrap(),
+    );
+    let quasi = dense_steps(
+        &f,
+        &crate::QuasiDiagonal { damping: rho }
+            .direction(&f, &e)
+            .unwrap(),
+    );
+    for l in 0..f.depth() {
+        let fisher = explicit_fisher(&f, l);
+        let m_in = f.layers[l].input.ncols();
+        let p = fisher.nrows();
+        let grad = Mat::from_fn(p, 1, |k, _| gd[l][(k % m_in, k / m_in)]);
+        let keep_diag = Mat::from_fn(p, p, |a, b| if a == b { fisher[(a, b)] + rho } else { 0.0 });
+        let arrow = Mat::from_fn(p, p, |a, b| {
+            let same_unit = a / m_in == b / m_in;
+            let touches_bias = a % m_in == m_in - 1 || b % m_in == m_in - 1;
+            if a == b {
+                fisher[(a, b)] + rho
+            } else if same_unit && touches_bias {
+                fisher[(a, b)]
+            } else {
+                0.0
+            }
+        });
+        for (g, got) in [(keep_diag, &diag[l]), (arrow, &quasi[l])] {
+            let want = solve_spd(g.as_ref(), grad.as_ref(), "g").unwrap();
+            let got = Mat::from_fn(p, 1, |k, _| got[(k % m_in, k / m_in)]);
+            let err =
+                max_abs_diff(got.as_ref(), want.as_ref()) / ngd_linalg::frobenius(want.as_ref());
+            assert!(err < 1e-9, "layer {}: relative error {err:.2e}", l + 1);
+        }
+    }
+    // The diagonal α (mean eigenvalue of Θ̄) matches tr Θ̄ / CN from the columns.
+    let d = crate::Diagonal { damping: rho };
+    let tb = coefficient_matrix(&d, &f).unwrap();
+    let mean = (0..2 * n).map(|k| tb[(k, k)]).sum::<f64>() / (2 * n) as f64;
+    assert!((d.alpha(&f).unwrap() - mean).abs() < 1e-9 * mean);
+}
+
+/// Factors with non-trivial outputs f (so that p = softmax(f) is not uniform).
+fn with_outputs(mut f: Factors) -> Factors {
+    let (n, c) = (f.samples(), f.outputs_dim());
+    f.outputs = Mat::from_fn(n, c, |i, j| ((i * 5 + j * 3) as f64 * 0.9).sin() * 1.5);
+    f
+}
+
+/// One-hot (C > 1) or ±½ (C = 1) targets, row-major.
+fn targets(n: usize, c: usize) -> Vec<f64> {
+    (0..n)
+        .flat_map(|i| {
+            (0..c).map(move |j| {
+                if c == 1 {
+                    if i % 2 == 0 { 0.5 } else { -0.5 }
+                } else if i % c == j {
+                    1.0
+                } else {
+                    0.0
+                }
+            })
+        })
+        .collect()
+}
+
+/// Explicit Λ (CN × CN, class-major) of the likelihood at f.
+fn explicit_lambda(f: &Factors) -> Mat<f64> {
+    let (n, c) = (f.samples(), f.outputs_dim());
+    let id = Mat::<f64>::identity(n * c, n * c);
+    crate::Loss::CrossEntropy.weight_gram(&f.outputs, id)
+}
+
+/// Cross-entropy exact and block-diagonal NGD equal the explicit (JᵀΛJ/N + ρ)⁻¹∇L (P × P,
+/// J from the factors; C = 3 softmax and C = 1 logistic); relative tolerance 1e-8. ρ = 0 is
+/// refused.
+#[test]
+fn cross_entropy_ngd_equals_explicit_fisher_inverse() {
+    use crate::direction::tests::explicit_jacobian;
+    use crate::{BlockDiagonal, Exact, Loss};
+    let rho = 0.02;
+    for c in [3, 1] {
+        let n = 4;
+        let f = with_outputs(synthetic_factors(n, c, &[4, 5, c], 60 + c as u64));
+        let y = targets(n, c);
+        let g = Loss::CrossEntropy.output_gradient(&f.outputs, &y);
+        let lambda = explicit_lambda(&f);
+        let jacobians: Vec<Mat<f64>> = f.layers.iter().map(|l| explicit_jacobian(l, n)).collect();
+        let exact = Exact {
+            damping: rho,
+            loss: Loss::CrossEntropy,
+        };
+        let bd = BlockDiagonal {
+            damping: rho,
+            loss: Loss::CrossEntropy,
+        };
+        let got_exact = dense_steps(&f, &exact.direction(&f, &g).unwrap());
+        let got_bd = dense_steps(&f, &bd.direction(&f, &g).unwrap());
+        // Exact: the full J = [J_1 | J_2].
+        let sizes: Vec<usize> = jacobians.iter().map(|j| j.ncols()).collect();
+        let p: usize = sizes.iter().sum();
+        let j = Mat::from_fn(n * c, p, |r, k| {
+            let (mut l, mut k) = (0, k);
+            while k >= sizes[l] {
+                k -= sizes[l];
+                l += 1;
+            }
+            jacobians[l][(r, k)]
+        });
+        let solve = |j: &Mat<f64>| {
+            let mut fisher = j.transpose() * &lambda * j * Scale(1.0 / n as f64);
+            add_to_diagonal(&mut fisher, rho);
+            let grad = j.transpose() * col(&g) * Scale(1.0 / n as f64);
+            solve_spd(fisher.as_ref(), grad.as_ref(), "F").unwrap()
+        };
+        let want = solve(&j);
+        let mut offset = 0;
+        for (l, jl) in jacobians.iter().enumerate() {
+            let m_in = f.layers[l].input.ncols();
+            let want_bd = solve(jl);
+            for (got, w, off) in [(&got_exact[l], &want, offset), (&got_bd[l], &want_bd, 0)] {
+                let flat = Mat::from_fn(jl.ncols(), 1, |k, _| got[(k % m_in, k / m_in)]);
+                let w = w.as_ref().subrows(off, jl.ncols());
+                let err = max_abs_diff(flat.as_ref(), w) / ngd_linalg::frobenius(w);
+                assert!(
+                    err < 1e-8,
+                    "C = {c}, layer {}: relative error {err:.2e}",
+                    l + 1
+                );
+            }
+            offset += jl.ncols();
+        }
+        let zero = Exact {
+            damping: 0.0,
+            loss: Loss::CrossEntropy,
+        };
+        assert!(
+            zero.direction(&f, &g)
+                .unwrap_err()
+                .to_string()
+                .contains("--damping")
+        );
+    }
+}
+
+/// g/N is the gradient of the loss value with respect to f (central difference, 1e-7).
+#[test]
+fn cross_entropy_output_gradient_is_the_derivative_of_the_loss() {
+    use crate::Loss;
+    for c in [3, 1] {
+        let n = 3;
+        let f = with_outputs(synthetic_factors(n, c, &[2, 2, c], 70));
+        let y = targets(n, c);
+        let g = Loss::CrossEntropy.output_gradient(&f.outputs, &y);
+        let rows = |m: &Mat<f64>| {
+            (0..n)
+                .flat_map(|i| (0..c).map(move |j| m[(i, j)]))
+                .collect::<Vec<_>>()
+        };
+        for i in 0..n {
+            for j in 0..c {
+                let h = 1e-5;
+                let (mut a, mut b) = (f.outputs.clone(), f.outputs.clone());
+                a[(i, j)] += h;
+                b[(i, j)] -= h;
+                let d = (Loss::CrossEntropy.value(&rows(&a), &y, c)
+                    - Loss::CrossEntropy.value(&rows(&b), &y, c))
+                    / (2.0 * h);
+                assert!(
+                    (d - g[j * n + i] / n as f64).abs() < 1e-7,
+                    "C = {c}: {d} vs {}",
+                    g[j * n + i]
+                );
+            }
+        }
+    }
+}
+
+/// The default η of the non-isotropic diagonal methods is 1/λ_max(Θ̄) (power iteration vs the
+/// eigenvalues of the explicit Θ̄, relative 1e-6).
+#[test]
+fn diagonal_default_lr_is_one_over_largest_theta_bar_eigenvalue() {
+    let f = synthetic_factors(5, 1, &[6, 7, 1], 80);
+    for c in [Method::Diagonal, Method::QuasiDiagonal] {
+        let curvature = c.curvature(0.01).unwrap();
+        let tb = coefficient_matrix(curvature.as_ref(), &f).unwrap();
+        let sym = Mat::from_fn(5, 5, |i, j| 0.5 * (tb[(i, j)] + tb[(j, i)]));
+        let lmax = *ngd_linalg::symmetric_eigenvalues(sym.as_ref(), "tb")
+            .unwrap()
+            .last()
+            .unwrap();
+        let lr = Method::optimal_lr(curvature.as_ref(), &f).unwrap();
+        assert!(
+            (lr * lmax - 1.0).abs() < 1e-6,
+            "{c}: η λ_max = {}",
+            lr * lmax
+        );
+    }
 }

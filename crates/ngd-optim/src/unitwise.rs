@@ -33,7 +33,11 @@ impl Curvature for UnitWise {
         let active: usize = factors
             .layers
             .iter()
-            .map(|l| (0..l.delta.ncols()).map(|i| active_set(l, i).len()).sum::<usize>())
+            .map(|l| {
+                (0..l.delta.ncols())
+                    .map(|i| active_set(l, i).len())
+                    .sum::<usize>()
+            })
             .sum();
         Some(active as f64 / factors.samples() as f64)
     }
@@ -95,8 +99,8 @@ impl UnitWise {
         }
         let hs = Mat::from_fn(s.len(), s.len(), |a, b| h[(s[a], s[b])]);
         let rhs = Mat::from_fn(s.len(), 1, |a, _| e[s[a]] / d[s[a]]);
-        let x = Cholesky::new(hs.as_ref(), &format!("{} (restricted to its active samples)", what()))?
-            .solve(rhs.as_ref());
+        let what = format!("{} (restricted to its {} active samples)", what(), s.len());
+        let x = Cholesky::new(hs.as_ref(), &what)?.solve(rhs.as_ref());
         for (a, &k) in s.iter().enumerate() {
             out[k] = x[(a, 0)];
         }

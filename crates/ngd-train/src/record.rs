@@ -37,6 +37,8 @@ pub struct TrainConfig {
     pub damping: f64,
     /// Σ of the `layer-wise` method (eq. 15), rows of the L × L matrix.
     pub sigma: Option<Vec<Vec<f64>>>,
+    /// Training loss (MSE, or cross-entropy with its Fisher JᵀΛJ/N).
+    pub loss: ngd_optim::Loss,
     /// Number of steps.
     pub steps: usize,
     /// Seed of the initial weights.
@@ -49,7 +51,9 @@ impl TrainConfig {
     /// Σ of the `layer-wise` method as a matrix (eq. 15).
     pub fn sigma_matrix(&self) -> Option<faer::Mat<f64>> {
         self.sigma.as_ref().map(|rows| {
-            faer::Mat::from_fn(rows.len(), rows.len(), |i, j| rows[i].get(j).copied().unwrap_or(f64::NAN))
+            faer::Mat::from_fn(rows.len(), rows.len(), |i, j| {
+                rows[i].get(j).copied().unwrap_or(f64::NAN)
+            })
         })
     }
 
@@ -85,8 +89,8 @@ pub struct StepRecord {
     pub test_loss: f64,
     /// Test accuracy.
     pub test_accuracy: f64,
-    /// The theory prediction of the train loss at step t.
-    pub theory_train_loss: f64,
+    /// The theory prediction of the train loss at step t (MSE, eq. 10); null for cross-entropy.
+    pub theory_train_loss: Option<f64>,
     /// The theory prediction (eq. 10, empirical kernels at initialisation) of the test loss at
     /// step t; null where the method has no function-space predictor.
     pub theory_test_loss: Option<f64>,

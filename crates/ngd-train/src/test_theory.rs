@@ -114,7 +114,8 @@ pub fn predictor_for(method: Method, depth: usize) -> Option<Predictor> {
         "gd" => Some(Predictor::Gd),
         "exact" => Some(Predictor::Exact),
         "block-diagonal" => Some(Predictor::block_diagonal(depth)),
-        "block-tri-diagonal" => Some(Predictor::block_tridiagonal(depth)),
+        // L = 3s+2: Σ is singular (Lemma 4.3), so there is no f_t predictor (Fig. 1b, L = 5).
+        "block-tri-diagonal" if depth % 3 != 2 => Some(Predictor::block_tridiagonal(depth)),
         _ => None,
     }
 }
@@ -174,7 +175,13 @@ impl TestTheory {
         let y = from_rows(&train_split.y, train_split.n, c);
         let mut points = Vec::with_capacity(steps + 1);
         for t in 0..=steps {
-            let f = fs.test_outputs(Some(t), lr, f0_train.as_ref(), test.outputs.as_ref(), y.as_ref())?;
+            let f = fs.test_outputs(
+                Some(t),
+                lr,
+                f0_train.as_ref(),
+                test.outputs.as_ref(),
+                y.as_ref(),
+            )?;
             let rows = to_rows(&f);
             points.push((
                 ngd_data::mse_loss(&rows, test_split),

@@ -106,7 +106,9 @@ fn empirical_kernels_match_analytic_at_width_4096() {
     let data = mnist(vec![0, 7], 50, 20);
     let (mean_4096, max_4096) = kernel_errors(&data, 4096, 3);
     let (mean_256, _) = kernel_errors(&data, 256, 3);
-    eprintln!("mean error: M = 4096 {mean_4096:.4}, M = 256 {mean_256:.4}; max at 4096 {max_4096:.4}");
+    eprintln!(
+        "mean error: M = 4096 {mean_4096:.4}, M = 256 {mean_256:.4}; max at 4096 {max_4096:.4}"
+    );
     assert!(max_4096 < 0.10, "max rel error at M = 4096: {max_4096}");
     assert!(mean_4096 < 0.6 * mean_256, "{mean_4096} vs {mean_256}");
 }
@@ -128,15 +130,8 @@ fn empirical_theta_is_the_jacobian_gram() {
             assert!(max_abs_diff(a.input.as_ref(), b.input.as_ref()) < 1e-6);
             assert!(max_abs_diff(a.delta.as_ref(), b.delta.as_ref()) < 1e-6);
         }
-        let (k, _) = empirical_kernels(
-            KernelSet::ALL,
-            &full.layers,
-            &full.layers,
-            c,
-            2.0,
-            0.1,
-        )
-        .unwrap();
+        let (k, _) =
+            empirical_kernels(KernelSet::ALL, &full.layers, &full.layers, c, 2.0, 0.1).unwrap();
         let n = 30;
         for (l, layer) in full.layers.iter().enumerate() {
             let gram = layer.jacobian_gram();
@@ -190,7 +185,9 @@ fn empirical_predictors_converge_in_one_step_and_match_direct_kernel_regression(
     }
     // Direct kernel regression: exact Θ(x',x)Θ⁻¹y, BD Σ_l Θ_l(x',x)Θ_l⁻¹y / L,
     // K-FAC N[Σ_{l<L}(B_l'B_l⁻¹)⊙(Q_l'Q_l⁻¹) + Q_L'Q_L⁻¹]y / (NL).
-    let inv = |m: &Mat<f64>| solve_general(m.as_ref(), Mat::<f64>::identity(n, n).as_ref(), "inv").unwrap();
+    let inv = |m: &Mat<f64>| {
+        solve_general(m.as_ref(), Mat::<f64>::identity(n, n).as_ref(), "inv").unwrap()
+    };
     let ntk = e.train.ntk();
     let direct_exact = e.test.ntk() * inv(&ntk) * &e.y;
     let mut direct_bd = Mat::<f64>::zeros(25, 1);

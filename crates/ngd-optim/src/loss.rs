@@ -1,0 +1,140 @@
+//! Training losses: MSE (the paper's) and cross-entropy, with the per-sample output Hessian Λ of
+//! the likelihood for the Fisher G = JᵀΛJ/N + ρ (MATH.md §3; Λ = I for MSE).
+//!
+//! Every method takes the output gradient g = N ∂L/∂f (class-major) as its "residual": e = f − y
+//! for MSE, p − y for cross-entropy. With C > 1 outputs p = softmax(f) and Λ_n = diag(p_n) − p_npₙᵀ.
+//! With C = 1 (two classes, targets ±½) the logistic likelihood is used: p = σ(f), the target is
+//! y + ½ ∈ {0, 1} and Λ_n = p_n(1 − p_n).
+
+use faer::Mat;
+use serde::{Deserialize, Serialize};
+
+/// The training loss.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Loss {
+    /// L = 1/(2N) Σ‖f − y‖² (eq. 3).
+    #[default]
+    Mse,
+    /// Softmax (C > 1) or logistic (C = 1) cross-entropy, L = −(1/N) Σ log p(y|x).
+    CrossEntropy,
+}
+
+impl std::str::FromStr for Loss {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "mse" => Ok(Loss::Mse),
+            "cross-entropy" | "ce" => Ok(Loss::CrossEntropy),
+            _ => Err(format!(
+                "unknown loss '{s}' (expected mse or cross-entropy)"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for Loss {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Loss::Mse => "mse",
+            Loss::CrossEntropy => "cross-entropy",
+        })
+    }
+}
+
+/// Model probabilities of one sample: softmax(f) for C > 1, (σ(f)) for C = 1.
+fn probabilities(row: &[f64]) -> Vec<f64> {
+    if row.len() == 1 {
+        return vec![1.0 / (1.0 + (-row[0]).exp())];
+    }
+    let max = row.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    let exp: Vec<f64> = row.iter().map(|v| (v - max).exp()).collect();
+    let sum: f64 = exp.iter().sum();
+    exp.into_iter().map(|v| v / sum).collect()
+}
+
+/// The target of the likelihood: y for one-hot, y + ½ ∈ {0, 1} for one output with ±½ targets.
+fn target(y: f64, c_out: usize) -> f64 {
+    if c_out == 1 { y + 0.5 } else { y }
+}
+
+impl Loss {
+    /// g = N ∂L/∂f, class-major (g[c·N + n]), from f (N × C) and row-major targets y (N × C).
+    pub fn output_gradient(self, outputs: &Mat<f64>, y: &[f64]) -> Vec<f64> {
+        let (n, c_out) = (outputs.nrows(), outputs.ncols());
+        let mut g = vec![0.0; n * c_out];
+        for i in 0..n {
+            let row: Vec<f64> = (0..c_out).map(|c| outputs[(i, c)]).collect();
+            let p = match self {
+                Loss::Mse => row,
+                Loss::CrossEntropy => probabilities(&row),
+            };
+            for c in 0..c_out {
+                let t = match self {
+                    Loss::Mse => y[i * c_out + c],
+                    Loss::CrossEntropy => target(y[i * c_out + c], c_out),
+                };
+                g[c * n + i] = p[c] - t;
+            }
+        }
+        g
+    }
+
+    /// L(θ) from row-major outputs f and targets y (N × C).
+    pub fn value(self, outputs: &[f64], y: &[f64], c_out: usize) -> f64 {
+        let n = outputs.len() / c_out.max(1);
+        if n == 0 {
+            return 0.0;
+        }
+        let total: f64 = (0..n)
+            .map(|i| {
+                let row = &outputs[i * c_out..(i + 1) * c_out];
+                let t = &y[i * c_out..(i + 1) * c_out];
+                match self {
+                    Loss::Mse => 0.5 * row.iter().zip(t).map(|(f, y)| (f - y).powi(2)).sum::<f64>(),
+                    Loss::CrossEntropy => cross_entropy(row, t),
+                }
+            })
+            .sum();
+        total / n as f64
+    }
+
+    /// Λ·K for a CN × CN Gram K (class-major), Λ = blockdiag_n(Λ_n) the output Hessian of the
+    /// likelihood at f; K itself for MSE.
+    pub fn weight_gram(self, outputs: &Mat<f64>, gram: Mat<f64>) -> Mat<f64> {
+        if self == Loss::Mse {
+            return gram;
+        }
+        let (n, c_out) = (outputs.nrows(), outputs.ncols());
+        let probs: Vec<Vec<f64>> = (0..n)
+            .map(|i| probabilities(&(0..c_out).map(|c| outputs[(i, c)]).collect::<Vec<_>>()))
+            .collect();
+        let lambda = |i: usize, c: usize, d: usize| {
+            let p = &probs[i];
+            if c_out == 1 {
+                p[0] * (1.0 - p[0])
+            } else {
+                (if c == d { p[c] } else { 0.0 }) - p[c] * p[d]
+            }
+        };
+        Mat::from_fn(gram.nrows(), gram.ncols(), |row, col| {
+            let (c, i) = (row / n, row % n);
+            (0..c_out)
+                .map(|d| lambda(i, c, d) * gram[(d * n + i, col)])
+                .sum()
+        })
+    }
+}
+
+/// −log p(y|x) of one sample (softmax, or logistic for one output with ±½ targets).
+fn cross_entropy(row: &[f64], t: &[f64]) -> f64 {
+    if row.len() == 1 {
+        let f = row[0];
+        let y = target(t[0], 1);
+        // −[y log σ(f) + (1−y) log(1−σ(f))], stably
+        return f.max(0.0) - f * y + (-f.abs()).exp().ln_1p();
+    }
+    let max = row.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    let log_sum = max + row.iter().map(|v| (v - max).exp()).sum::<f64>().ln();
+    row.iter().zip(t).map(|(f, y)| -y * (f - log_sum)).sum()
+}
