@@ -42,7 +42,7 @@ pub enum Method {
     LayerWise,
     /// K-FAC (eq. 20), one output.
     Kfac,
-    /// Unit-wise NGD (eq. 23), one output.
+    /// Unit-wise NGD (eq. 23), any number of outputs.
     UnitWise,
     /// Entry-wise diagonal FIM (Fig. 3).
     Diagonal,

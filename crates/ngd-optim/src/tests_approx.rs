@@ -184,15 +184,10 @@ fn kfac_push_through_equals_explicit_kronecker_inverse() {
 }
 
 #[test]
-fn kfac_and_unit_wise_refuse_several_outputs() {
+fn kfac_refuses_several_outputs() {
     let f = synthetic_factors(4, 2, &[10, 12, 2], 32);
     let e = residual(8);
     let msg = Kfac::default().direction(&f, &e).unwrap_err().to_string();
-    assert!(msg.contains("C = 2"), "{msg}");
-    let msg = UnitWise::default()
-        .direction(&f, &e)
-        .unwrap_err()
-        .to_string();
     assert!(msg.contains("C = 2"), "{msg}");
 }
 
@@ -219,12 +214,17 @@ fn kfac_without_damping_on_a_singular_input_gram_suggests_forster() {
 /// Synthetic ReLU-like factors: δ zeroed on a pseudo-random ~40 % of (sample, unit) pairs of
 /// the hidden layers.
 fn relu_like(n: usize, widths: &[usize], seed: u64) -> Factors {
-    let mut f = synthetic_factors(n, 1, widths, seed);
+    relu_like_outputs(n, 1, widths, seed)
+}
+
+/// [`relu_like`] with C outputs: a unit is off on a sample for every output at once (φ′ = 0).
+fn relu_like_outputs(n: usize, c_out: usize, widths: &[usize], seed: u64) -> Factors {
+    let mut f = synthetic_factors(n, c_out, widths, seed);
     let depth = f.depth();
     for (l, layer) in f.layers.iter_mut().enumerate().take(depth - 1) {
         for i in 0..layer.delta.nrows() {
             for j in 0..layer.delta.ncols() {
-                if (i * 7 + j * 13 + l * 5) % 5 < 2 {
+                if ((i % n) * 7 + j * 13 + l * 5) % 5 < 2 {
                     layer.delta[(i, j)] = 0.0;
                 }
             }
@@ -243,7 +243,9 @@ fn unit_wise_explicit(f: &Factors, e: &[f64], rho: f64) -> Vec<Mat<f64>> {
             let h = &layer.input;
             let mut out = Mat::zeros(h.ncols(), layer.delta.ncols());
             for i in 0..layer.delta.ncols() {
-                let g = Mat::from_fn(n, h.ncols(), |a, b| layer.delta[(a, i)] * h[(a, b)]);
+                let g = Mat::from_fn(layer.delta.nrows(), h.ncols(), |a, b| {
+                    layer.delta[(a, i)] * h[(a % n, b)]
+                });
                 let mut gg = &g * g.transpose();
                 add_to_diagonal(&mut gg, n as f64 * rho);
                 let u = solve_pseudo_inverse(gg.as_ref(), col(e).as_ref(), 1e-10, "u").unwrap();
@@ -276,6 +278,35 @@ fn unit_wise_equals_explicit_per_unit_pseudo_inverse() {
             );
         }
     }
+}
+
+/// The same for C = 3 outputs (g_i is 3N × (M+1); the code's per-unit N × N push-through
+/// form against the explicit 3N × 3N pseudo-inverse), ρ = 0 and 0.05; relative tolerance 1e-8.
+#[test]
+fn unit_wise_several_outputs_equals_explicit_per_unit_pseudo_inverse() {
+    let n = 5;
+    let f = relu_like_outputs(n, 3, &[10, 9, 8, 3], 43);
+    let e = residual(3 * n);
+    for rho in [0.0, 0.05] {
+        let got = dense_steps(&f, &UnitWise { damping: rho }.direction(&f, &e).unwrap());
+        let want = unit_wise_explicit(&f, &e, rho);
+        for (l, (g, w)) in got.iter().zip(&want).enumerate() {
+            let err = max_abs_diff(g.as_ref(), w.as_ref()) / ngd_linalg::frobenius(w.as_ref());
+            assert!(
+                err < 1e-8,
+                "C = 3, ρ = {rho}, layer {}: relative error {err:.2e}",
+                l + 1
+            );
+        }
+    }
+    // α̂ = tr Θ̄ / (CN) (Θ̄ = Σ_units projectors)
+    let tb = coefficient_matrix(&UnitWise::default(), &f).unwrap();
+    let trace: f64 = (0..3 * n).map(|k| tb[(k, k)]).sum();
+    let alpha = UnitWise::default().alpha(&f).unwrap();
+    assert!(
+        (trace / (3 * n) as f64 - alpha).abs() < 1e-9,
+        "{trace} vs {alpha}"
+    );
 }
 
 /// With ρ = 0, Θ̄ = Σ_units P_{S_i} = diag(number of active units per sample) and α̂ is its

@@ -1,5 +1,12 @@
-//! Unit-wise NGD (eq. 23), C = 1: unit i of layer l steps g_iᵀ(g_i g_iᵀ + NρI)⁻¹e with
+//! Unit-wise NGD (eq. 23): unit i of layer l steps g_iᵀ(g_i g_iᵀ + NρI)⁺e with
 //! g_i = diag(δ_{l,i}) h̃_{l−1}, so g_i g_iᵀ = diag(δ_i) H̃ diag(δ_i), H̃ = h̃h̃ᵀ shared per layer.
+//!
+//! C > 1 outputs: g_i (CN × (M_{l−1}+1)) has rows δ^{(c)}_i(n) h̃(n), i.e. g_i g_iᵀ = V H̃ Vᵀ with
+//! V = [diag(δ^{(1)}_i); …; diag(δ^{(C)}_i)], whose columns are orthogonal with norms
+//! d_n = ‖δ_i(n)‖. Push-through gives the same per-unit N × N form as for C = 1 with
+//! δ_i → d and e → w, w_n = Σ_c δ^{(c)}_i(n) e_{c,n} / d_n:
+//! R_l[:, i] = d ⊙ (diag(d) H̃ diag(d) + NρI)⁻¹ w (ρ > 0), and R_l[S, i] = H̃[S,S]⁻¹ (w_S / d_S)
+//! on the active set S = {n : d_n ≠ 0} for ρ = 0 (V Λ⁻¹ H̃⁻¹ Λ⁻¹ Vᵀ is then (VH̃Vᵀ)⁺).
 //!
 //! In coefficient form R_l[n, i] = δ_i(n) u_i(n), u_i = (g_i g_iᵀ + NρI)⁺ e. With ρ = 0 the
 //! pseudo-inverse is exact on the active set S_i = {n : δ_i(n) ≠ 0} (ReLU units are off on
@@ -8,16 +15,17 @@
 //! Θ̄ (eq. 11) is then Σ_units P_{S_i}, the coordinate projectors onto the active sets (when
 //! H̃[S_i, S_i] is invertible): diagonal, with Θ̄_nn = number of units active at sample n.
 //! Hence α̂ = tr Θ̄ / N = Σ_units |S_i| / N, which is γM(L−1) + 1 at large width (Theorem 5.1;
-//! γ = 1/2 for ReLU, 1 for tanh; the single output unit contributes 1).
+//! γ = 1/2 for ReLU, 1 for tanh; the single output unit contributes 1). For C > 1 each unit
+//! projects every active sample's C-block onto δ_i(n)/d_n, and α̂ = Σ_units |S_i| / (CN).
 
 use crate::direction::Direction;
-use crate::{Curvature, OptimError, Result, check_residual};
+use crate::{Curvature, Result, check_residual};
 use faer::Mat;
 use ngd_linalg::{Cholesky, add_to_diagonal, col};
 use ngd_model::{Factors, LayerFactors};
 use rayon::prelude::*;
 
-/// Unit-wise NGD (eq. 23); α̂ = Σ_units |S_i| / N measured from the factors.
+/// Unit-wise NGD (eq. 23); α̂ = Σ_units |S_i| / (CN) measured from the factors.
 #[derive(Debug, Clone, Default)]
 pub struct UnitWise {
     /// Damping ρ ≥ 0 (ρ = 0: exact active-set pseudo-inverse).
@@ -39,17 +47,11 @@ impl Curvature for UnitWise {
                     .sum::<usize>()
             })
             .sum();
-        Some(active as f64 / factors.samples() as f64)
+        Some(active as f64 / (factors.samples() * factors.outputs_dim()) as f64)
     }
 
     fn direction(&self, factors: &Factors, residual: &[f64]) -> Result<Direction> {
         check_residual(factors, residual)?;
-        if factors.outputs_dim() != 1 {
-            return Err(OptimError::Unsupported(format!(
-                "unit-wise NGD is implemented for one output (C = 1, eq. 23) only, got C = {}",
-                factors.outputs_dim()
-            )));
-        }
         let coefficients = factors
             .layers
             .iter()
@@ -68,26 +70,28 @@ impl UnitWise {
             .into_par_iter()
             .map(|i| self.unit_coefficients(layer, &h, i, e, l))
             .collect::<Result<Vec<_>>>()?;
-        Ok(Mat::from_fn(e.len(), columns.len(), |n, i| columns[i][n]))
+        Ok(Mat::from_fn(layer.input.nrows(), columns.len(), |n, i| {
+            columns[i][n]
+        }))
     }
 
-    /// R_l[:, i] = δ_i ⊙ (diag(δ_i) H̃ diag(δ_i) + NρI)⁺ e for unit i.
+    /// R_l[:, i] = d ⊙ (diag(d) H̃ diag(d) + NρI)⁺ w for unit i (d, w: [`unit_signal`]).
     fn unit_coefficients(
         &self,
         layer: &LayerFactors,
         h: &Mat<f64>,
         i: usize,
-        e: &[f64],
+        residual: &[f64],
         l: usize,
     ) -> Result<Vec<f64>> {
-        let n = e.len();
-        let d = layer.delta.col(i);
+        let n = h.nrows();
+        let (d, e) = unit_signal(layer, i, residual, n);
         let mut out = vec![0.0; n];
         let what = || format!("unit-wise NGD Gram of unit {i} in layer {}", l + 1);
         if self.damping > 0.0 {
             let mut g = Mat::from_fn(n, n, |a, b| d[a] * h[(a, b)] * d[b]);
             add_to_diagonal(&mut g, n as f64 * self.damping);
-            let u = Cholesky::new(g.as_ref(), &what())?.solve(col(e).as_ref());
+            let u = Cholesky::new(g.as_ref(), &what())?.solve(col(&e).as_ref());
             for (k, o) in out.iter_mut().enumerate() {
                 *o = d[k] * u[(k, 0)];
             }
@@ -108,8 +112,29 @@ impl UnitWise {
     }
 }
 
-/// S_i = {n : δ_i(n) ≠ 0}, the samples on which unit i of the layer is active.
+/// d_n = ‖δ_i(n)‖ over the C outputs and w_n = Σ_c δ^{(c)}_i(n) e_{c,n} / d_n (0 where d_n = 0);
+/// for C = 1 this is d = |δ_i|, w = sign(δ_i) e, so that d ⊙ w / d² = e / δ_i.
+fn unit_signal(layer: &LayerFactors, i: usize, e: &[f64], n: usize) -> (Vec<f64>, Vec<f64>) {
+    let c_out = layer.delta.nrows() / n;
+    let delta = layer.delta.col(i);
+    (0..n)
+        .map(|k| {
+            let norm = (0..c_out)
+                .map(|c| delta[c * n + k].powi(2))
+                .sum::<f64>()
+                .sqrt();
+            let dot: f64 = (0..c_out).map(|c| delta[c * n + k] * e[c * n + k]).sum();
+            (norm, if norm > 0.0 { dot / norm } else { 0.0 })
+        })
+        .unzip()
+}
+
+/// S_i = {n : δ_i(n) ≠ 0 for some output}, the samples on which unit i of the layer is active.
 fn active_set(layer: &LayerFactors, i: usize) -> Vec<usize> {
+    let n = layer.input.nrows();
+    let c_out = layer.delta.nrows() / n;
     let d = layer.delta.col(i);
-    (0..d.nrows()).filter(|&n| d[n] != 0.0).collect()
+    (0..n)
+        .filter(|&k| (0..c_out).any(|c| d[c * n + k] != 0.0))
+        .collect()
 }
