@@ -70,12 +70,7 @@ impl Kfac {
     fn layer_step(&self, layer: &LayerFactors, l: usize, e: &[f64]) -> Result<LayerStep> {
         let n = layer.input.nrows();
         let (rho_a, rho_b) = self.damping_split(layer);
-        // δ̂ = δ (B* + ρ_B)⁻¹ (N × M_l), then scaled row-wise by e/N: diag(e) δ̂ / N.
         let what_b = format!("K-FAC factor B* of layer {}", l + 1);
-        let delta_hat = right_inverse(&layer.delta, rho_b, &what_b, "")?;
-        let scaled = Mat::from_fn(n, delta_hat.ncols(), |i, j| {
-            e[i] * delta_hat[(i, j)] / n as f64
-        });
         let what_a = format!("K-FAC factor A* of layer {}", l + 1);
         let hint = if l == 0 {
             " (the input Gram h̃₀h̃₀ᵀ is singular when M_0 < N or inputs are dependent: use \
@@ -83,6 +78,19 @@ impl Kfac {
         } else {
             ""
         };
+        if layer.input.ncols() >= n && layer.delta.ncols() >= n {
+            // Both pushed through: R = P δ with the N × N P = (H̃/N + ρ_A)⁻¹ diag(e/N) (D/N + ρ_B)⁻¹,
+            // so the only N × M products are the two Grams and P δ.
+            let b_inv = damped_gram(&layer.delta, rho_b, &what_b, "")?.inverse();
+            let scaled = Mat::from_fn(n, n, |i, j| e[i] * b_inv[(i, j)] / n as f64);
+            let p = damped_gram(&layer.input, rho_a, &what_a, hint)?.solve(scaled.as_ref());
+            return Ok(LayerStep::Coefficients(&p * &layer.delta));
+        }
+        // δ̂ = δ (B* + ρ_B)⁻¹ (N × M_l), then scaled row-wise by e/N: diag(e) δ̂ / N.
+        let delta_hat = right_inverse(&layer.delta, rho_b, &what_b, "")?;
+        let scaled = Mat::from_fn(n, delta_hat.ncols(), |i, j| {
+            e[i] * delta_hat[(i, j)] / n as f64
+        });
         if layer.input.ncols() >= n {
             // R = (H̃/N + ρ_A)⁻¹ diag(e) δ̂ / N.
             let chol = damped_gram(&layer.input, rho_a, &what_a, hint)?;
