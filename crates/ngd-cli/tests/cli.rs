@@ -1,18 +1,7 @@
 //! The `ngd` binary end to end: a short run writes its JSON, bad input gives one clear error.
 
-use std::process::Command;
-
-fn ngd(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_ngd"))
-        .args(args)
-        .output()
-        .expect("run ngd");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+mod common;
+use common::*;
 
 const SMALL: &[&str] = &[
     "train",

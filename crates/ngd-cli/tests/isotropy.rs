@@ -1,23 +1,8 @@
 //! `ngd isotropy` end to end (JSON keys, exact NGD isotropic, per-entry errors) and
 //! `ngd figure` with `allow_divergence`.
 
-use std::process::Command;
-
-fn ngd(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_ngd"))
-        .args(args)
-        .output()
-        .expect("run ngd");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn read_json(path: &std::path::Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
+mod common;
+use common::*;
 
 /// Gaussian inputs, N = 12, widths 8 (< N: BD's last-layer Gram is singular) and 32, 2 seeds:
 /// every entry present; exact NGD κ = 1, α = 1; BD α = L; NTK κ > 1; the singular and unknown

@@ -4,23 +4,8 @@
 use faer::Mat;
 use ngd_data::{DataConfig, DatasetName};
 use ngd_kernels::{AnalyticConfig, relu_layer_kernels, relu_layer_kernels_sym};
-use std::process::Command;
-
-fn ngd(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_ngd"))
-        .args(args)
-        .output()
-        .expect("run ngd");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn read_json(path: &std::path::Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
+mod common;
+use common::*;
 
 /// MNIST 0 vs 7, N = 200, N' = 100, width 256, 2 seeds, analytic kernels: every key present,
 /// accuracies in [0, 1], two seeds per method, and the exact method's kernel-regression
