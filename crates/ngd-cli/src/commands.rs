@@ -89,9 +89,10 @@ impl NetArgs {
 /// Optimiser options.
 #[derive(Args, Debug, Clone)]
 pub struct OptArgs {
-    /// Learning rate η. Default: the paper's optimum 1/α: 1 for exact, 1/L for block-diagonal,
-    /// 1/(1ᵀΣ⁻¹1) for layer-wise, 1/(NL) for kfac, N/Σ|active units| for unit-wise,
-    /// 1/λ_max(Θ) for gd.
+    /// Learning rate η. Default: the optimum 1/α: 1 for exact, 1/L for block-diagonal,
+    /// 1/(1ᵀΣ⁻¹1) for block-tri-diagonal and layer-wise, 1/(N(L−1)+1) for kfac (its measured α;
+    /// the paper states N·L), CN/Σ|active units| for unit-wise; 1/λ_max(Θ) for gd and
+    /// 1/λ_max(Θ̄) for diagonal and quasi-diagonal.
     #[arg(long)]
     pub lr: Option<f64>,
     /// Damping ρ ≥ 0 added to the Fisher (G = F + ρI); 0 is the pseudo-inverse limit.
@@ -126,8 +127,8 @@ fn parse_sigma_arg(text: &str) -> std::result::Result<SigmaArg, String> {
 pub struct TrainArgs {
     #[command(flatten)]
     pub net: NetArgs,
-    /// Method: gd, exact, block-diagonal, block-tri-diagonal, layer-wise (with --sigma), kfac
-    /// or unit-wise.
+    /// Method: gd, exact, block-diagonal, block-tri-diagonal, layer-wise (with --sigma), kfac,
+    /// unit-wise, diagonal or quasi-diagonal.
     #[arg(long, default_value = "block-diagonal")]
     pub method: Method,
     #[command(flatten)]
