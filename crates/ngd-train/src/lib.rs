@@ -126,16 +126,14 @@ pub fn train(
     let test_theory = build_test_theory(cfg, data, &model, &factors, &test, lr, device)?;
 
     let mut record = RunRecord::new(cfg.clone(), data, alpha, lr);
-    let first = evaluate(
-        0,
-        &model,
-        &train,
-        &test,
-        &theory,
-        &test_theory,
-        cfg.loss,
-        0.0,
-    );
+    let evaluator = Evaluator {
+        train: &train,
+        test: &test,
+        theory,
+        test_theory,
+        loss: cfg.loss,
+    };
+    let first = evaluator.record(0, &model, 0.0);
     on_step(&first);
     record.steps.push(first);
 
@@ -154,16 +152,7 @@ pub fn train(
             cfg.loss,
         )?;
         let seconds = start.elapsed().as_secs_f64();
-        let rec = evaluate(
-            step,
-            &model,
-            &train,
-            &test,
-            &theory,
-            &test_theory,
-            cfg.loss,
-            seconds,
-        );
+        let rec = evaluator.record(step, &model, seconds);
         if !rec.train_loss.is_finite() {
             return Err(TrainError::Diverged {
                 step,
@@ -205,30 +194,34 @@ pub fn take_loss_step(
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
-fn evaluate(
-    step: usize,
-    model: &Mlp,
-    train: &DeviceSplit,
-    test: &DeviceSplit,
-    theory: &Option<TheoryLine>,
-    test_theory: &TestTheory,
+/// What every step's record is measured against: the data on the device, the loss and the
+/// theory predictions fixed at initialisation.
+struct Evaluator<'a> {
+    train: &'a DeviceSplit<'a>,
+    test: &'a DeviceSplit<'a>,
+    theory: Option<TheoryLine>,
+    test_theory: TestTheory,
     loss: Loss,
-    seconds: f64,
-) -> StepRecord {
-    let (theory_test_loss, theory_test_accuracy) = test_theory.at(step);
-    let f_train = train.outputs(model);
-    let f_test = test.outputs(model);
-    StepRecord {
-        step,
-        train_loss: loss.value(&f_train, &train.split.y, train.split.outputs()),
-        train_accuracy: ngd_data::accuracy(&f_train, train.split),
-        test_loss: loss.value(&f_test, &test.split.y, test.split.outputs()),
-        test_accuracy: ngd_data::accuracy(&f_test, test.split),
-        theory_train_loss: theory.as_ref().map(|t| t.train_loss(step)),
-        theory_test_loss,
-        theory_test_accuracy,
-        seconds,
+}
+
+impl Evaluator<'_> {
+    /// Losses, accuracies and theory columns of `model` after `step` steps.
+    fn record(&self, step: usize, model: &Mlp, seconds: f64) -> StepRecord {
+        let (train, test, loss) = (self.train, self.test, self.loss);
+        let (theory_test_loss, theory_test_accuracy) = self.test_theory.at(step);
+        let f_train = train.outputs(model);
+        let f_test = test.outputs(model);
+        StepRecord {
+            step,
+            train_loss: loss.value(&f_train, &train.split.y, train.split.outputs()),
+            train_accuracy: ngd_data::accuracy(&f_train, train.split),
+            test_loss: loss.value(&f_test, &test.split.y, test.split.outputs()),
+            test_accuracy: ngd_data::accuracy(&f_test, test.split),
+            theory_train_loss: self.theory.as_ref().map(|t| t.train_loss(step)),
+            theory_test_loss,
+            theory_test_accuracy,
+            seconds,
+        }
     }
 }
 
