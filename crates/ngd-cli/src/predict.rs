@@ -12,8 +12,8 @@ use ngd_kernels::{
     AnalyticConfig, FunctionSpace, KernelSet, LayerKernels, Predictor, relu_layer_kernels_select,
     relu_layer_kernels_sym_select,
 };
-use ngd_model::{Activation, Device, Mlp, MlpConfig, tensor_from_rows};
-use ngd_train::test_theory::{empirical_kernels, from_rows, split_factors, to_rows};
+use ngd_model::{Activation, Device, Mlp, MlpConfig};
+use ngd_train::test_theory::{empirical_kernels, from_rows, row_chunks, split_factors, to_rows};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::time::Instant;
@@ -469,16 +469,10 @@ fn mean_std(v: &[f64]) -> (f64, f64) {
 
 /// f(x) of `model` on `split`, `chunk` rows at a time: N×C.
 fn forward_chunked(model: &Mlp, split: &Split, chunk: usize, device: &Device) -> Mat<f64> {
-    let (n, dim) = (split.n, split.dim);
-    let chunk = chunk.max(1);
-    let mut rows = Vec::new();
-    let mut start = 0;
-    while start < n {
-        let len = chunk.min(n - start);
-        let x = tensor_from_rows(&split.x[start * dim..(start + len) * dim], len, dim, device);
-        rows.extend(ngd_model::tensor_to_rows(model.forward(x)));
-        start += len;
-    }
+    let rows: Vec<f64> = row_chunks(split, chunk, device)
+        .flat_map(|(_, _, x)| ngd_model::tensor_to_rows(model.forward(x)))
+        .collect();
+    let n = split.n;
     let c = rows.len() / n.max(1);
     from_rows(&rows, n, c)
 }

@@ -39,19 +39,28 @@ pub fn factor_refs(layers: &[LayerFactors]) -> Vec<FactorRef<'_>> {
         .collect()
 }
 
+/// The rows of `split` uploaded `chunk` at a time: (first row, rows, N_chunk × M_0 tensor).
+pub fn row_chunks<'a>(
+    split: &'a Split,
+    chunk: usize,
+    device: &'a Device,
+) -> impl Iterator<Item = (usize, usize, ngd_model::Tensor<2>)> + 'a {
+    let (n, dim) = (split.n, split.dim);
+    let chunk = chunk.max(1);
+    (0..n).step_by(chunk).map(move |start| {
+        let len = chunk.min(n - start);
+        let x = tensor_from_rows(&split.x[start * dim..(start + len) * dim], len, dim, device);
+        (start, len, x)
+    })
+}
+
 /// `model.factors` on the rows of `split`, `chunk` samples at a time, stitched together
 /// (δ stays class-major over the whole split).
 pub fn split_factors(model: &Mlp, split: &Split, chunk: usize, device: &Device) -> SplitFactors {
-    let (n, dim) = (split.n, split.dim);
-    let chunk = chunk.max(1);
-    let mut parts = Vec::new();
-    let mut start = 0;
-    while start < n {
-        let len = chunk.min(n - start);
-        let x = tensor_from_rows(&split.x[start * dim..(start + len) * dim], len, dim, device);
-        parts.push((start, len, model.factors(x)));
-        start += len;
-    }
+    let n = split.n;
+    let mut parts: Vec<_> = row_chunks(split, chunk, device)
+        .map(|(start, len, x)| (start, len, model.factors(x)))
+        .collect();
     if parts.len() == 1 {
         let f = parts.pop().expect("one chunk").2;
         return SplitFactors {
