@@ -5,6 +5,18 @@ use burn::tensor::Device;
 use std::fmt;
 use std::str::FromStr;
 
+/// `ngd --version`: the package version and the backends built into this binary.
+#[cfg(not(feature = "tch"))]
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (backends: flex, ndarray)");
+/// `ngd --version`: the package version, the backends built in, and the libtorch built against.
+#[cfg(feature = "tch")]
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (backends: flex, ndarray, tch-cpu, tch-cuda; libtorch ",
+    env!("NGD_LIBTORCH_VERSION"),
+    ")"
+);
+
 /// A compute backend selectable with `--backend`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -84,6 +96,8 @@ fn tch_device(backend: Backend) -> Result<Device> {
 
 #[cfg(feature = "tch")]
 fn tch_device(backend: Backend) -> Result<Device> {
+    crate::tch_check::ensure_loaded_libtorch_matches()
+        .map_err(|e| anyhow::anyhow!("backend '{backend}': {e}"))?;
     #[allow(deprecated)]
     match backend {
         Backend::TchCpu => Ok(Device::libtorch()),

@@ -1,5 +1,5 @@
 //! Library side of the `ngd` command: backend selection (the only place a backend is named).
 
 pub mod backend;
-#[cfg(feature = "tch")]
+mod libtorch_version;
 mod tch_check;

@@ -20,7 +20,7 @@ use clap::{Parser, Subcommand};
 #[derive(Parser)]
 #[command(
     name = "ngd",
-    version,
+    version = backend::VERSION,
     propagate_version = true,
     args_override_self = true
 )]

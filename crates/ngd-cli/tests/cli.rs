@@ -137,3 +137,16 @@ fn diverging_training_is_a_clear_error() {
 fn unknown_backend_is_a_clear_error() {
     expect_error(&["--backend", "cuda"], "unknown backend");
 }
+
+#[test]
+fn version_names_the_backends_built_in() {
+    let (ok, stdout, stderr) = ngd(&["--version"]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("backends: flex, ndarray"), "{stdout}");
+    // With LibTorch: the version the build script found beside torch's lib/ folder.
+    assert_eq!(
+        cfg!(feature = "tch"),
+        stdout.contains("tch-cpu, tch-cuda; libtorch 2."),
+        "{stdout}"
+    );
+}

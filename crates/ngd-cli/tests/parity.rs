@@ -108,8 +108,12 @@ fn backends() -> Vec<Backend> {
 fn compare_all(classes: Vec<usize>) {
     let data = data(classes);
     let snaps: Vec<Snapshot> = backends().into_iter().map(|b| snapshot(b, &data)).collect();
-    let reference = &snaps[0];
-    for s in &snaps[1..] {
+    // Every pair, so that a GPU run reports tch-cuda against tch-cpu as well as against flex.
+    let pairs = snaps
+        .iter()
+        .enumerate()
+        .flat_map(|(i, a)| snaps[..i].iter().map(move |b| (a, b)));
+    for (s, reference) in pairs {
         let who = format!("{} vs {}", s.backend, reference.backend);
         assert_eq!(
             s.weights, reference.weights,
