@@ -78,7 +78,10 @@ impl Backend {
         #[cfg(feature = "tch")]
         {
             v.push(Self::TchCpu);
-            if crate::tch_check::cuda_device_count().unwrap_or(0) > 0 {
+            // Ask LibTorch about CUDA only when it is the libtorch this binary was built for.
+            if crate::tch_check::ensure_loaded_libtorch_matches().is_ok()
+                && crate::tch_check::cuda_device_count().unwrap_or(0) > 0
+            {
                 v.push(Self::TchCuda(0));
             }
         }

@@ -13,7 +13,9 @@ use ngd_kernels::{
     relu_layer_kernels_sym_select,
 };
 use ngd_model::{Activation, Device, Mlp, MlpConfig};
-use ngd_train::test_theory::{empirical_kernels, from_rows, row_chunks, split_factors, to_rows};
+use ngd_train::test_theory::{
+    empirical_kernels, from_rows, row_chunks, split_factor_bytes, split_factors, to_rows,
+};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::time::Instant;
@@ -39,7 +41,8 @@ pub struct PredictArgs {
         default_value = "exact,block-diagonal,block-tri-diagonal,kfac"
     )]
     pub methods: Vec<String>,
-    /// Kernels: analytic (infinite width, ReLU only) or empirical (each seed's network).
+    /// Kernels: analytic (infinite width, ReLU only) or empirical (each seed's network; keeps
+    /// all samples' Jacobian factors, refused above 16 GiB).
     #[arg(long, value_enum, default_value = "analytic")]
     pub kernel: KernelKind,
     /// Number of initialisations: seeds --seed, --seed+1, …
@@ -251,6 +254,7 @@ pub fn run(args: PredictArgs) -> Result<()> {
     } else {
         set
     };
+    check_memory(args.kernel, &net_cfg, set, n, n_test)?;
     let kfac_low_rank = n + usize::from(args.net.sigma_b2 > 0.0) > dim;
     let x_train = from_rows(&data.train.x, n, dim);
     let x_test = from_rows(&data.test.x, n_test, dim);
@@ -516,4 +520,47 @@ fn config_json(args: &PredictArgs, data: &Dataset, seeds: &[u64], kfac_low_rank:
         "kernel_regression_note": "f_∞ with f_0 = 0 (α⁻¹Θ̄(x',x)y); with empirical kernels the \
              mean over seeds of each seed's kernel-regression output",
     })
+}
+
+/// Refuses a run whose kernels (L matrices per family in `set`, train N×N and test N'×N) and,
+/// with `--kernel empirical`, Jacobian factors of all samples would exceed
+/// `ngd_optim::MEMORY_LIMIT_GIB`, before anything large is allocated.
+fn check_memory(
+    kind: KernelKind,
+    cfg: &MlpConfig,
+    set: KernelSet,
+    n: usize,
+    n_test: usize,
+) -> Result<()> {
+    let gib = |bytes: u64| bytes as f64 / (1u64 << 30) as f64;
+    let families = [set.theta, set.a, set.b].into_iter().filter(|&f| f).count() as u64;
+    let kernels = 8 * cfg.depth() as u64 * families * (n * n + n_test * n) as u64;
+    let factors = match kind {
+        KernelKind::Analytic => 0,
+        KernelKind::Empirical => split_factor_bytes(n + n_test, &cfg.widths),
+    };
+    let total = gib(kernels + factors);
+    if total <= ngd_optim::MEMORY_LIMIT_GIB {
+        return Ok(());
+    }
+    let (what, remedy) = match kind {
+        KernelKind::Analytic => (String::new(), ""),
+        KernelKind::Empirical => (
+            format!(
+                " + {:.1} GiB for the Jacobian factors of all samples (C = {}, widths {:?})",
+                gib(factors),
+                cfg.outputs(),
+                cfg.widths
+            ),
+            ", --kernel analytic or a smaller --width",
+        ),
+    };
+    bail!(
+        "ngd predict would hold {total:.1} GiB (f64): {:.1} GiB of kernels ({} per-layer N×N and \
+         N'×N matrices, N = {n}, N' = {n_test}){what}, more than the {:.0} GiB allowed; use fewer \
+         samples (--n-train, --n-test){remedy}",
+        gib(kernels),
+        cfg.depth() as u64 * families,
+        ngd_optim::MEMORY_LIMIT_GIB
+    )
 }

@@ -120,6 +120,55 @@ fn predict_refuses_kfac_for_ten_classes_and_tanh_with_analytic_kernels() {
     assert!(err.contains("ReLU"), "{err}");
 }
 
+/// Empirical kernels keep every sample's factors at once: a run that would need more than
+/// the memory limit (here 1100 samples × 4·10⁶ f64 ≈ 33 GiB of factors) is refused before any
+/// allocation.
+#[test]
+fn predict_refuses_empirical_kernels_that_do_not_fit_in_memory() {
+    let (ok, _, err) = ngd(&[
+        "predict",
+        "--kernel",
+        "empirical",
+        "--methods",
+        "exact",
+        "--n-train",
+        "1000",
+        "--n-test",
+        "100",
+        "--width",
+        "1000000",
+    ]);
+    assert!(!ok);
+    let last = err.trim_end().lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("error: ngd predict would hold") && last.contains("Jacobian factors"),
+        "{err}"
+    );
+}
+
+/// Analytic kernels are N×N per layer and family: 30000 training samples need 3 × 6.7 GiB of
+/// Θ_l alone, refused with the same one-line error (no factors mentioned).
+#[test]
+fn predict_refuses_kernels_that_do_not_fit_in_memory() {
+    let (ok, _, err) = ngd(&[
+        "predict",
+        "--classes",
+        "0,1,2,3,4,5,6,7,8,9",
+        "--methods",
+        "exact",
+        "--n-train",
+        "30000",
+        "--n-test",
+        "100",
+    ]);
+    assert!(!ok);
+    let last = err.trim_end().lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("error: ngd predict would hold 20.2 GiB") && !last.contains("factors"),
+        "{err}"
+    );
+}
+
 /// `ngd predict --kernel empirical` runs every predictor, also for three classes.
 #[test]
 fn predict_runs_with_empirical_kernels() {

@@ -55,49 +55,70 @@ pub fn row_chunks<'a>(
 }
 
 /// `model.factors` on the rows of `split`, `chunk` samples at a time, stitched together
-/// (δ stays class-major over the whole split).
+/// (δ stays class-major over the whole split). Each chunk is copied into place as soon as it
+/// is computed, so the peak is the result plus one chunk ([`split_factor_bytes`]).
 pub fn split_factors(model: &Mlp, split: &Split, chunk: usize, device: &Device) -> SplitFactors {
     let n = split.n;
-    let mut parts: Vec<_> = row_chunks(split, chunk, device)
-        .map(|(start, len, x)| (start, len, model.factors(x)))
-        .collect();
-    if parts.len() == 1 {
-        let f = parts.pop().expect("one chunk").2;
-        return SplitFactors {
-            layers: f.layers,
-            outputs: f.outputs,
-        };
+    let mut stitched: Option<SplitFactors> = None;
+    for (start, len, x) in row_chunks(split, chunk, device) {
+        let f = model.factors(x);
+        if len == n {
+            return SplitFactors {
+                layers: f.layers,
+                outputs: f.outputs,
+            };
+        }
+        let dst = stitched.get_or_insert_with(|| zeroed(&model.config.widths, n));
+        copy_chunk(dst, &f, start, len, n);
     }
-    let first = &parts[0].2;
-    let c_out = first.outputs_dim();
-    let depth = first.depth();
-    let mut outputs = Mat::<f64>::zeros(n, c_out);
-    let mut layers: Vec<LayerFactors> = (0..depth)
-        .map(|l| LayerFactors {
-            input: Mat::zeros(n, first.layers[l].input.ncols()),
-            delta: Mat::zeros(c_out * n, first.layers[l].delta.ncols()),
-        })
-        .collect();
-    for (start, len, f) in &parts {
-        let (start, len) = (*start, *len);
-        outputs
+    stitched.unwrap_or_else(|| zeroed(&model.config.widths, n))
+}
+
+/// Zero factors for `n` samples of a network with widths M_0, …, M_L (M_L = C).
+fn zeroed(widths: &[usize], n: usize) -> SplitFactors {
+    let c_out = *widths.last().expect("at least one layer");
+    SplitFactors {
+        layers: widths
+            .windows(2)
+            .map(|w| LayerFactors {
+                input: Mat::zeros(n, w[0] + 1),
+                delta: Mat::zeros(c_out * n, w[1]),
+            })
+            .collect(),
+        outputs: Mat::zeros(n, c_out),
+    }
+}
+
+/// Copies the chunk `f` (samples start..start+len) into `dst` (n samples, δ class-major).
+fn copy_chunk(dst: &mut SplitFactors, f: &ngd_model::Factors, start: usize, len: usize, n: usize) {
+    let c_out = f.outputs_dim();
+    dst.outputs
+        .as_mut()
+        .subrows_mut(start, len)
+        .copy_from(f.outputs.as_ref());
+    for (d, src) in dst.layers.iter_mut().zip(&f.layers) {
+        d.input
             .as_mut()
             .subrows_mut(start, len)
-            .copy_from(f.outputs.as_ref());
-        for (dst, src) in layers.iter_mut().zip(&f.layers) {
-            dst.input
+            .copy_from(src.input.as_ref());
+        for c in 0..c_out {
+            d.delta
                 .as_mut()
-                .subrows_mut(start, len)
-                .copy_from(src.input.as_ref());
-            for c in 0..c_out {
-                dst.delta
-                    .as_mut()
-                    .subrows_mut(c * n + start, len)
-                    .copy_from(src.delta.as_ref().subrows(c * len, len));
-            }
+                .subrows_mut(c * n + start, len)
+                .copy_from(src.delta.as_ref().subrows(c * len, len));
         }
     }
-    SplitFactors { layers, outputs }
+}
+
+/// Bytes of [`split_factors`] for `n` samples of a network with widths M_0, …, M_L (M_L = C):
+/// Σ_l n(M_{l−1}+1) for h̃_{l−1} plus C·n·M_l for δ_l, in f64.
+pub fn split_factor_bytes(n: usize, widths: &[usize]) -> u64 {
+    let c_out = *widths.last().unwrap_or(&1) as u64;
+    let n = n as u64;
+    let per_layer = widths
+        .windows(2)
+        .map(|w| n * (w[0] as u64 + 1) + c_out * n * w[1] as u64);
+    8 * per_layer.sum::<u64>()
 }
 
 /// Empirical (train N×N, test N'×N) layer kernels of the families in `set`.

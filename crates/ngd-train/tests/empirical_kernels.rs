@@ -12,7 +12,7 @@ use ngd_kernels::{
 };
 use ngd_linalg::{frobenius, max_abs_diff, solve_general};
 use ngd_model::{Device, MlpConfig, tensor_from_rows};
-use ngd_train::test_theory::{empirical_kernels, from_rows, split_factors};
+use ngd_train::test_theory::{empirical_kernels, from_rows, split_factor_bytes, split_factors};
 
 fn mnist(classes: Vec<usize>, n_train: usize, n_test: usize) -> Dataset {
     ngd_data::load(&DataConfig {
@@ -126,10 +126,15 @@ fn empirical_theta_is_the_jacobian_gram() {
         let x = tensor_from_rows(&data.train.x, 30, 784, &device);
         let full = model.factors(x);
         let chunked = split_factors(&model, &data.train, 7, &device);
+        assert!(max_abs_diff(full.outputs.as_ref(), chunked.outputs.as_ref()) < 1e-6);
+        let mut elements = 0;
         for (a, b) in full.layers.iter().zip(&chunked.layers) {
             assert!(max_abs_diff(a.input.as_ref(), b.input.as_ref()) < 1e-6);
             assert!(max_abs_diff(a.delta.as_ref(), b.delta.as_ref()) < 1e-6);
+            elements += b.input.nrows() * b.input.ncols() + b.delta.nrows() * b.delta.ncols();
         }
+        // The memory estimate behind `ngd predict --kernel empirical`'s refusal is exact.
+        assert_eq!(split_factor_bytes(30, &cfg.widths), 8 * elements as u64);
         let (k, _) =
             empirical_kernels(KernelSet::ALL, &full.layers, &full.layers, c, 2.0, 0.1).unwrap();
         let n = 30;
