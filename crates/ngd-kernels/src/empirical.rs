@@ -108,11 +108,14 @@ pub fn empirical_layer_kernels(
     };
     for l in 1..=depth {
         let (r, c) = (rows[l - 1], cols[l - 1]);
-        // Q_l = h̃'h̃ᵀ, needed by Θ_l and A_{l−1}.
-        let mut q = r.input * c.input.transpose();
-        if symmetric {
-            symmetrise(&mut q);
-        }
+        // Q_l = h̃'h̃ᵀ, needed by Θ_l and A_{l−1} (only).
+        let q = (set.theta || set.a).then(|| {
+            let mut q = r.input * c.input.transpose();
+            if symmetric {
+                symmetrise(&mut q);
+            }
+            q
+        });
         let need_b = set.theta || set.b;
         let b = if need_b {
             let mut b = if l == depth && outputs == 1 {
@@ -129,12 +132,15 @@ pub fn empirical_layer_kernels(
             None
         };
         if set.theta {
-            let b = b.as_ref().expect("B_l computed");
+            let (b, q) = (
+                b.as_ref().expect("B_l computed"),
+                q.as_ref().expect("Q_l computed"),
+            );
             out.theta
                 .push(Mat::from_fn(n_rows, n_cols, |i, j| b[(i, j)] * q[(i, j)]));
         }
         if set.a {
-            let (w, bb) = (sigma_w2, sigma_b2);
+            let (w, bb, q) = (sigma_w2, sigma_b2, q.as_ref().expect("Q_l computed"));
             out.a
                 .push(Mat::from_fn(n_rows, n_cols, |i, j| (q[(i, j)] - bb) / w));
         }

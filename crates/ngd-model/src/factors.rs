@@ -88,12 +88,10 @@ impl Mlp {
     pub fn factors(&self, x: Tensor<2>) -> Factors {
         let x = x.without_autodiff();
         let device = x.device();
-        let c_out = self.config.outputs();
-        let n = x.dims()[0];
         let mut inputs: Vec<Tensor<2>> = Vec::new();
         let mut deltas: Vec<Vec<Tensor<2>>> = vec![Vec::new(); self.depth()];
         let mut outputs = None;
-        for c in 0..c_out {
+        for c in 0..self.config.outputs() {
             let pass = self.probe_pass(x.clone(), c, &device, c == 0);
             if c == 0 {
                 inputs = pass.inputs;
@@ -103,6 +101,26 @@ impl Mlp {
                 deltas[l].push(d);
             }
         }
+        self.assemble(inputs, deltas, outputs.expect("at least one output"))
+    }
+
+    /// The factors of output c alone at x: h̃_{l−1} and δ_l^{(c)} (N × M_l, the c-th block of
+    /// [`Mlp::factors`]' δ_l), with f(x) (N × C), from one forward + backward pass.
+    pub fn factors_of_output(&self, x: Tensor<2>, c: usize) -> Factors {
+        let x = x.without_autodiff();
+        let device = x.device();
+        let pass = self.probe_pass(x, c, &device, true);
+        let deltas = pass.deltas.into_iter().map(|d| vec![d]).collect();
+        self.assemble(pass.inputs, deltas, pass.output)
+    }
+
+    /// Host factors from a pass's device tensors: [h̃ | σ_b] and δ blocks stacked class-major.
+    fn assemble(
+        &self,
+        inputs: Vec<Tensor<2>>,
+        deltas: Vec<Vec<Tensor<2>>>,
+        outputs: Tensor<2>,
+    ) -> Factors {
         let sigma_b = self.config.sigma_b2.sqrt();
         let layers = inputs
             .iter()
@@ -112,11 +130,9 @@ impl Mlp {
                 delta: crate::tensor_to_mat(Tensor::cat(d, 0)),
             })
             .collect();
-        let outputs = crate::tensor_to_mat(outputs.expect("at least one output"));
-        debug_assert_eq!(outputs.nrows(), n);
         Factors {
             layers,
-            outputs,
+            outputs: crate::tensor_to_mat(outputs),
             device_inputs: inputs,
             sigma_b,
         }

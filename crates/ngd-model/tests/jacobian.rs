@@ -263,3 +263,28 @@ fn initial_weights_depend_only_on_the_seed() {
     assert_eq!(a, b);
     assert_ne!(a, c);
 }
+
+/// One output's factors are the c-th class-major block of all outputs' factors (same h̃ and
+/// f(x)), exactly: the same probe pass computes both.
+#[test]
+fn factors_of_one_output_are_a_block_of_all_factors() {
+    let (n, d, c_out) = (6, 4, 3);
+    let cfg = MlpConfig {
+        widths: vec![d, 8, 7, c_out],
+        sigma_w2: 2.0,
+        sigma_b2: 0.3,
+        activation: Activation::Relu,
+    };
+    let model = cfg.init(5, &device()).unwrap();
+    let x = tensor_from_rows(&inputs(n, d), n, d, &device());
+    let all = model.factors(x.clone());
+    for c in 0..c_out {
+        let one = model.factors_of_output(x.clone(), c);
+        assert_eq!(one.outputs, all.outputs);
+        for (a, o) in all.layers.iter().zip(&one.layers) {
+            assert_eq!(o.input, a.input);
+            assert_eq!(o.delta.nrows(), n);
+            assert_eq!(o.delta.as_ref(), a.delta.as_ref().subrows(c * n, n));
+        }
+    }
+}

@@ -58,40 +58,73 @@ pub fn row_chunks<'a>(
 /// (δ stays class-major over the whole split). Each chunk is copied into place as soon as it
 /// is computed, so the peak is the result plus one chunk ([`split_factor_bytes`]).
 pub fn split_factors(model: &Mlp, split: &Split, chunk: usize, device: &Device) -> SplitFactors {
+    let blocks = model.config.outputs();
+    stitch_chunks(model, split, chunk, device, blocks, |x| model.factors(x))
+}
+
+/// [`split_factors`] for output c alone: δ_l^{(c)} is n × M_l (`Mlp::factors_of_output`).
+pub fn split_factors_of_output(
+    model: &Mlp,
+    split: &Split,
+    chunk: usize,
+    device: &Device,
+    c: usize,
+) -> SplitFactors {
+    stitch_chunks(model, split, chunk, device, 1, |x| {
+        model.factors_of_output(x, c)
+    })
+}
+
+/// `factors` on each chunk of rows, copied into factors of the whole split with `blocks` δ
+/// blocks (class-major).
+fn stitch_chunks(
+    model: &Mlp,
+    split: &Split,
+    chunk: usize,
+    device: &Device,
+    blocks: usize,
+    factors: impl Fn(ngd_model::Tensor<2>) -> ngd_model::Factors,
+) -> SplitFactors {
     let n = split.n;
     let mut stitched: Option<SplitFactors> = None;
     for (start, len, x) in row_chunks(split, chunk, device) {
-        let f = model.factors(x);
+        let f = factors(x);
         if len == n {
             return SplitFactors {
                 layers: f.layers,
                 outputs: f.outputs,
             };
         }
-        let dst = stitched.get_or_insert_with(|| zeroed(&model.config.widths, n));
-        copy_chunk(dst, &f, start, len, n);
+        let dst = stitched.get_or_insert_with(|| zeroed(&model.config.widths, n, blocks));
+        copy_chunk(dst, &f, start, len, n, blocks);
     }
-    stitched.unwrap_or_else(|| zeroed(&model.config.widths, n))
+    stitched.unwrap_or_else(|| zeroed(&model.config.widths, n, blocks))
 }
 
-/// Zero factors for `n` samples of a network with widths M_0, …, M_L (M_L = C).
-fn zeroed(widths: &[usize], n: usize) -> SplitFactors {
-    let c_out = *widths.last().expect("at least one layer");
+/// Zero factors for `n` samples of a network with widths M_0, …, M_L (M_L = C) and `blocks`
+/// δ blocks.
+fn zeroed(widths: &[usize], n: usize, blocks: usize) -> SplitFactors {
     SplitFactors {
         layers: widths
             .windows(2)
             .map(|w| LayerFactors {
                 input: Mat::zeros(n, w[0] + 1),
-                delta: Mat::zeros(c_out * n, w[1]),
+                delta: Mat::zeros(blocks * n, w[1]),
             })
             .collect(),
-        outputs: Mat::zeros(n, c_out),
+        outputs: Mat::zeros(n, *widths.last().expect("at least one layer")),
     }
 }
 
-/// Copies the chunk `f` (samples start..start+len) into `dst` (n samples, δ class-major).
-fn copy_chunk(dst: &mut SplitFactors, f: &ngd_model::Factors, start: usize, len: usize, n: usize) {
-    let c_out = f.outputs_dim();
+/// Copies the chunk `f` (samples start..start+len) into `dst` (n samples, `blocks` δ blocks).
+fn copy_chunk(
+    dst: &mut SplitFactors,
+    f: &ngd_model::Factors,
+    start: usize,
+    len: usize,
+    n: usize,
+    blocks: usize,
+) {
     dst.outputs
         .as_mut()
         .subrows_mut(start, len)
@@ -101,7 +134,7 @@ fn copy_chunk(dst: &mut SplitFactors, f: &ngd_model::Factors, start: usize, len:
             .as_mut()
             .subrows_mut(start, len)
             .copy_from(src.input.as_ref());
-        for c in 0..c_out {
+        for c in 0..blocks {
             d.delta
                 .as_mut()
                 .subrows_mut(c * n + start, len)
@@ -110,14 +143,14 @@ fn copy_chunk(dst: &mut SplitFactors, f: &ngd_model::Factors, start: usize, len:
     }
 }
 
-/// Bytes of [`split_factors`] for `n` samples of a network with widths M_0, …, M_L (M_L = C):
-/// Σ_l n(M_{l−1}+1) for h̃_{l−1} plus C·n·M_l for δ_l, in f64.
-pub fn split_factor_bytes(n: usize, widths: &[usize]) -> u64 {
-    let c_out = *widths.last().unwrap_or(&1) as u64;
-    let n = n as u64;
+/// Bytes of split factors for `n` samples of a network with widths M_0, …, M_L, with `blocks`
+/// δ blocks (C for [`split_factors`], 1 for [`split_factors_of_output`]):
+/// Σ_l n(M_{l−1}+1) for h̃_{l−1} plus blocks·n·M_l for δ_l, in f64.
+pub fn split_factor_bytes(n: usize, widths: &[usize], blocks: usize) -> u64 {
+    let (n, blocks) = (n as u64, blocks as u64);
     let per_layer = widths
         .windows(2)
-        .map(|w| n * (w[0] as u64 + 1) + c_out * n * w[1] as u64);
+        .map(|w| n * (w[0] as u64 + 1) + blocks * n * w[1] as u64);
     8 * per_layer.sum::<u64>()
 }
 
@@ -135,6 +168,78 @@ pub fn empirical_kernels(
     let k_train = empirical_layer_kernels(set, &tr, &tr, outputs, sigma_w2, sigma_b2)?;
     let k_test = empirical_layer_kernels(set, &te, &tr, outputs, sigma_w2, sigma_b2)?;
     Ok((k_train, k_test))
+}
+
+/// Empirical layer kernels (train N×N, test N'×N) and f_0 (train, test) of `model`, computed
+/// one output at a time so that only one class's δ^{(c)} is held (C× less memory than
+/// [`empirical_kernels`] on [`split_factors`]): B_l = (1/C) Σ_c δ_l^{(c)}·δ_l^{(c)} is
+/// accumulated over classes, A_l comes from the first pass, and Θ_l = B_l ⊙ Q_l with
+/// Q_l = σ_w²A_{l−1} + σ_b² is formed at the end (MATH.md §2). Equal to [`empirical_kernels`].
+pub fn empirical_kernels_by_output(
+    set: KernelSet,
+    model: &Mlp,
+    (train, test): (&Split, &Split),
+    chunk: usize,
+    device: &Device,
+) -> Result<(LayerKernels, LayerKernels, Mat<f64>, Mat<f64>), KernelError> {
+    let cfg = &model.config;
+    let c_out = cfg.outputs();
+    let pass_set = KernelSet {
+        theta: false,
+        a: true,
+        b: set.theta || set.b,
+    };
+    let mut sums: Option<(LayerKernels, LayerKernels, Mat<f64>, Mat<f64>)> = None;
+    for c in 0..c_out {
+        let ft = split_factors_of_output(model, train, chunk, device, c);
+        let fv = split_factors_of_output(model, test, chunk, device, c);
+        let set_c = KernelSet {
+            a: c == 0,
+            ..pass_set
+        };
+        let (kt, kv) =
+            empirical_kernels(set_c, &ft.layers, &fv.layers, 1, cfg.sigma_w2, cfg.sigma_b2)?;
+        match sums.as_mut() {
+            None => sums = Some((kt, kv, ft.outputs, fv.outputs)),
+            Some((st, sv, _, _)) => {
+                add_b(st, &kt);
+                add_b(sv, &kv);
+            }
+        }
+    }
+    let (mut kt, mut kv, f0_train, f0_test) = sums.expect("at least one output");
+    finish_class_average(&mut kt, set, c_out);
+    finish_class_average(&mut kv, set, c_out);
+    Ok((kt, kv, f0_train, f0_test))
+}
+
+/// B_l ← B_l + B_l^{(c)} for every layer.
+fn add_b(sum: &mut LayerKernels, class: &LayerKernels) {
+    for (s, b) in sum.b.iter_mut().zip(&class.b) {
+        *s += b;
+    }
+}
+
+/// Divides the summed B_l by C, forms Θ_l = B_l ⊙ Q_l if `set` asks for it and keeps exactly
+/// the families in `set`.
+fn finish_class_average(k: &mut LayerKernels, set: KernelSet, c_out: usize) {
+    for b in &mut k.b {
+        *b *= faer::Scale(1.0 / c_out as f64);
+    }
+    if set.theta {
+        k.theta = (1..=k.depth)
+            .map(|l| {
+                let (b, q) = (&k.b[l - 1], k.input_factor(l));
+                Mat::from_fn(b.nrows(), b.ncols(), |i, j| b[(i, j)] * q[(i, j)])
+            })
+            .collect();
+    }
+    if !set.b {
+        k.b.clear();
+    }
+    if !set.a {
+        k.a.clear();
+    }
 }
 
 /// The function-space predictor of a training method, or `None` where there is none

@@ -12,7 +12,10 @@ use ngd_kernels::{
 };
 use ngd_linalg::{frobenius, max_abs_diff, solve_general};
 use ngd_model::{Device, MlpConfig, tensor_from_rows};
-use ngd_train::test_theory::{empirical_kernels, from_rows, split_factor_bytes, split_factors};
+use ngd_train::test_theory::{
+    empirical_kernels, empirical_kernels_by_output, from_rows, split_factor_bytes, split_factors,
+    split_factors_of_output,
+};
 
 fn mnist(classes: Vec<usize>, n_train: usize, n_test: usize) -> Dataset {
     ngd_data::load(&DataConfig {
@@ -134,7 +137,7 @@ fn empirical_theta_is_the_jacobian_gram() {
             elements += b.input.nrows() * b.input.ncols() + b.delta.nrows() * b.delta.ncols();
         }
         // The memory estimate behind `ngd predict --kernel empirical`'s refusal is exact.
-        assert_eq!(split_factor_bytes(30, &cfg.widths), 8 * elements as u64);
+        assert_eq!(split_factor_bytes(30, &cfg.widths, c), 8 * elements as u64);
         let (k, _) =
             empirical_kernels(KernelSet::ALL, &full.layers, &full.layers, c, 2.0, 0.1).unwrap();
         let n = 30;
@@ -229,4 +232,49 @@ fn empirical_predictors_converge_in_one_step_and_match_direct_kernel_regression(
         .unwrap();
     assert!(conv.norm_max().is_finite());
     let _ = e.x_test.nrows();
+}
+
+/// Kernels accumulated one output at a time (one class's δ in memory) equal the one-shot
+/// kernels from all outputs' factors: Θ_l, A_l, B_l for train and test, C = 1 and 3, to 1e-12
+/// relative; f_0 is the same; one output's split factors take the memory stated.
+#[test]
+fn kernels_by_output_equal_kernels_from_all_factors() {
+    for classes in [vec![0, 7], vec![1, 4, 9]] {
+        let data = mnist(classes, 40, 12);
+        let device = Device::default();
+        let c = data.outputs;
+        let cfg = MlpConfig::new(784, 96, 3, c).with_variances(2.0, 0.2);
+        let model = cfg.init(3, &device).unwrap();
+        let ft = split_factors(&model, &data.train, 16, &device);
+        let fv = split_factors(&model, &data.test, 16, &device);
+        let (kt, kv) =
+            empirical_kernels(KernelSet::ALL, &ft.layers, &fv.layers, c, 2.0, 0.2).unwrap();
+        for set in [KernelSet::ALL, KernelSet::THETA] {
+            let (st, sv, f0t, f0v) =
+                empirical_kernels_by_output(set, &model, (&data.train, &data.test), 16, &device)
+                    .unwrap();
+            assert_eq!(st.available(), set);
+            assert!(max_abs_diff(f0t.as_ref(), ft.outputs.as_ref()) == 0.0);
+            assert!(max_abs_diff(f0v.as_ref(), fv.outputs.as_ref()) == 0.0);
+            for (want, got) in [(&kt, &st), (&kv, &sv)] {
+                let pairs = want
+                    .theta
+                    .iter()
+                    .zip(&got.theta)
+                    .chain(want.a.iter().zip(&got.a))
+                    .chain(want.b.iter().zip(&got.b));
+                for (w, g) in pairs {
+                    let rel = max_abs_diff(w.as_ref(), g.as_ref()) / w.norm_max();
+                    assert!(rel < 1e-12, "C = {c}, {set:?}: {rel:e}");
+                }
+            }
+        }
+        let one = split_factors_of_output(&model, &data.train, 16, &device, c - 1);
+        let elements: usize = one
+            .layers
+            .iter()
+            .map(|l| l.input.nrows() * l.input.ncols() + l.delta.nrows() * l.delta.ncols())
+            .sum();
+        assert_eq!(split_factor_bytes(40, &cfg.widths, 1), 8 * elements as u64);
+    }
 }
