@@ -272,6 +272,20 @@ pub fn run(args: PredictArgs) -> Result<()> {
         })
         .collect();
 
+    // Every method's predictor on one set of kernels and f_0 (of `seeds`), timed per method.
+    let mut evaluate_all = |k_train: &LayerKernels,
+                            k_test: &LayerKernels,
+                            f0: (&Mat<f64>, &Mat<f64>, &[u64])|
+     -> Result<()> {
+        for (m, r) in methods.iter().zip(results.iter_mut()) {
+            let tm = Instant::now();
+            let inputs = (&x_train, &x_test, kfac_low_rank);
+            evaluate_method(m, r, k_train, k_test, inputs, f0, &y, &data)?;
+            r.seconds += tm.elapsed().as_secs_f64();
+            log(format!("{} done ({:.1}s)", m.name, r.seconds));
+        }
+        Ok(())
+    };
     let mut kernel_seconds = 0.0;
     let mut forward_seconds = 0.0;
     match args.kernel {
@@ -306,21 +320,7 @@ pub fn run(args: PredictArgs) -> Result<()> {
             let k_test = relu_layer_kernels_select(&cfg, x_test.as_ref(), x_train.as_ref(), set)?;
             kernel_seconds = tk.elapsed().as_secs_f64();
             log(format!("analytic test kernels {n_test}×{n} done"));
-            for (m, r) in methods.iter().zip(results.iter_mut()) {
-                let tm = Instant::now();
-                evaluate_method(
-                    m,
-                    r,
-                    &k_train,
-                    &k_test,
-                    (&x_train, &x_test, kfac_low_rank),
-                    (&f0_train, &f0_test, &seeds),
-                    &y,
-                    &data,
-                )?;
-                r.seconds += tm.elapsed().as_secs_f64();
-                log(format!("{} done ({:.1}s)", m.name, r.seconds));
-            }
+            evaluate_all(&k_train, &k_test, (&f0_train, &f0_test, &seeds))?;
         }
         KernelKind::Empirical => {
             for &seed in &seeds {
@@ -332,20 +332,7 @@ pub fn run(args: PredictArgs) -> Result<()> {
                 drop(model);
                 kernel_seconds += tf.elapsed().as_secs_f64();
                 log(format!("seed {seed}: factors and empirical kernels done"));
-                for (m, r) in methods.iter().zip(results.iter_mut()) {
-                    let tm = Instant::now();
-                    evaluate_method(
-                        m,
-                        r,
-                        &k_train,
-                        &k_test,
-                        (&x_train, &x_test, kfac_low_rank),
-                        (&f0_train, &f0_test, &[seed]),
-                        &y,
-                        &data,
-                    )?;
-                    r.seconds += tm.elapsed().as_secs_f64();
-                }
+                evaluate_all(&k_train, &k_test, (&f0_train, &f0_test, &[seed]))?;
                 log(format!("seed {seed}: predictors done"));
             }
         }

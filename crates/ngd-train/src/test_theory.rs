@@ -184,18 +184,17 @@ pub fn empirical_kernels_by_output(
 ) -> Result<(LayerKernels, LayerKernels, Mat<f64>, Mat<f64>), KernelError> {
     let cfg = &model.config;
     let c_out = cfg.outputs();
-    let pass_set = KernelSet {
-        theta: false,
-        a: true,
-        b: set.theta || set.b,
-    };
+    let need_b = set.theta || set.b;
+    // A_l alone needs only the first pass; B_l needs one pass per output.
+    let passes = if need_b { c_out } else { 1 };
     let mut sums: Option<(LayerKernels, LayerKernels, Mat<f64>, Mat<f64>)> = None;
-    for c in 0..c_out {
+    for c in 0..passes {
         let ft = split_factors_of_output(model, train, chunk, device, c);
         let fv = split_factors_of_output(model, test, chunk, device, c);
         let set_c = KernelSet {
+            theta: false,
             a: c == 0,
-            ..pass_set
+            b: need_b,
         };
         let (kt, kv) =
             empirical_kernels(set_c, &ft.layers, &fv.layers, 1, cfg.sigma_w2, cfg.sigma_b2)?;
