@@ -150,3 +150,51 @@ fn version_names_the_backends_built_in() {
         "{stdout}"
     );
 }
+
+/// K-FAC (MSE and cross-entropy) and unit-wise NGD train 10-class MNIST (C = 10 outputs):
+/// the train loss falls by ≥ 20 % in 3 steps and the test accuracy rises well above chance
+/// (0.1). Measured: K-FAC MSE 0.51 → 0.32 (test 0.53), cross-entropy 2.30 → 0.82 (0.61),
+/// unit-wise 0.51 → 0.29 (0.53).
+#[test]
+fn kfac_and_unit_wise_train_ten_class_mnist() {
+    let dir = tempfile::tempdir().unwrap();
+    for (method, loss, lr) in [
+        ("kfac", "mse", "1"),
+        ("kfac", "cross-entropy", "3"),
+        ("unit-wise", "mse", "1"),
+    ] {
+        let out = dir.path().join(format!("{method}-{loss}.json"));
+        let args = [
+            "train",
+            "--classes",
+            "0,1,2,3,4,5,6,7,8,9",
+            "--n-train",
+            "200",
+            "--n-test",
+            "200",
+            "--width",
+            "256",
+            "--method",
+            method,
+            "--loss",
+            loss,
+            "--lr",
+            lr,
+            "--damping",
+            "1e-3",
+            "--steps",
+            "3",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        let (ok, _, stderr) = ngd(&args);
+        assert!(ok, "{method} {loss}: {stderr}");
+        let json = read_json(&out);
+        let steps = json["steps"].as_array().unwrap();
+        let loss0 = steps[0]["train_loss"].as_f64().unwrap();
+        let loss3 = steps[3]["train_loss"].as_f64().unwrap();
+        let acc = steps[3]["test_accuracy"].as_f64().unwrap();
+        assert!(loss3 < 0.8 * loss0, "{method} {loss}: {loss0} → {loss3}");
+        assert!(acc > 0.4, "{method} {loss}: test accuracy {acc}");
+    }
+}

@@ -188,48 +188,4 @@ impl Mlp {
     pub fn depth(&self) -> usize {
         self.config.depth()
     }
-
-    /// Pre-activation u_l from the previous activity h_{l−1} (eq. 1), 1-based `layer`.
-    pub(crate) fn pre_activation(
-        &self,
-        layer: usize,
-        h: Tensor<2>,
-        weight: Tensor<2>,
-    ) -> Tensor<2> {
-        let scale = self.config.weight_scale(layer);
-        let u = h.matmul(weight).mul_scalar(scale);
-        if self.config.sigma_b2 > 0.0 {
-            let b = self.biases[layer - 1].val().without_autodiff();
-            let b = if u.is_autodiff() { b.autodiff() } else { b };
-            u + b.mul_scalar(self.config.sigma_b2.sqrt()).unsqueeze_dim(0)
-        } else {
-            u
-        }
-    }
-
-    /// Network output f(x) for a batch of row samples x (N × M_0) → N × C.
-    pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
-        let x = x.without_autodiff();
-        let mut h = x;
-        for l in 1..=self.depth() {
-            let w = self.weights[l - 1].val().without_autodiff();
-            let u = self.pre_activation(l, h, w);
-            h = if l == self.depth() {
-                u
-            } else {
-                self.config.activation.apply(u)
-            };
-        }
-        h
-    }
-
-    /// θ ← θ − η Δθ for layer l (1-based), given ΔW_lᵀ ([M_{l−1}, M_l]) and Δb_l.
-    pub fn apply_layer_step(&mut self, layer: usize, dw: Tensor<2>, db: Tensor<1>, lr: f64) {
-        let w = &mut self.weights[layer - 1];
-        let new_w = w.val().without_autodiff() - dw.mul_scalar(lr);
-        *w = Param::from_tensor(new_w);
-        let b = &mut self.biases[layer - 1];
-        let new_b = b.val().without_autodiff() - db.mul_scalar(lr);
-        *b = Param::from_tensor(new_b);
-    }
 }

@@ -9,8 +9,8 @@
 
 use crate::direction::{Direction, LayerStep, dual_to_coefficients};
 use crate::{Curvature, Result, check_residual};
+use crate::{Factors, LayerFactors};
 use faer::Mat;
-use ngd_model::{Factors, LayerFactors};
 
 /// Entry-wise diagonal NGD: Δθ_j = ∇_jL / (F_jj + ρ) (pseudo-inverse of zero entries at ρ = 0).
 #[derive(Debug, Clone, Default)]

@@ -1,7 +1,9 @@
 //! The factored step Δθ_l = J_lᵀ-like products and their image J Δθ in function space.
 
+use crate::convert::mat_to_tensor;
+use crate::{FactoredModel, Factors};
+use burn::tensor::Tensor;
 use faer::Mat;
-use ngd_model::{Factors, Mlp};
 
 /// The step of one layer: either dual coefficients or the explicit parameter step.
 #[derive(Debug, Clone)]
@@ -31,14 +33,42 @@ impl Direction {
     }
 
     /// θ ← θ − lr·Δθ on `model` (MATH.md §2: Δθ_l = h̃_{l−1}ᵀ R_l or the dense step).
-    pub fn apply(&self, model: &mut Mlp, factors: &Factors, lr: f64) {
-        assert_eq!(self.layers.len(), model.depth(), "one step per layer");
-        for (l, step) in self.layers.iter().enumerate() {
-            match step {
-                LayerStep::Coefficients(r) => apply_coefficients(model, factors, l, r, lr),
-                LayerStep::Dense(s) => apply_dense(model, factors, l, s, lr),
-            }
+    pub fn apply(&self, model: &mut impl FactoredModel, factors: &Factors, lr: f64) {
+        for (l, (dw, db)) in self.layer_updates(factors).into_iter().enumerate() {
+            model.update_layer(l, dw, db, lr);
         }
+    }
+
+    /// (ΔW_l, Δb_l) on the device for every layer: ΔW_l = h̃_{l−1}ᵀR_l without the bias row and
+    /// Δb_l = s_b Σ_n R_l(n) for dual coefficients (MATH.md §2), or the dense step split.
+    pub fn layer_updates(&self, factors: &Factors) -> Vec<(Tensor<2>, Tensor<1>)> {
+        assert_eq!(self.layers.len(), factors.depth(), "one step per layer");
+        self.layers
+            .iter()
+            .enumerate()
+            .map(|(l, step)| {
+                let input = &factors.device_inputs[l];
+                let device = input.device();
+                match step {
+                    LayerStep::Coefficients(r) => {
+                        let r = mat_to_tensor(r.as_ref(), &device);
+                        let width = r.dims()[1];
+                        let dw = input.clone().transpose().matmul(r.clone());
+                        let db = r
+                            .sum_dim(0)
+                            .reshape([width])
+                            .mul_scalar(factors.bias_scales[l]);
+                        (dw, db)
+                    }
+                    LayerStep::Dense(s) => {
+                        let m_in = s.nrows() - 1;
+                        let dw = mat_to_tensor(s.as_ref().subrows(0, m_in), &device);
+                        let db = mat_to_tensor(s.as_ref().subrows(m_in, 1), &device);
+                        (dw, db.reshape([s.ncols()]))
+                    }
+                }
+            })
+            .collect()
     }
 
     /// h̃_{l−1} Δ(W_lᵀ | b_l), N × M_l: the per-sample change of u_l (before the δ contraction).
@@ -49,26 +79,6 @@ impl Direction {
             LayerStep::Dense(s) => input * s,
         }
     }
-}
-
-/// θ_l ← θ_l − lr·h̃_{l−1}ᵀR: ΔW_lᵀ = [(σ_w/√M_{l−1})h_{l−1}]ᵀR, Δb_l = σ_b Σ_n R(n) (MATH.md §2).
-fn apply_coefficients(model: &mut Mlp, factors: &Factors, layer: usize, r: &Mat<f64>, lr: f64) {
-    let input = &factors.device_inputs[layer];
-    let r = ngd_model::mat_to_tensor(r.as_ref(), &input.device());
-    let width = r.dims()[1];
-    let dw = input.clone().transpose().matmul(r.clone());
-    let db = r.sum_dim(0).reshape([width]).mul_scalar(factors.sigma_b);
-    model.apply_layer_step(layer + 1, dw, db, lr);
-}
-
-/// θ_l ← θ_l − lr·S for an explicit (M_{l−1}+1) × M_l step S (last row: the bias).
-fn apply_dense(model: &mut Mlp, factors: &Factors, layer: usize, s: &Mat<f64>, lr: f64) {
-    let device = factors.device_inputs[layer].device();
-    let m_in = s.nrows() - 1;
-    let dw = ngd_model::mat_to_tensor(s.as_ref().subrows(0, m_in), &device);
-    let db = ngd_model::mat_to_tensor(s.as_ref().subrows(m_in, 1), &device);
-    let width = s.ncols();
-    model.apply_layer_step(layer + 1, dw, db.reshape([width]), lr);
 }
 
 /// R_l = Σ_c diag(v^{(c)}) δ_l^{(c)} for a dual vector v (length CN, class-major), so that
@@ -125,7 +135,7 @@ pub fn coefficient_matrix(
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use ngd_model::LayerFactors;
+    use crate::LayerFactors;
 
     /// Deterministic pseudo-random factors: N samples, C outputs, widths per layer.
     pub fn synthetic_factors(n: usize, c_out: usize, widths: &[usize], seed: u64) -> Factors {
@@ -149,7 +159,7 @@ pub(crate) mod tests {
             layers,
             outputs: Mat::zeros(n, c_out),
             device_inputs: Vec::new(),
-            sigma_b: 0.3,
+            bias_scales: vec![0.3; widths.len() - 1],
         }
     }
 

@@ -1,5 +1,9 @@
-//! K-FAC (eq. 20), C = 1: ΔW̃_l = (B*_l + ρ_B)⁻¹ ∇_{W̃_l}L (A*_{l−1} + ρ_A)⁻¹ with
-//! A* = h̃ᵀh̃/N, B* = δᵀδ/N and ∇_{W̃_l}L = δᵀ diag(e) h̃ / N (MATH.md §3).
+//! K-FAC (eq. 20): ΔW̃_l = (B*_l + ρ_B)⁻¹ ∇_{W̃_l}L (A*_{l−1} + ρ_A)⁻¹ with
+//! A* = h̃ᵀh̃/N, B* = XᵀX/N and ∇_{W̃_l}L = Σ_c δ^{(c)ᵀ} diag(g^{(c)}) h̃ / N (MATH.md §3, §8).
+//!
+//! X is the output-side root of the Fisher ([`OutputRoot`]): B* = (1/N) Σ_n Σ_{c,c′}
+//! Λ_n[c,c′] δ^{(c)}(n) δ^{(c′)}(n)ᵀ, the Fisher-weighted sum over outputs (Λ = I for MSE, so
+//! X = δ; for softmax cross-entropy Λ_n = diag(p_n) − p_np_nᵀ). With C = 1 and MSE, X = δ.
 //!
 //! A factor of dimension d ≥ N is applied through the push-through identity
 //! (XᵀX/N + ρ)⁻¹Xᵀ = Xᵀ(XXᵀ/N + ρ)⁻¹ (an N × N solve; never a d × d matrix); a smaller one
@@ -8,16 +12,18 @@
 //! Δ(W_lᵀ | b_l) = h̃ᵀR_l; when A* is explicit the step is returned dense.
 
 use crate::direction::{Direction, LayerStep};
-use crate::{Curvature, OptimError, Result, check_residual};
+use crate::{Curvature, Loss, OptimError, Result, check_residual};
+use crate::{Factors, LayerFactors};
 use faer::{Mat, Scale};
 use ngd_linalg::{Cholesky, add_to_diagonal, gram};
-use ngd_model::{Factors, LayerFactors};
 
 /// K-FAC NGD (eq. 20) with π-corrected damping split; α = N(L−1) + 1 at ρ → 0 (see [`Kfac::alpha`]).
 #[derive(Debug, Clone, Default)]
 pub struct Kfac {
     /// Damping ρ ≥ 0, split as ρ_A = √ρ·π_l, ρ_B = √ρ/π_l.
     pub damping: f64,
+    /// The loss whose Fisher weights the output side (Λ).
+    pub loss: Loss,
 }
 
 impl Curvature for Kfac {
@@ -28,25 +34,22 @@ impl Curvature for Kfac {
     /// Θ̄ = αI at the training points for ρ → 0 with full-rank N × N Grams: each hidden layer
     /// gives N·(δδᵀ(δδᵀ)⁻¹ ⊙ H̃H̃⁻¹) = N·I (push-through on both factors), while the last layer,
     /// whose B*_L = δ_Lᵀδ_L/N = 1 is 1 × 1 (C = 1, δ_L = 1), is exactly BD's block and gives I.
-    /// So α = N(L−1) + 1; the paper's eq. 21 states N·L (its last term is N·A A⁻¹).
+    /// So α = N(L−1) + 1; the paper's eq. 21 states N·L (its last term is N·A A⁻¹). With C > 1
+    /// outputs and MSE the same holds: the last layer's B* = I_C.
     fn alpha(&self, factors: &Factors) -> Option<f64> {
         Some((factors.samples() * (factors.depth() - 1) + 1) as f64)
     }
 
     fn direction(&self, factors: &Factors, residual: &[f64]) -> Result<Direction> {
         check_residual(factors, residual)?;
-        if factors.outputs_dim() != 1 {
-            return Err(OptimError::Unsupported(format!(
-                "kfac is implemented for one output (C = 1, eq. 20) only, got C = {}; \
-                 use exact, block-diagonal or layer-wise NGD for several classes",
-                factors.outputs_dim()
-            )));
-        }
         let layers = factors
             .layers
             .iter()
             .enumerate()
-            .map(|(l, layer)| self.layer_step(layer, l, residual))
+            .map(|(l, layer)| {
+                let root = OutputRoot::new(self.loss, &layer.delta, &factors.outputs, residual);
+                self.layer_step(layer, &root, l)
+            })
             .collect::<Result<Vec<_>>>()?;
         Ok(Direction { layers })
     }
@@ -54,22 +57,24 @@ impl Curvature for Kfac {
 
 impl Kfac {
     /// (ρ_A, ρ_B) = (√ρ·π, √ρ/π), π = √((tr A*/dim A)/(tr B*/dim B)) (Martens & Grosse 2015).
-    pub fn damping_split(&self, layer: &LayerFactors) -> (f64, f64) {
+    /// `output_root` is the X of B* = XᵀX/N (δ itself for MSE).
+    pub fn damping_split(&self, layer: &LayerFactors, output_root: &Mat<f64>) -> (f64, f64) {
         if self.damping == 0.0 {
             return (0.0, 0.0);
         }
         let n = layer.input.nrows() as f64;
         let tr_a = layer.input.squared_norm_l2() / n / layer.input.ncols() as f64;
-        let tr_b = layer.delta.squared_norm_l2() / n / layer.delta.ncols() as f64;
+        let tr_b = output_root.squared_norm_l2() / n / output_root.ncols() as f64;
         let pi = (tr_a / tr_b).sqrt();
         let root = self.damping.sqrt();
         (root * pi, root / pi)
     }
 
     /// The step of layer l (0-based): dual coefficients, or dense when A* is explicit.
-    fn layer_step(&self, layer: &LayerFactors, l: usize, e: &[f64]) -> Result<LayerStep> {
+    fn layer_step(&self, layer: &LayerFactors, root: &OutputRoot, l: usize) -> Result<LayerStep> {
         let n = layer.input.nrows();
-        let (rho_a, rho_b) = self.damping_split(layer);
+        let x = &root.x;
+        let (rho_a, rho_b) = self.damping_split(layer, x);
         let what_b = format!("K-FAC factor B* of layer {}", l + 1);
         let what_a = format!("K-FAC factor A* of layer {}", l + 1);
         let hint = if l == 0 {
@@ -78,26 +83,24 @@ impl Kfac {
         } else {
             ""
         };
-        if layer.input.ncols() >= n && layer.delta.ncols() >= n {
-            // Both pushed through: R = P δ with the N × N P = (H̃/N + ρ_A)⁻¹ diag(e/N) (D/N + ρ_B)⁻¹,
-            // so the only N × M products are the two Grams and P δ.
-            let b_inv = damped_gram(&layer.delta, rho_b, &what_b, "")?.inverse();
-            let scaled = Mat::from_fn(n, n, |i, j| e[i] * b_inv[(i, j)] / n as f64);
-            let p = damped_gram(&layer.input, rho_a, &what_a, hint)?.solve(scaled.as_ref());
-            return Ok(LayerStep::Coefficients(&p * &layer.delta));
+        if layer.input.ncols() >= n && x.ncols() >= x.nrows() {
+            // Both pushed through: R = P X with the N × K P = (H̃/N + ρ_A)⁻¹ Bᵀ(XXᵀ/N + ρ_B)⁻¹/N,
+            // B the K × N matrix of β, so the only large products are the two Grams and P X.
+            let b_inv = damped_gram(x, n, rho_b, &what_b, "")?.inverse();
+            let scaled = root.combine(&b_inv, n);
+            let p = damped_gram(&layer.input, n, rho_a, &what_a, hint)?.solve(scaled.as_ref());
+            return Ok(LayerStep::Coefficients(&p * x));
         }
-        // δ̂ = δ (B* + ρ_B)⁻¹ (N × M_l), then scaled row-wise by e/N: diag(e) δ̂ / N.
-        let delta_hat = right_inverse(&layer.delta, rho_b, &what_b, "")?;
-        let scaled = Mat::from_fn(n, delta_hat.ncols(), |i, j| {
-            e[i] * delta_hat[(i, j)] / n as f64
-        });
+        // X̂ = X (B* + ρ_B)⁻¹ (K × M_l), then Σ_k β_k x̂_k(n) / N per sample (N × M_l).
+        let x_hat = right_inverse(x, n, rho_b, &what_b, "")?;
+        let scaled = root.combine(&x_hat, n);
         if layer.input.ncols() >= n {
-            // R = (H̃/N + ρ_A)⁻¹ diag(e) δ̂ / N.
-            let chol = damped_gram(&layer.input, rho_a, &what_a, hint)?;
+            // R = (H̃/N + ρ_A)⁻¹ Σ_k β_k x̂_k / N.
+            let chol = damped_gram(&layer.input, n, rho_a, &what_a, hint)?;
             Ok(LayerStep::Coefficients(chol.solve(scaled.as_ref())))
         } else {
-            // Dense: Δ(W_lᵀ|b_l) = (A* + ρ_A)⁻¹ h̃ᵀ diag(e) δ̂ / N.
-            let a = factor_inverse_explicit(&layer.input, rho_a, &what_a, hint)?;
+            // Dense: Δ(W_lᵀ|b_l) = (A* + ρ_A)⁻¹ h̃ᵀ Σ_k β_k x̂_k / N.
+            let a = factor_inverse_explicit(&layer.input, n, rho_a, &what_a, hint)?;
             Ok(LayerStep::Dense(
                 a.solve((layer.input.transpose() * &scaled).as_ref()),
             ))
@@ -105,28 +108,97 @@ impl Kfac {
     }
 }
 
-/// Cholesky of X Xᵀ/N + ρI (N × N).
-fn damped_gram(x: &Mat<f64>, rho: f64, what: &str, hint: &str) -> Result<Cholesky> {
-    let n = x.nrows();
+/// The output side of the Fisher of one layer: rows x_k (K × M_l, K = C·N class-major) with
+/// Σ_k x_k(n) x_k(n)ᵀ = Σ_{c,c′} Λ_n[c,c′] δ^{(c)}(n) δ^{(c′)}(n)ᵀ, and β (length K) with
+/// Σ_c g_c(n) δ^{(c)}(n) = Σ_k β_k(n) x_k(n) for the output gradient g (MATH.md §8).
+///
+/// MSE: X = δ, β = g. Softmax cross-entropy: Λ_n = A_nA_nᵀ with A_n = diag(√p) − p√pᵀ, so
+/// x_k = Σ_c A_n[c,k] δ^{(c)} and, as 1ᵀg = 0, β_k = g_k/√p_k. Logistic (C = 1):
+/// x = √(p(1−p)) δ, β = g/√(p(1−p)).
+#[derive(Debug, Clone)]
+pub struct OutputRoot {
+    /// X, K × M_l, class-major rows k = c·N + n.
+    pub x: Mat<f64>,
+    /// β, length K.
+    pub beta: Vec<f64>,
+}
+
+impl OutputRoot {
+    /// X and β from the layer's δ (CN × M_l), the outputs f (N × C) and g (length CN).
+    pub fn new(loss: Loss, delta: &Mat<f64>, outputs: &Mat<f64>, g: &[f64]) -> Self {
+        let (n, c_out) = (outputs.nrows(), outputs.ncols());
+        if loss == Loss::Mse {
+            return Self {
+                x: delta.clone(),
+                beta: g.to_vec(),
+            };
+        }
+        // Per-sample √p (softmax) or √(p(1−p)) (logistic), floored so that β stays finite.
+        let probs: Vec<Vec<f64>> = (0..n)
+            .map(|i| crate::loss::probabilities_of(outputs, i))
+            .collect();
+        if c_out == 1 {
+            let s: Vec<f64> = probs
+                .iter()
+                .map(|p| (p[0] * (1.0 - p[0])).max(1e-300).sqrt())
+                .collect();
+            return Self {
+                x: Mat::from_fn(n, delta.ncols(), |i, j| s[i] * delta[(i, j)]),
+                beta: (0..n).map(|i| g[i] / s[i]).collect(),
+            };
+        }
+        let x = Mat::from_fn(c_out * n, delta.ncols(), |row, j| {
+            let (k, i) = (row / n, row % n);
+            let p = &probs[i];
+            let sk = p[k].sqrt();
+            // A[c,k] = [c = k]√p_k − p_c√p_k
+            let mix: f64 = (0..c_out).map(|c| p[c] * delta[(c * n + i, j)]).sum();
+            sk * (delta[(k * n + i, j)] - mix)
+        });
+        let beta = (0..c_out * n)
+            .map(|row| g[row] / probs[row % n][row / n].max(1e-300).sqrt())
+            .collect();
+        Self { x, beta }
+    }
+
+    /// Bᵀ Y / N (N × cols): row n = Σ_c β_{c·N+n} Y[c·N+n, :] / N for a K × cols matrix Y.
+    fn combine(&self, y: &Mat<f64>, n: usize) -> Mat<f64> {
+        let classes = self.x.nrows() / n;
+        Mat::from_fn(n, y.ncols(), |i, j| {
+            (0..classes)
+                .map(|c| self.beta[c * n + i] * y[(c * n + i, j)])
+                .sum::<f64>()
+                / n as f64
+        })
+    }
+}
+
+/// Cholesky of X Xᵀ/N + ρI (rows × rows; N the sample count).
+fn damped_gram(x: &Mat<f64>, n: usize, rho: f64, what: &str, hint: &str) -> Result<Cholesky> {
     let mut g = gram(x.as_ref()) * Scale(1.0 / n as f64);
     add_to_diagonal(&mut g, rho);
     Cholesky::new(g.as_ref(), what).map_err(|err| with_hint(err, hint))
 }
 
-/// Cholesky of XᵀX/N + ρI (d × d, only used when d < N).
-fn factor_inverse_explicit(x: &Mat<f64>, rho: f64, what: &str, hint: &str) -> Result<Cholesky> {
-    let n = x.nrows();
+/// Cholesky of XᵀX/N + ρI (d × d, only used when d < rows).
+fn factor_inverse_explicit(
+    x: &Mat<f64>,
+    n: usize,
+    rho: f64,
+    what: &str,
+    hint: &str,
+) -> Result<Cholesky> {
     let mut g = x.transpose() * x * Scale(1.0 / n as f64);
     add_to_diagonal(&mut g, rho);
     Cholesky::new(g.as_ref(), what).map_err(|err| with_hint(err, hint))
 }
 
-/// X (XᵀX/N + ρ)⁻¹ (N × d), explicit when d < N, else pushed through: (XXᵀ/N + ρ)⁻¹ X.
-fn right_inverse(x: &Mat<f64>, rho: f64, what: &str, hint: &str) -> Result<Mat<f64>> {
+/// X (XᵀX/N + ρ)⁻¹ (K × d), explicit when d < K, else pushed through: (XXᵀ/N + ρ)⁻¹ X.
+fn right_inverse(x: &Mat<f64>, n: usize, rho: f64, what: &str, hint: &str) -> Result<Mat<f64>> {
     if x.ncols() >= x.nrows() {
-        Ok(damped_gram(x, rho, what, hint)?.solve(x.as_ref()))
+        Ok(damped_gram(x, n, rho, what, hint)?.solve(x.as_ref()))
     } else {
-        let chol = factor_inverse_explicit(x, rho, what, hint)?;
+        let chol = factor_inverse_explicit(x, n, rho, what, hint)?;
         Ok(chol.solve(x.transpose()).transpose().to_owned())
     }
 }

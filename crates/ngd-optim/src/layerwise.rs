@@ -1,10 +1,10 @@
 //! Gradient descent, exact NGD (eq. 9) and block-diagonal NGD (eq. 15 with Σ = I), in dual form.
 
+use crate::Factors;
 use crate::direction::{Direction, dual_to_coefficients};
 use crate::{Curvature, Loss, OptimError, Result, check_dual_size, check_residual};
 use faer::Mat;
 use ngd_linalg::{Cholesky, add_to_diagonal, col, solve_general, to_vec};
-use ngd_model::Factors;
 
 /// Plain gradient descent: Δθ = ∇L = Jᵀe/N (eq. 4).
 #[derive(Debug, Clone, Default)]

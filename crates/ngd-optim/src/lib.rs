@@ -5,13 +5,17 @@
 //! returns a [`Direction`], per layer an N × M_l coefficient matrix R_l with
 //! Δ(W_lᵀ) = h̃_{l−1}ᵀ R_l (bias row included), so θ ← θ − η Δθ is one matrix product per layer.
 
+pub mod convert;
 mod diagonal;
 mod direction;
+mod factors;
 pub mod forster;
 mod kfac;
 mod layerwise;
 mod loss;
 mod method;
+mod model;
+mod optimizer;
 mod sigma;
 #[cfg(test)]
 mod tests;
@@ -23,15 +27,18 @@ pub use diagonal::{Diagonal, QuasiDiagonal};
 pub use direction::{
     Direction, LayerStep, coefficient_matrix, dual_to_coefficients, function_step,
 };
+pub use factors::{Factors, LayerFactors};
 pub use kfac::Kfac;
+pub use kfac::OutputRoot;
 pub use layerwise::{BlockDiagonal, Exact, Gd};
 pub use loss::Loss;
 pub use method::{Method, MethodError, parse_sigma};
+pub use model::{FactoredModel, Tap, step_param, update_linear};
+pub use optimizer::{Fisher, KfacLayer, Ngd, NgdConfig, NgdState, PhaseTimes, StepStats};
 pub use sigma::LayerWise;
 pub use unitwise::UnitWise;
 
 use ngd_linalg::LinalgError;
-use ngd_model::Factors;
 
 /// Errors from computing a natural-gradient direction.
 #[derive(Debug, thiserror::Error)]

@@ -42,6 +42,15 @@ impl std::fmt::Display for Loss {
     }
 }
 
+/// Model probabilities of sample i of the outputs f (N × C).
+pub(crate) fn probabilities_of(outputs: &Mat<f64>, i: usize) -> Vec<f64> {
+    probabilities(
+        &(0..outputs.ncols())
+            .map(|c| outputs[(i, c)])
+            .collect::<Vec<_>>(),
+    )
+}
+
 /// Model probabilities of one sample: softmax(f) for C > 1, (σ(f)) for C = 1.
 fn probabilities(row: &[f64]) -> Vec<f64> {
     if row.len() == 1 {

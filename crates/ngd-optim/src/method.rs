@@ -1,12 +1,12 @@
 //! The `--method` names, their curvature objects and their default learning rates.
 
+use crate::Factors;
 use crate::{
     BlockDiagonal, Curvature, Diagonal, Exact, Gd, Kfac, LayerWise, Loss, OptimError,
     QuasiDiagonal, Result, UnitWise,
 };
 use faer::Mat;
 use ngd_linalg::symmetric_eigenvalues;
-use ngd_model::Factors;
 use serde::{Deserialize, Serialize};
 
 /// An unknown or invalid method specification.
@@ -40,7 +40,7 @@ pub enum Method {
     BlockTriDiagonal,
     /// Layer-wise NGD with a user Σ (eq. 15).
     LayerWise,
-    /// K-FAC (eq. 20), one output.
+    /// K-FAC (eq. 20), any number of outputs (MATH.md §8).
     Kfac,
     /// Unit-wise NGD (eq. 23), any number of outputs.
     UnitWise,
@@ -116,18 +116,14 @@ impl Method {
                 "--sigma is only used by the layer-wise method, not by {self}"
             )));
         }
-        let layer_wise = matches!(
+        let supports_ce = !matches!(
             self,
-            Method::Gd
-                | Method::Exact
-                | Method::BlockDiagonal
-                | Method::BlockTriDiagonal
-                | Method::LayerWise
+            Method::UnitWise | Method::Diagonal | Method::QuasiDiagonal
         );
-        if loss == Loss::CrossEntropy && !layer_wise {
+        if loss == Loss::CrossEntropy && !supports_ce {
             return Err(MethodError::Loss(format!(
                 "--loss cross-entropy is supported by gd, exact, block-diagonal, \
-                 block-tri-diagonal and layer-wise, not by {self}"
+                 block-tri-diagonal, layer-wise and kfac, not by {self}"
             )));
         }
         Ok(match self {
@@ -148,7 +144,7 @@ impl Method {
                 lw.loss = loss;
                 Box::new(lw)
             }
-            Method::Kfac => Box::new(Kfac { damping }),
+            Method::Kfac => Box::new(Kfac { damping, loss }),
             Method::UnitWise => Box::new(UnitWise { damping }),
             Method::Diagonal => Box::new(Diagonal { damping }),
             Method::QuasiDiagonal => Box::new(QuasiDiagonal { damping }),

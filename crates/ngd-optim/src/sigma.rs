@@ -1,12 +1,12 @@
 //! Layer-wise NGD with a general symmetric Σ (eq. 15): block diagonal (Σ = I) and block
 //! tri-diagonal (eq. 19) are special cases; α = 1ᵀΣ⁻¹1 (Theorem 4.1).
 
+use crate::Factors;
 use crate::direction::{Direction, dual_to_coefficients};
 use crate::layerwise::require_damping;
 use crate::{Curvature, Loss, OptimError, Result, check_dual_size, check_residual};
 use faer::Mat;
 use ngd_linalg::{add_to_diagonal, col, solve_general, to_vec};
-use ngd_model::Factors;
 
 /// Layer-wise NGD: layer l steps J_lᵀ v_l with [(Σ⊗I_CN)ΛK + NρI] v = 1_L ⊗ g (eq. 15; Λ = I
 /// and g = e for MSE).

@@ -6,9 +6,9 @@ use crate::{
     Curvature, Direction, Kfac, LayerStep, LayerWise, Method, UnitWise, coefficient_matrix,
     parse_sigma,
 };
+use crate::{Factors, LayerFactors};
 use faer::{Mat, Scale};
 use ngd_linalg::{add_to_diagonal, col, max_abs_diff, solve_pseudo_inverse, solve_spd};
-use ngd_model::{Factors, LayerFactors};
 
 fn identity_times(a: f64, n: usize) -> Mat<f64> {
     Mat::from_fn(n, n, |i, j| if i == j { a } else { 0.0 })
@@ -137,28 +137,45 @@ fn kron(b: &Mat<f64>, a: &Mat<f64>) -> Mat<f64> {
     })
 }
 
-/// K-FAC with explicit M × M factors and the explicit Kronecker inverse (eq. 20):
-/// vec_r(ΔW̃_l) = (B̂ ⊗ Â)⁻¹ vec_r(∇_{W̃_l}L), returned as Δ(W_lᵀ | b_l).
-fn kfac_explicit(f: &Factors, e: &[f64], rho: f64) -> Vec<Mat<f64>> {
-    let n = f.samples() as f64;
+/// K-FAC with explicit factors and the explicit Kronecker inverse (eq. 20, MATH.md §8):
+/// A = h̃ᵀh̃/N + ρ_A, B = δᵀΛδ/N + ρ_B (Λ: CN × CN, class-major), π from the traces,
+/// vec_r(ΔW̃_l) = (B ⊗ A)⁻¹ vec_r(Σ_{c,n} g_{c,n} δ^{(c)}(n) ⊗ h̃(n) / N), as Δ(W_lᵀ | b_l).
+fn kfac_explicit(f: &Factors, g: &[f64], lambda: &Mat<f64>, rho: f64) -> Vec<Mat<f64>> {
+    let n = f.samples();
+    let scale = Scale(1.0 / n as f64);
     f.layers
         .iter()
         .map(|layer: &LayerFactors| {
-            let (rho_a, rho_b) = Kfac { damping: rho }.damping_split(layer);
             let h = &layer.input;
             let d = &layer.delta;
-            let mut a = h.transpose() * h * Scale(1.0 / n);
-            add_to_diagonal(&mut a, rho_a);
-            let mut b = d.transpose() * d * Scale(1.0 / n);
-            add_to_diagonal(&mut b, rho_b);
-            let ed = Mat::from_fn(d.nrows(), d.ncols(), |i, j| e[i] * d[(i, j)]);
-            let grad = ed.transpose() * h * Scale(1.0 / n); // M_l × (M_{l−1}+1)
+            let mut a = h.transpose() * h * scale;
+            let mut b = d.transpose() * lambda * d * scale;
+            let tr =
+                |m: &Mat<f64>| (0..m.nrows()).map(|i| m[(i, i)]).sum::<f64>() / m.nrows() as f64;
+            let pi = (tr(&a) / tr(&b)).sqrt();
+            add_to_diagonal(&mut a, rho.sqrt() * pi);
+            add_to_diagonal(&mut b, rho.sqrt() / pi);
+            let gd = Mat::from_fn(d.nrows(), d.ncols(), |k, j| g[k] * d[(k, j)]);
+            let hs = Mat::from_fn(d.nrows(), h.ncols(), |k, j| h[(k % n, j)]);
+            let grad = gd.transpose() * hs * scale; // M_l × (M_{l−1}+1)
             let (mo, mi) = (grad.nrows(), grad.ncols());
-            let g = Mat::from_fn(mo * mi, 1, |k, _| grad[(k / mi, k % mi)]);
-            let x = solve_spd(kron(&b, &a).as_ref(), g.as_ref(), "kron").unwrap();
+            let gv = Mat::from_fn(mo * mi, 1, |k, _| grad[(k / mi, k % mi)]);
+            let x = solve_spd(kron(&b, &a).as_ref(), gv.as_ref(), "kron").unwrap();
             Mat::from_fn(mi, mo, |j, i| x[(i * mi + j, 0)])
         })
         .collect()
+}
+
+/// Asserts that every layer of `got` equals `want` to a relative 1e-8 (Frobenius).
+fn assert_layers_close(got: &[Mat<f64>], want: &[Mat<f64>], what: &str) {
+    for (l, (g, w)) in got.iter().zip(want).enumerate() {
+        let err = max_abs_diff(g.as_ref(), w.as_ref()) / ngd_linalg::frobenius(w.as_ref());
+        assert!(
+            err < 1e-8,
+            "{what}, layer {}: relative error {err:.2e}",
+            l + 1
+        );
+    }
 }
 
 /// The N × N push-through form equals the explicit Kronecker inverse, with layers where
@@ -170,25 +187,42 @@ fn kfac_push_through_equals_explicit_kronecker_inverse() {
     let f = synthetic_factors(n, 1, &[10, 12, 3, 1], 31);
     let e = residual(n);
     for rho in [0.1, 1e-3] {
-        let got = dense_steps(&f, &Kfac { damping: rho }.direction(&f, &e).unwrap());
-        let want = kfac_explicit(&f, &e, rho);
-        for (l, (g, w)) in got.iter().zip(&want).enumerate() {
-            let err = max_abs_diff(g.as_ref(), w.as_ref()) / ngd_linalg::frobenius(w.as_ref());
-            assert!(
-                err < 1e-8,
-                "ρ = {rho}, layer {}: relative error {err:.2e}",
-                l + 1
-            );
-        }
+        let kfac = Kfac {
+            damping: rho,
+            ..Kfac::default()
+        };
+        let got = dense_steps(&f, &kfac.direction(&f, &e).unwrap());
+        let want = kfac_explicit(&f, &e, &Mat::identity(n, n), rho);
+        assert_layers_close(&got, &want, &format!("ρ = {rho}"));
     }
 }
 
+/// K-FAC with C > 1 outputs, for MSE (Λ = I) and softmax cross-entropy (Λ_n = diag(p) − ppᵀ),
+/// and logistic cross-entropy with C = 1, equals the explicit Kronecker-factored inverse; layers
+/// whose output side is pushed through (M_l ≥ CN) and explicit (M_l < CN); relative 1e-8.
 #[test]
-fn kfac_refuses_several_outputs() {
-    let f = synthetic_factors(4, 2, &[10, 12, 2], 32);
-    let e = residual(8);
-    let msg = Kfac::default().direction(&f, &e).unwrap_err().to_string();
-    assert!(msg.contains("C = 2"), "{msg}");
+fn kfac_several_outputs_equals_explicit_kronecker_inverse() {
+    use crate::Loss;
+    let n = 4;
+    for (c, loss) in [
+        (3, Loss::Mse),
+        (3, Loss::CrossEntropy),
+        (1, Loss::CrossEntropy),
+    ] {
+        let f = with_outputs(synthetic_factors(n, c, &[5, 14, 3, c], 40 + c as u64));
+        let y = targets(n, c);
+        let g = loss.output_gradient(&f.outputs, &y);
+        let lambda = match loss {
+            Loss::Mse => Mat::identity(n * c, n * c),
+            Loss::CrossEntropy => explicit_lambda(&f),
+        };
+        for rho in [0.1, 1e-3] {
+            let kfac = Kfac { damping: rho, loss };
+            let got = dense_steps(&f, &kfac.direction(&f, &g).unwrap());
+            let want = kfac_explicit(&f, &g, &lambda, rho);
+            assert_layers_close(&got, &want, &format!("C = {c}, {loss}, ρ = {rho}"));
+        }
+    }
 }
 
 #[test]
@@ -208,7 +242,11 @@ fn kfac_without_damping_on_a_singular_input_gram_suggests_forster() {
         msg.contains("singular") && msg.contains("--forster"),
         "{msg}"
     );
-    assert!(Kfac { damping: 1e-2 }.direction(&f, &residual(6)).is_ok());
+    let damped = Kfac {
+        damping: 1e-2,
+        ..Kfac::default()
+    };
+    assert!(damped.direction(&f, &residual(6)).is_ok());
 }
 
 /// Synthetic ReLU-like factors: δ zeroed on a pseudo-random ~40 % of (sample, unit) pairs of

@@ -20,9 +20,9 @@
 
 use crate::direction::Direction;
 use crate::{Curvature, Result, check_residual};
+use crate::{Factors, LayerFactors};
 use faer::Mat;
 use ngd_linalg::{Cholesky, add_to_diagonal, col};
-use ngd_model::{Factors, LayerFactors};
 use rayon::prelude::*;
 
 /// Unit-wise NGD (eq. 23); α̂ = Σ_units |S_i| / (CN) measured from the factors.

@@ -1,0 +1,267 @@
+//! The model side of NGD: any burn network whose weight layers are affine maps
+//! u_l = s_w·h_{l−1}W_l + s_b·b_l (MATH.md §1), written once through a [`Tap`].
+//!
+//! From that one forward function the crate gets the Jacobian factors of MATH.md §2,
+//! ∂f_c(x_n)/∂(W_l, b_l) = δ_l^{(c)}(n) ⊗ h̃_{l−1}(n) with h̃ = [s_w·h; s_b]: the tap records
+//! h̃_{l−1} and adds a zero "probe" leaf to each pre-activation, so one backward pass of
+//! Σ_n w(n)·f(x_n) yields Σ_c w_c(n)·δ_l^{(c)}(n) for every sample at once (burn does not expose
+//! gradients of intermediate tensors). Weights stay untracked: no weight gradient is computed.
+//! The scales s_w, s_b belong to the model (σ_w/√M_{l−1} and σ_b under the NTK
+//! parameterisation, 1 and 1 for `burn::nn::Linear`); the curvature code never sees them.
+
+use crate::convert::{mat_to_tensor, tensor_to_mat};
+use crate::factors::{Factors, LayerFactors};
+use burn::module::Param;
+use burn::nn::Linear;
+use burn::tensor::{Device, Tensor};
+use faer::Mat;
+
+/// A network NGD can train: its forward pass through a [`Tap`] and a per-layer update.
+///
+/// ```ignore
+/// impl FactoredModel for MyMlp {
+///     fn forward_tapped(&self, x: Tensor<2>, tap: &mut Tap) -> Tensor<2> {
+///         let h = relu(tap.linear(&self.fc1, x));
+///         tap.linear(&self.fc2, h)
+///     }
+///     fn update_layer(&mut self, layer: usize, dw: Tensor<2>, db: Tensor<1>, lr: f64) {
+///         let fc = [&mut self.fc1, &mut self.fc2][layer];
+///         update_linear(fc, dw, db, lr);
+///     }
+/// }
+/// ```
+pub trait FactoredModel {
+    /// f(x) (N × C) for row samples x (N × M_0), every weight layer l = 1..L written as
+    /// [`Tap::linear`] or [`Tap::affine`], in order.
+    fn forward_tapped(&self, x: Tensor<2>, tap: &mut Tap) -> Tensor<2>;
+
+    /// θ_l ← θ_l − lr·(ΔW_l, Δb_l) for layer `layer` (0-based), ΔW_l shaped [M_{l−1}, M_l] like
+    /// the weight, Δb_l [M_l], both in the model's own parameter coordinates.
+    fn update_layer(&mut self, layer: usize, dw: Tensor<2>, db: Tensor<1>, lr: f64);
+
+    /// f(x) without autodiff.
+    fn forward_plain(&self, x: Tensor<2>) -> Tensor<2> {
+        self.forward_tapped(x.without_autodiff(), &mut Tap::plain())
+    }
+
+    /// Factors of every layer and output at x: C forward + backward passes, one per output c
+    /// with w = e_c, δ stacked class-major (MATH.md §2).
+    fn factors(&self, x: Tensor<2>) -> Factors {
+        let x = x.without_autodiff();
+        let mut first: Option<TapPass> = None;
+        let mut deltas: Vec<Vec<Tensor<2>>> = Vec::new();
+        let mut c = 0;
+        loop {
+            let pass = tapped_pass(self, x.clone(), |_| OutputWeights::Output(c));
+            let outputs = pass.outputs.ncols();
+            if deltas.is_empty() {
+                deltas = vec![Vec::new(); pass.signals.len()];
+            }
+            for (l, d) in pass.signals.iter().enumerate() {
+                deltas[l].push(d.clone());
+            }
+            if first.is_none() {
+                first = Some(pass);
+            }
+            c += 1;
+            if c == outputs {
+                break;
+            }
+        }
+        assemble(first.expect("one pass"), deltas)
+    }
+
+    /// The factors of output c alone: h̃_{l−1} and δ_l^{(c)} (N × M_l), with f(x) (N × C),
+    /// from one forward + backward pass.
+    fn factors_of_output(&self, x: Tensor<2>, c: usize) -> Factors {
+        let pass = tapped_pass(self, x.without_autodiff(), |_| OutputWeights::Output(c));
+        let deltas = pass.signals.iter().map(|d| vec![d.clone()]).collect();
+        assemble(pass, deltas)
+    }
+
+    /// One pass with output weights w = `weights(f)` (N × C, chosen after the forward):
+    /// h̃_{l−1} and the weighted signals Σ_c w_c(n) δ_l^{(c)}(n) (N × M_l) of every layer.
+    /// With w = ∂(N·L)/∂f these are the per-sample loss gradients w.r.t. u_l.
+    fn weighted_signals(&self, x: Tensor<2>, weights: impl FnOnce(&Mat<f64>) -> Mat<f64>) -> Factors
+    where
+        Self: Sized,
+    {
+        let pass = tapped_pass(self, x.without_autodiff(), |f| {
+            OutputWeights::PerSample(weights(f))
+        });
+        let deltas = pass.signals.iter().map(|d| vec![d.clone()]).collect();
+        assemble(pass, deltas)
+    }
+}
+
+/// θ ← θ − lr·(ΔW, Δb) on a `burn::nn::Linear` (weight [d_in, d_out]; Δb ignored without bias).
+pub fn update_linear(linear: &mut Linear, dw: Tensor<2>, db: Tensor<1>, lr: f64) {
+    step_param(&mut linear.weight, dw, lr);
+    if let Some(b) = linear.bias.as_mut() {
+        step_param(b, db, lr);
+    }
+}
+
+/// θ ← θ − lr·Δ on one parameter, keeping it a leaf of the device it lives on.
+pub fn step_param<const D: usize>(param: &mut Param<Tensor<D>>, delta: Tensor<D>, lr: f64) {
+    let value = param.val();
+    let tracked = value.is_autodiff();
+    let new = value.without_autodiff() - delta.mul_scalar(lr);
+    let new = if tracked { new.autodiff() } else { new };
+    *param = Param::initialized(param.id, if tracked { new.require_grad() } else { new });
+}
+
+/// Records what NGD needs from each weight layer of a forward pass.
+pub struct Tap {
+    probe: Option<Device>,
+    inputs: Vec<Tensor<2>>,
+    bias_scales: Vec<f64>,
+    probes: Vec<Tensor<2>>,
+}
+
+impl Tap {
+    /// A tap that only computes the forward pass.
+    pub fn plain() -> Self {
+        Self {
+            probe: None,
+            inputs: Vec::new(),
+            bias_scales: Vec::new(),
+            probes: Vec::new(),
+        }
+    }
+
+    fn probing(device: Device) -> Self {
+        Self {
+            probe: Some(device),
+            ..Self::plain()
+        }
+    }
+
+    /// u = h·W + b for a `burn::nn::Linear` (standard parameterisation: s_w = s_b = 1).
+    pub fn linear(&mut self, layer: &Linear, h: Tensor<2>) -> Tensor<2> {
+        let (bias, scale) = match &layer.bias {
+            Some(b) => (Some(b), 1.0),
+            None => (None, 0.0),
+        };
+        self.affine(h, &layer.weight, bias, 1.0, scale)
+    }
+
+    /// u = s_w·(h·W) + s_b·b for a weight W ([M_{l−1}, M_l]) and bias b ([M_l]); the bias is
+    /// skipped when `bias_scale` is 0. Records h̃ = s_w·h (and s_b) for the factors.
+    pub fn affine(
+        &mut self,
+        h: Tensor<2>,
+        weight: &Param<Tensor<2>>,
+        bias: Option<&Param<Tensor<1>>>,
+        weight_scale: f64,
+        bias_scale: f64,
+    ) -> Tensor<2> {
+        let track = self.probe.is_some();
+        let leaf = |t: Tensor<2>| {
+            let t = t.without_autodiff();
+            if track { t.autodiff() } else { t }
+        };
+        if track {
+            let hd = h.clone().without_autodiff();
+            self.inputs.push(if weight_scale == 1.0 {
+                hd
+            } else {
+                hd.mul_scalar(weight_scale)
+            });
+            self.bias_scales
+                .push(if bias.is_some() { bias_scale } else { 0.0 });
+        }
+        let w = leaf(weight.val());
+        let mut u = h.matmul(w);
+        if weight_scale != 1.0 {
+            u = u.mul_scalar(weight_scale);
+        }
+        if let (Some(b), true) = (bias, bias_scale != 0.0) {
+            let b = b.val().without_autodiff();
+            let b = if track { b.autodiff() } else { b };
+            let b = if bias_scale == 1.0 {
+                b
+            } else {
+                b.mul_scalar(bias_scale)
+            };
+            u = u + b.unsqueeze_dim(0);
+        }
+        if let Some(device) = &self.probe {
+            let [n, m] = u.dims();
+            let probe = Tensor::<2>::zeros([n, m], device).require_grad();
+            u = u + probe.clone();
+            self.probes.push(probe);
+        }
+        u
+    }
+}
+
+/// What one probed pass returns (device tensors and host outputs).
+struct TapPass {
+    inputs: Vec<Tensor<2>>,
+    bias_scales: Vec<f64>,
+    signals: Vec<Tensor<2>>,
+    outputs: Mat<f64>,
+}
+
+/// The output weights w of a probed pass's backward of Σ_n w(n)·f(x_n).
+enum OutputWeights {
+    /// w = e_c: δ^{(c)} itself.
+    Output(usize),
+    /// Any N × C weights.
+    PerSample(Mat<f64>),
+}
+
+/// One forward pass with probes and one backward of Σ_n w(n)·f(x_n), w = `weights(f)`.
+fn tapped_pass<M: FactoredModel + ?Sized>(
+    model: &M,
+    x: Tensor<2>,
+    weights: impl FnOnce(&Mat<f64>) -> OutputWeights,
+) -> TapPass {
+    let device = x.device();
+    let mut tap = Tap::probing(device.clone().autodiff());
+    let f = model.forward_tapped(x.autodiff(), &mut tap);
+    let outputs = tensor_to_mat(f.clone().without_autodiff());
+    let objective = match weights(&outputs) {
+        OutputWeights::Output(c) => f.narrow(1, c, 1).sum(),
+        OutputWeights::PerSample(w) => (f * mat_to_tensor(w.as_ref(), &device).autodiff()).sum(),
+    };
+    let grads = objective.backward();
+    let signals = tap
+        .probes
+        .iter()
+        .map(|p| p.grad(&grads).expect("probe gradient"))
+        .collect();
+    TapPass {
+        inputs: tap.inputs,
+        bias_scales: tap.bias_scales,
+        signals,
+        outputs,
+    }
+}
+
+/// Host factors from a pass's device tensors: [h̃ | s_b] and δ blocks stacked class-major.
+fn assemble(pass: TapPass, deltas: Vec<Vec<Tensor<2>>>) -> Factors {
+    let layers = pass
+        .inputs
+        .iter()
+        .zip(&pass.bias_scales)
+        .zip(deltas)
+        .map(|((h, &s), d)| LayerFactors {
+            input: with_bias_column(tensor_to_mat(h.clone()), s),
+            delta: tensor_to_mat(Tensor::cat(d, 0)),
+        })
+        .collect();
+    Factors {
+        layers,
+        outputs: pass.outputs,
+        device_inputs: pass.inputs,
+        bias_scales: pass.bias_scales,
+    }
+}
+
+/// [h | s_b·1]: appends the bias column to the scaled inputs.
+fn with_bias_column(h: Mat<f64>, bias_scale: f64) -> Mat<f64> {
+    let (n, m) = (h.nrows(), h.ncols());
+    Mat::from_fn(n, m + 1, |i, j| if j < m { h[(i, j)] } else { bias_scale })
+}
