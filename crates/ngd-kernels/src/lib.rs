@@ -9,8 +9,8 @@
 //!   K-FAC NGD (eqs. 10, 13, 16, 21): f_t(x'), f_∞(x') and the kernel-regression mean.
 //! * [`empirical`] — the same kernels at finite width from a real network's Jacobian factors
 //!   h̃_{l−1}, δ_l (MATH.md §2), for `--kernel empirical` and the theory columns of training.
-//! * [`lemma`] — the layer-wise Σ matrices (block diagonal, block tri-diagonal eq. 19) and
-//!   α = 1ᵀΣ⁻¹1 (Theorem 4.1, Lemma 4.3).
+//! * The layer-wise Σ matrices (block diagonal, block tri-diagonal eq. 19) and α = 1ᵀΣ⁻¹1
+//!   (Theorem 4.1, Lemma 4.3) are the optimizer's ([`ngd_optim::sigma`]), re-exported here.
 //!
 //! # Normalisation conventions (shared by every module)
 //!
@@ -34,7 +34,6 @@
 
 pub mod analytic;
 pub mod empirical;
-pub mod lemma;
 pub mod predict;
 
 pub use analytic::{
@@ -42,8 +41,10 @@ pub use analytic::{
     relu_layer_kernels_select, relu_layer_kernels_sym, relu_layer_kernels_sym_select,
 };
 pub use empirical::{FactorRef, empirical_layer_kernels};
-pub use lemma::{block_diagonal_sigma, layerwise_alpha, layerwise_weights, tridiagonal_sigma};
 pub use ngd_linalg::LinalgError;
+pub use ngd_optim::sigma::{
+    SigmaError, block_diagonal_sigma, layerwise_alpha, layerwise_weights, tridiagonal_sigma,
+};
 pub use predict::{FunctionSpace, Predictor, gd_train_loss_curve, max_eigenvalue};
 
 /// Errors of the kernel computations and predictors.
@@ -58,24 +59,9 @@ pub enum KernelError {
     /// Inconsistent matrix shapes between arguments.
     #[error("shape mismatch: {0}")]
     Shape(String),
-    /// The layer-wise Σ of Theorem 4.1 (eq. 15–16) is singular, so α = 1ᵀΣ⁻¹1 is undefined.
-    #[error(
-        "layer-wise Σ ({depth}×{depth}) is singular, so α = 1ᵀΣ⁻¹1 (Theorem 4.1) is undefined{hint}; \
-         pseudo-inverse NGD with this Σ has no convergence guarantee as ρ → 0 — use damping \
-         ρ > 0 in parameter space, or another depth / Σ"
-    )]
-    SingularSigma {
-        /// L, the size of Σ.
-        depth: usize,
-        /// Extra explanation (e.g. the L = 3s+2 rule of Lemma 4.3), possibly empty.
-        hint: String,
-    },
-    /// Σ must be a symmetric L×L matrix (eq. 15).
-    #[error("layer-wise Σ must be symmetric (eq. 15); max |Σ − Σᵀ| = {asymmetry:e}")]
-    SigmaNotSymmetric {
-        /// Largest entry of |Σ − Σᵀ|.
-        asymmetry: f64,
-    },
+    /// An invalid or singular layer-wise Σ (Theorem 4.1, eq. 15–16, Lemma 4.3).
+    #[error(transparent)]
+    Sigma(#[from] SigmaError),
     /// K-FAC's function-space form (eq. 21) is only derived for one output.
     #[error(
         "K-FAC (eq. 21) is only derived for a single output (C = 1), got C = {outputs}; \

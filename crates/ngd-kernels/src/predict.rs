@@ -36,8 +36,8 @@ use faer::{Mat, MatRef};
 use ngd_linalg::Cholesky;
 
 use crate::analytic::{KernelSet, LayerKernels};
-use crate::lemma::{block_diagonal_sigma, layerwise_weights, tridiagonal_sigma};
 use crate::{KernelError, LinalgError, Result};
+use crate::{block_diagonal_sigma, layerwise_weights, tridiagonal_sigma};
 
 /// Which update rule's function-space dynamics to predict (MATH.md §3–4).
 #[derive(Clone, Debug)]

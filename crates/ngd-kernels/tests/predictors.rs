@@ -463,7 +463,10 @@ fn invalid_predictors_are_reported() {
         .err()
         .unwrap();
     assert!(
-        matches!(err, KernelError::SingularSigma { depth: 5, .. }),
+        matches!(
+            err,
+            KernelError::Sigma(ngd_kernels::SigmaError::Singular { depth: 5, .. })
+        ),
         "{err}"
     );
     assert!(err.to_string().contains("3s+2"));

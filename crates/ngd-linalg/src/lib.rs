@@ -141,7 +141,7 @@ pub fn solve_general(a: MatRef<'_, f64>, b: MatRef<'_, f64>, what: &str) -> Resu
     let n = a.nrows();
     let pivots: Vec<f64> = (0..n).map(|i| u[(i, i)].abs()).collect();
     let max = pivots.iter().cloned().fold(0.0f64, f64::max);
-    if pivots.iter().any(|&p| !(p > 1e-13 * max)) {
+    if pivots.iter().any(|&p| p.is_nan() || p <= 1e-13 * max) {
         return Err(LinalgError::Singular {
             what: what.into(),
             n,

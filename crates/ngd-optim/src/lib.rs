@@ -11,12 +11,13 @@ mod direction;
 mod factors;
 pub mod forster;
 mod kfac;
+mod layer_wise;
 mod layerwise;
 mod loss;
 mod method;
 mod model;
 mod optimizer;
-mod sigma;
+pub mod sigma;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
@@ -30,12 +31,13 @@ pub use direction::{
 pub use factors::{Factors, LayerFactors};
 pub use kfac::Kfac;
 pub use kfac::OutputRoot;
+pub use layer_wise::LayerWise;
 pub use layerwise::{BlockDiagonal, Exact, Gd};
 pub use loss::Loss;
 pub use method::{Method, MethodError, parse_sigma};
 pub use model::{FactoredModel, Tap, step_param, update_linear};
 pub use optimizer::{Fisher, KfacLayer, Ngd, NgdConfig, NgdState, PhaseTimes, StepStats};
-pub use sigma::LayerWise;
+pub use sigma::SigmaError;
 pub use unitwise::UnitWise;
 
 use ngd_linalg::LinalgError;
@@ -46,6 +48,9 @@ pub enum OptimError {
     /// A linear solve failed (singular Gram, NaN, …).
     #[error(transparent)]
     Linalg(#[from] LinalgError),
+    /// An invalid or singular layer-wise Σ.
+    #[error(transparent)]
+    Sigma(#[from] SigmaError),
     /// The CN × CN systems would not fit in memory.
     #[error(
         "N·C = {cn} gives {what} of {gib:.1} GiB (f64), more than the {limit:.0} GiB allowed; \
