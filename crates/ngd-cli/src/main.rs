@@ -47,6 +47,9 @@ fn main() {
     let cli = Cli::parse();
     if let Err(err) = run(cli) {
         eprintln!("error: {err:#}");
+        if let Some(hint) = ngd_cli::hints::hint(&err) {
+            eprintln!("hint: {hint}");
+        }
         std::process::exit(1);
     }
 }

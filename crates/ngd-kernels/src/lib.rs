@@ -1,5 +1,5 @@
 //! Kernels and function-space predictors for natural-gradient descent in wide networks
-//! (Karakida & Osawa, NeurIPS 2020; design notes in `shared/design/MATH.md` §4–5).
+//! (Karakida & Osawa, NeurIPS 2020; design notes in `docs/MATH.md` §4–5).
 //!
 //! Pure `f64` mathematics on [`faer::Mat`]; no deep-learning framework.
 //!

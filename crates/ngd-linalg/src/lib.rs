@@ -4,6 +4,8 @@
 //! solves of MATH.md §3 are done in double precision; a singular system is reported as
 //! [`LinalgError::Singular`] (Cholesky first), never silently mis-solved.
 
+#![warn(missing_docs)]
+
 use faer::linalg::solvers::{DenseSolveCore, Solve};
 use faer::{Mat, MatRef, Side};
 
@@ -15,15 +17,26 @@ pub enum LinalgError {
     /// The matrix is not (numerically) positive definite / invertible.
     #[error(
         "{what}: matrix of size {n}×{n} is singular or not positive definite \
-         (Cholesky failed); add damping (--damping ρ > 0)"
+         (Cholesky failed); add damping ρ > 0"
     )]
-    Singular { what: String, n: usize },
+    Singular {
+        /// What the matrix is (e.g. "exact NGD Gram JJᵀ").
+        what: String,
+        /// Its size.
+        n: usize,
+    },
     /// An eigen-decomposition did not converge.
     #[error("{what}: eigen-decomposition did not converge")]
-    EigenFailed { what: String },
+    EigenFailed {
+        /// What the matrix is.
+        what: String,
+    },
     /// A matrix or vector contains NaN or ±∞.
     #[error("{what}: matrix contains NaN or infinite entries")]
-    NonFinite { what: String },
+    NonFinite {
+        /// What the matrix is.
+        what: String,
+    },
 }
 
 /// Result alias for this crate.

@@ -3,6 +3,8 @@
 //!
 //! Nothing here names a backend: every function takes the [`Device`] chosen by the caller.
 
+#![warn(missing_docs)]
+
 mod factored;
 mod mlp;
 

@@ -20,7 +20,12 @@ pub enum ModelError {
     ZeroWidth(Vec<usize>),
     /// Negative or non-finite variance.
     #[error("{name} must be finite and non-negative (σ_w² > 0), got {value}")]
-    Variance { name: &'static str, value: f64 },
+    Variance {
+        /// σ_w² or σ_b².
+        name: &'static str,
+        /// The value given.
+        value: f64,
+    },
 }
 
 /// Activation function φ.

@@ -156,7 +156,7 @@ fn explicit_layer_jacobians(model: &Mlp, x: &[f64], n: usize, d: usize) -> Vec<M
             let xs = tensor_from_rows(&x[s * d..(s + 1) * d], 1, d, &ad);
             let f = forward_tracked(&tracked, xs);
             let grads = f.narrow(1, c, 1).sum().backward();
-            for l in 0..depth {
+            for (l, layer_rows) in rows.iter_mut().enumerate().take(depth) {
                 let gw = tracked.weights[l].val().grad(&grads).unwrap();
                 let gb = tracked.biases[l].val().grad(&grads).unwrap();
                 let mut row = Vec::new();
@@ -170,7 +170,7 @@ fn explicit_layer_jacobians(model: &Mlp, x: &[f64], n: usize, d: usize) -> Vec<M
                     }
                     row.push(gb[i] as f64);
                 }
-                rows[l].push(row);
+                layer_rows.push(row);
             }
         }
     }

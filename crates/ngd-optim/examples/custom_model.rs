@@ -49,12 +49,12 @@ impl FactoredModel for Classifier {
     }
 
     fn update_layer(&mut self, layer: usize, dw: Tensor<2>, db: Tensor<1>, lr: f64) {
-        let fc = match layer {
-            0 => &mut self.fc1,
-            1 => &mut self.fc2,
-            _ => &mut self.fc3,
-        };
-        update_linear(fc, dw, db, lr);
+        update_linear(
+            [&mut self.fc1, &mut self.fc2, &mut self.fc3][layer],
+            dw,
+            db,
+            lr,
+        );
     }
 }
 

@@ -27,8 +27,8 @@ pub fn forster(
     max_iter: usize,
 ) -> Result<ForsterReport> {
     if n < dim {
-        return Err(OptimError::Unsupported(format!(
-            "--forster needs at least as many samples as input dimensions (N = {n} < M_0 = {dim}); \
+        return Err(OptimError::Forster(format!(
+            "needs at least as many samples as input dimensions (N = {n} < M_0 = {dim}); \
              with M_0 ≥ N the input Gram is already invertible and no transform is needed"
         )));
     }
@@ -40,8 +40,8 @@ pub fn forster(
     let mut iterations = 0;
     while deviation > tol {
         if iterations == max_iter {
-            return Err(OptimError::Unsupported(format!(
-                "Forster transform did not converge: ‖ZᵀZ − (N/M_0)I‖/‖(N/M_0)I‖ = {deviation:.3e} \
+            return Err(OptimError::Forster(format!(
+                "did not converge: ‖ZᵀZ − (N/M_0)I‖/‖(N/M_0)I‖ = {deviation:.3e} \
                  after {max_iter} iterations (tolerance {tol:.1e}); the inputs may lie in a \
                  lower-dimensional subspace"
             )));
@@ -100,11 +100,9 @@ fn deviation_of(z: &Mat<f64>, target: f64) -> f64 {
 fn inverse_sqrt(a: &Mat<f64>) -> Result<Mat<f64>> {
     let eig = symmetric_eigen(a.as_ref(), "Forster transform ZᵀZ")?;
     let max = eig.values.iter().cloned().fold(0.0f64, f64::max);
-    if eig.values.iter().any(|&v| !(v > 1e-12 * max)) {
-        return Err(OptimError::Unsupported(
-            "Forster transform: ZᵀZ is singular (the inputs span fewer than M_0 dimensions); \
-             use --damping instead"
-                .into(),
+    if eig.values.iter().any(|&v| v.is_nan() || v <= 1e-12 * max) {
+        return Err(OptimError::Forster(
+            "ZᵀZ is singular (the inputs span fewer than M_0 dimensions)".into(),
         ));
     }
     let u = &eig.vectors;

@@ -77,30 +77,26 @@ impl Kfac {
         let (rho_a, rho_b) = self.damping_split(layer, x);
         let what_b = format!("K-FAC factor B* of layer {}", l + 1);
         let what_a = format!("K-FAC factor A* of layer {}", l + 1);
-        let hint = if l == 0 {
-            " (the input Gram h̃₀h̃₀ᵀ is singular when M_0 < N or inputs are dependent: use \
-             --forster or --damping)"
-        } else {
-            ""
-        };
+        let first_input = l == 0;
         if layer.input.ncols() >= n && x.ncols() >= x.nrows() {
             // Both pushed through: R = P X with the N × K P = (H̃/N + ρ_A)⁻¹ Bᵀ(XXᵀ/N + ρ_B)⁻¹/N,
             // B the K × N matrix of β, so the only large products are the two Grams and P X.
-            let b_inv = damped_gram(x, n, rho_b, &what_b, "")?.inverse();
+            let b_inv = damped_gram(x, n, rho_b, &what_b, false)?.inverse();
             let scaled = root.combine(&b_inv, n);
-            let p = damped_gram(&layer.input, n, rho_a, &what_a, hint)?.solve(scaled.as_ref());
+            let p =
+                damped_gram(&layer.input, n, rho_a, &what_a, first_input)?.solve(scaled.as_ref());
             return Ok(LayerStep::Coefficients(&p * x));
         }
         // X̂ = X (B* + ρ_B)⁻¹ (K × M_l), then Σ_k β_k x̂_k(n) / N per sample (N × M_l).
-        let x_hat = right_inverse(x, n, rho_b, &what_b, "")?;
+        let x_hat = right_inverse(x, n, rho_b, &what_b, false)?;
         let scaled = root.combine(&x_hat, n);
         if layer.input.ncols() >= n {
             // R = (H̃/N + ρ_A)⁻¹ Σ_k β_k x̂_k / N.
-            let chol = damped_gram(&layer.input, n, rho_a, &what_a, hint)?;
+            let chol = damped_gram(&layer.input, n, rho_a, &what_a, first_input)?;
             Ok(LayerStep::Coefficients(chol.solve(scaled.as_ref())))
         } else {
             // Dense: Δ(W_lᵀ|b_l) = (A* + ρ_A)⁻¹ h̃ᵀ Σ_k β_k x̂_k / N.
-            let a = factor_inverse_explicit(&layer.input, n, rho_a, &what_a, hint)?;
+            let a = factor_inverse_explicit(&layer.input, n, rho_a, &what_a, first_input)?;
             Ok(LayerStep::Dense(
                 a.solve((layer.input.transpose() * &scaled).as_ref()),
             ))
@@ -174,10 +170,16 @@ impl OutputRoot {
 }
 
 /// Cholesky of X Xᵀ/N + ρI (rows × rows; N the sample count).
-fn damped_gram(x: &Mat<f64>, n: usize, rho: f64, what: &str, hint: &str) -> Result<Cholesky> {
+fn damped_gram(
+    x: &Mat<f64>,
+    n: usize,
+    rho: f64,
+    what: &str,
+    first_input: bool,
+) -> Result<Cholesky> {
     let mut g = gram(x.as_ref()) * Scale(1.0 / n as f64);
     add_to_diagonal(&mut g, rho);
-    Cholesky::new(g.as_ref(), what).map_err(|err| with_hint(err, hint))
+    Cholesky::new(g.as_ref(), what).map_err(|err| input_error(err, first_input))
 }
 
 /// Cholesky of XᵀX/N + ρI (d × d, only used when d < rows).
@@ -186,27 +188,35 @@ fn factor_inverse_explicit(
     n: usize,
     rho: f64,
     what: &str,
-    hint: &str,
+    first_input: bool,
 ) -> Result<Cholesky> {
     let mut g = x.transpose() * x * Scale(1.0 / n as f64);
     add_to_diagonal(&mut g, rho);
-    Cholesky::new(g.as_ref(), what).map_err(|err| with_hint(err, hint))
+    Cholesky::new(g.as_ref(), what).map_err(|err| input_error(err, first_input))
 }
 
 /// X (XᵀX/N + ρ)⁻¹ (K × d), explicit when d < K, else pushed through: (XXᵀ/N + ρ)⁻¹ X.
-fn right_inverse(x: &Mat<f64>, n: usize, rho: f64, what: &str, hint: &str) -> Result<Mat<f64>> {
+fn right_inverse(
+    x: &Mat<f64>,
+    n: usize,
+    rho: f64,
+    what: &str,
+    first_input: bool,
+) -> Result<Mat<f64>> {
     if x.ncols() >= x.nrows() {
-        Ok(damped_gram(x, n, rho, what, hint)?.solve(x.as_ref()))
+        Ok(damped_gram(x, n, rho, what, first_input)?.solve(x.as_ref()))
     } else {
-        let chol = factor_inverse_explicit(x, n, rho, what, hint)?;
+        let chol = factor_inverse_explicit(x, n, rho, what, first_input)?;
         Ok(chol.solve(x.transpose()).transpose().to_owned())
     }
 }
 
-fn with_hint(err: ngd_linalg::LinalgError, hint: &str) -> OptimError {
-    if hint.is_empty() {
-        err.into()
-    } else {
-        OptimError::Unsupported(format!("{err}{hint}"))
+/// A singular first-layer input factor becomes [`OptimError::SingularInputFactor`].
+fn input_error(err: ngd_linalg::LinalgError, first_input: bool) -> OptimError {
+    match err {
+        ngd_linalg::LinalgError::Singular { .. } if first_input => {
+            OptimError::SingularInputFactor { source: err }
+        }
+        err => err.into(),
     }
 }

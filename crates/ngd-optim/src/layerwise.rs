@@ -133,11 +133,7 @@ pub(crate) fn dual_solve(
 /// Cross-entropy NGD needs ρ > 0 (the likelihood's output Hessian Λ is singular for softmax).
 pub(crate) fn require_damping(loss: Loss, damping: f64) -> Result<()> {
     if loss == Loss::CrossEntropy && damping <= 0.0 {
-        return Err(OptimError::Unsupported(
-            "cross-entropy NGD needs damping: the softmax Fisher JᵀΛJ/N is singular \
-             (Λ_n = diag(p_n) − p_np_nᵀ annihilates 1); pass --damping ρ > 0, e.g. 1e-3"
-                .into(),
-        ));
+        return Err(OptimError::NeedsDamping);
     }
     Ok(())
 }

@@ -5,6 +5,8 @@
 //! returns a [`Direction`], per layer an N × M_l coefficient matrix R_l with
 //! Δ(W_lᵀ) = h̃_{l−1}ᵀ R_l (bias row included), so θ ← θ − η Δθ is one matrix product per layer.
 
+#![warn(missing_docs)]
+
 pub mod convert;
 mod diagonal;
 mod direction;
@@ -40,7 +42,7 @@ pub use optimizer::{Fisher, KfacLayer, Ngd, NgdConfig, NgdState, PhaseTimes, Ste
 pub use sigma::SigmaError;
 pub use unitwise::UnitWise;
 
-use ngd_linalg::LinalgError;
+pub use ngd_linalg::LinalgError;
 
 /// Errors from computing a natural-gradient direction.
 #[derive(Debug, thiserror::Error)]
@@ -57,14 +59,47 @@ pub enum OptimError {
          use fewer samples or classes"
     )]
     TooLarge {
+        /// N·C.
         cn: usize,
+        /// What would be allocated.
         what: &'static str,
+        /// Its size, GiB.
         gib: f64,
+        /// The limit, GiB.
         limit: f64,
     },
     /// A residual of the wrong length.
     #[error("residual has length {got}, expected C·N = {expected}")]
-    ResidualLength { got: usize, expected: usize },
+    ResidualLength {
+        /// Its length.
+        got: usize,
+        /// C·N.
+        expected: usize,
+    },
+    /// Cross-entropy NGD needs ρ > 0: the softmax Fisher is singular.
+    #[error(
+        "cross-entropy NGD needs damping ρ > 0: the softmax Fisher JᵀΛJ/N is singular \
+         (Λ_n = diag(p_n) − p_np_nᵀ annihilates 1)"
+    )]
+    NeedsDamping,
+    /// The paper's learning rate 1/α is undefined (α = 1ᵀΣ⁻¹1 with a singular Σ).
+    #[error("{method}: α = 1ᵀΣ⁻¹1 is undefined (Σ singular), so there is no default learning rate")]
+    NoDefaultLr {
+        /// The method.
+        method: &'static str,
+    },
+    /// K-FAC's first input factor A*_0 is singular (M_0 < N or dependent inputs).
+    #[error(
+        "{source} (the input Gram h̃₀h̃₀ᵀ is singular when M_0 < N or the inputs are \
+         dependent: Forster-transform the inputs or add damping)"
+    )]
+    SingularInputFactor {
+        /// The failed factorisation.
+        source: LinalgError,
+    },
+    /// The Forster transform cannot be applied to these inputs.
+    #[error("Forster transform: {0}")]
+    Forster(String),
     /// The method cannot handle this configuration.
     #[error("{0}")]
     Unsupported(String),

@@ -14,7 +14,10 @@ use serde::{Deserialize, Serialize};
 pub enum MethodError {
     /// Name not recognised.
     #[error("unknown method '{name}' (expected one of: {})", Method::NAMES.join(", "))]
-    Unknown { name: String },
+    Unknown {
+        /// The name given.
+        name: String,
+    },
     /// Negative or non-finite damping.
     #[error("damping must be finite and ≥ 0, got {0}")]
     Damping(f64),
@@ -113,7 +116,7 @@ impl Method {
         }
         if sigma.is_some() && self != Method::LayerWise {
             return Err(MethodError::Sigma(format!(
-                "--sigma is only used by the layer-wise method, not by {self}"
+                "Σ is only used by the layer-wise method, not by {self}"
             )));
         }
         let supports_ce = !matches!(
@@ -122,7 +125,7 @@ impl Method {
         );
         if loss == Loss::CrossEntropy && !supports_ce {
             return Err(MethodError::Loss(format!(
-                "--loss cross-entropy is supported by gd, exact, block-diagonal, \
+                "the cross-entropy loss is supported by gd, exact, block-diagonal, \
                  block-tri-diagonal, layer-wise and kfac, not by {self}"
             )));
         }
@@ -133,11 +136,7 @@ impl Method {
             Method::BlockTriDiagonal => Box::new(TriDiagonal { damping, loss }),
             Method::LayerWise => {
                 let sigma = sigma.ok_or_else(|| {
-                    MethodError::Sigma(
-                        "layer-wise NGD needs Σ: --sigma \"1,0.5,0;0.5,1,0.5;0,0.5,1\" (L×L, \
-                         symmetric, rows separated by ';')"
-                            .into(),
-                    )
+                    MethodError::Sigma("layer-wise NGD needs Σ (L×L, symmetric)".into())
                 })?;
                 let mut lw = LayerWise::with_sigma(sigma.clone(), damping)
                     .map_err(|e| MethodError::Sigma(e.to_string()))?;
@@ -172,11 +171,9 @@ impl Method {
         }
         match curvature.alpha(factors) {
             Some(alpha) if alpha > 0.0 => Ok(1.0 / alpha),
-            _ => Err(OptimError::Unsupported(format!(
-                "{}: α = 1ᵀΣ⁻¹1 is undefined (Σ singular), so there is no default learning \
-                 rate; give --lr explicitly (and --damping ρ > 0)",
-                curvature.name()
-            ))),
+            _ => Err(OptimError::NoDefaultLr {
+                method: curvature.name(),
+            }),
         }
     }
 }
@@ -215,11 +212,11 @@ pub fn parse_sigma(text: &str) -> std::result::Result<Mat<f64>, MethodError> {
                 .collect::<std::result::Result<Vec<_>, _>>()
         })
         .collect::<std::result::Result<_, _>>()
-        .map_err(|e| MethodError::Sigma(format!("--sigma '{text}': {e}")))?;
+        .map_err(|e| MethodError::Sigma(format!("Σ '{text}': {e}")))?;
     let l = rows.len();
     if let Some(bad) = rows.iter().find(|r| r.len() != l) {
         return Err(MethodError::Sigma(format!(
-            "--sigma '{text}': Σ must be L×L; it has {l} rows but a row of length {}",
+            "Σ '{text}' must be L×L; it has {l} rows but a row of length {}",
             bad.len()
         )));
     }

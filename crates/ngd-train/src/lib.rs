@@ -3,6 +3,8 @@
 //!
 //! The library does not print: progress goes to the `on_step` callback.
 
+#![warn(missing_docs)]
+
 mod bench;
 mod record;
 pub mod test_theory;
@@ -34,13 +36,18 @@ pub enum TrainError {
     /// The loss became NaN or infinite.
     #[error(
         "training diverged: train loss is {loss} after step {step} (method {method}, lr {lr:.4e}, \
-         damping {damping}); try a smaller --lr or a larger --damping"
+         damping {damping})"
     )]
     Diverged {
+        /// The step after which the loss was not finite.
         step: usize,
+        /// The loss.
         loss: f64,
+        /// The method's name.
         method: String,
+        /// The learning rate.
         lr: f64,
+        /// The damping ρ.
         damping: f64,
     },
     /// Invalid learning rate or step count.

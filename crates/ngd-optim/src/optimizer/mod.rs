@@ -245,9 +245,9 @@ impl Ngd {
         let config = &self.config;
         let step = self.state.step;
         let stats_step =
-            step % config.kfac_stats_interval as u64 == 0 || self.state.kfac.is_empty();
+            step.is_multiple_of(config.kfac_stats_interval as u64) || self.state.kfac.is_empty();
         let invert_step =
-            step % config.kfac_inverse_interval as u64 == 0 || self.state.kfac.is_empty();
+            step.is_multiple_of(config.kfac_inverse_interval as u64) || self.state.kfac.is_empty();
         let t = Instant::now();
         // The loss signals Y_l, and X_l (B* = XᵀX/N) on statistics steps.
         let (factors, roots): (Factors, Option<Vec<Mat<f64>>>) = if stats_step
