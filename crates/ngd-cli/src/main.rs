@@ -1,5 +1,7 @@
 //! `ngd`: natural-gradient descent with exact and approximate Fisher information in wide
 //! networks (Karakida & Osawa, NeurIPS 2020), on real MNIST and CIFAR-10.
+// The clap doc comments are `--help` text, where `tch-cuda[:N]` is meant literally.
+#![allow(rustdoc::broken_intra_doc_links)]
 
 mod commands;
 mod figure;

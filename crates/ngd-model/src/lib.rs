@@ -1,4 +1,4 @@
-//! The network of Karakida & Osawa (eq. 1–2) as a burn [`Module`], and the per-sample
+//! The network of Karakida & Osawa (eq. 1–2) as a burn [`Module`](burn::module::Module), and the per-sample
 //! Jacobian in factored form (MATH.md §2) computed with burn's autodiff.
 //!
 //! Nothing here names a backend: every function takes the [`Device`] chosen by the caller.

@@ -181,7 +181,7 @@ fn standard_normals(rng: &mut ChaCha8Rng, n: usize) -> Vec<f32> {
 pub struct Mlp {
     /// W_lᵀ, shape [M_{l−1}, M_l], l = 1..L.
     pub weights: Vec<Param<Tensor<2>>>,
-    /// b_l, shape [M_l], l = 1..L.
+    /// b_l, shape `[M_l]`, l = 1..L.
     pub biases: Vec<Param<Tensor<1>>>,
     /// Shape and variances.
     #[module(skip)]

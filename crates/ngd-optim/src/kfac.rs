@@ -109,7 +109,7 @@ impl Kfac {
 /// Σ_c g_c(n) δ^{(c)}(n) = Σ_k β_k(n) x_k(n) for the output gradient g (MATH.md §8).
 ///
 /// MSE: X = δ, β = g. Softmax cross-entropy: Λ_n = A_nA_nᵀ with A_n = diag(√p) − p√pᵀ, so
-/// x_k = Σ_c A_n[c,k] δ^{(c)} and, as 1ᵀg = 0, β_k = g_k/√p_k. Logistic (C = 1):
+/// x_k = Σ_c A_n\[c,k\] δ^{(c)} and, as 1ᵀg = 0, β_k = g_k/√p_k. Logistic (C = 1):
 /// x = √(p(1−p)) δ, β = g/√(p(1−p)).
 #[derive(Debug, Clone)]
 pub struct OutputRoot {

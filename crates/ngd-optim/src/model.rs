@@ -36,7 +36,7 @@ pub trait FactoredModel {
     fn forward_tapped(&self, x: Tensor<2>, tap: &mut Tap) -> Tensor<2>;
 
     /// θ_l ← θ_l − lr·(ΔW_l, Δb_l) for layer `layer` (0-based), ΔW_l shaped [M_{l−1}, M_l] like
-    /// the weight, Δb_l [M_l], both in the model's own parameter coordinates.
+    /// the weight, Δb_l `[M_l]`, both in the model's own parameter coordinates.
     fn update_layer(&mut self, layer: usize, dw: Tensor<2>, db: Tensor<1>, lr: f64);
 
     /// f(x) without autodiff.
@@ -146,7 +146,7 @@ impl Tap {
         self.affine(h, &layer.weight, bias, 1.0, scale)
     }
 
-    /// u = s_w·(h·W) + s_b·b for a weight W ([M_{l−1}, M_l]) and bias b ([M_l]); the bias is
+    /// u = s_w·(h·W) + s_b·b for a weight W (`[M_{l−1}, M_l]`) and bias b (`[M_l]`); the bias is
     /// skipped when `bias_scale` is 0. Records h̃ = s_w·h (and s_b) for the factors.
     pub fn affine(
         &mut self,
