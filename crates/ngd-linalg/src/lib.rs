@@ -42,6 +42,17 @@ pub enum LinalgError {
 /// Result alias for this crate.
 pub type Result<T> = std::result::Result<T, LinalgError>;
 
+/// Row-major values of a matrix (the layout of `ngd_data` splits and metrics).
+pub fn to_rows(m: &Mat<f64>) -> Vec<f64> {
+    let (r, c) = (m.nrows(), m.ncols());
+    (0..r * c).map(|k| m[(k / c, k % c)]).collect()
+}
+
+/// A rows × cols matrix from row-major values.
+pub fn from_rows(v: &[f64], rows: usize, cols: usize) -> Mat<f64> {
+    Mat::from_fn(rows, cols, |i, j| v[i * cols + j])
+}
+
 /// A ← A + c·I (in place).
 pub fn add_to_diagonal(a: &mut Mat<f64>, c: f64) {
     for i in 0..a.nrows().min(a.ncols()) {
@@ -52,11 +63,6 @@ pub fn add_to_diagonal(a: &mut Mat<f64>, c: f64) {
 /// X Xᵀ for a row-major-sample matrix X (n × d): the Gram matrix of its rows.
 pub fn gram(x: MatRef<'_, f64>) -> Mat<f64> {
     x * x.transpose()
-}
-
-/// X Yᵀ: cross-Gram of the rows of X (n × d) and Y (m × d).
-pub fn cross_gram(x: MatRef<'_, f64>, y: MatRef<'_, f64>) -> Mat<f64> {
-    x * y.transpose()
 }
 
 /// A ⊙ B (Hadamard product of equally-shaped matrices).

@@ -7,40 +7,33 @@
 
 #![warn(missing_docs)]
 
+mod blocks;
 pub mod convert;
-mod diagonal;
 mod direction;
 mod factors;
 pub mod forster;
-mod kfac;
-mod layer_wise;
-mod layerwise;
 mod loss;
 mod method;
 mod model;
+mod network;
 mod optimizer;
 pub mod sigma;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_approx;
-mod unitwise;
 
-pub use diagonal::{Diagonal, QuasiDiagonal};
+pub use blocks::{BlockDiagonal, Diagonal, Kfac, OutputRoot, QuasiDiagonal, UnitWise};
 pub use direction::{
     Direction, LayerStep, coefficient_matrix, dual_to_coefficients, function_step,
 };
 pub use factors::{Factors, LayerFactors};
-pub use kfac::Kfac;
-pub use kfac::OutputRoot;
-pub use layer_wise::LayerWise;
-pub use layerwise::{BlockDiagonal, Exact, Gd};
 pub use loss::Loss;
 pub use method::{Method, MethodError, parse_sigma};
 pub use model::{FactoredModel, Tap, step_param, update_linear};
+pub use network::{BlockTriDiagonal, Exact, Gd, LayerWise};
 pub use optimizer::{Fisher, KfacLayer, Ngd, NgdConfig, NgdState, PhaseTimes, StepStats};
 pub use sigma::SigmaError;
-pub use unitwise::UnitWise;
 
 pub use ngd_linalg::LinalgError;
 

@@ -2,8 +2,8 @@
 
 use crate::Factors;
 use crate::{
-    BlockDiagonal, Curvature, Diagonal, Exact, Gd, Kfac, LayerWise, Loss, OptimError,
-    QuasiDiagonal, Result, UnitWise,
+    BlockDiagonal, BlockTriDiagonal, Curvature, Diagonal, Exact, Gd, Kfac, LayerWise, Loss,
+    OptimError, QuasiDiagonal, Result, UnitWise,
 };
 use faer::Mat;
 use ngd_linalg::symmetric_eigenvalues;
@@ -133,7 +133,7 @@ impl Method {
             Method::Gd => Box::new(Gd),
             Method::Exact => Box::new(Exact { damping, loss }),
             Method::BlockDiagonal => Box::new(BlockDiagonal { damping, loss }),
-            Method::BlockTriDiagonal => Box::new(TriDiagonal { damping, loss }),
+            Method::BlockTriDiagonal => Box::new(BlockTriDiagonal { damping, loss }),
             Method::LayerWise => {
                 let sigma = sigma.ok_or_else(|| {
                     MethodError::Sigma("layer-wise NGD needs Σ (L×L, symmetric)".into())
@@ -175,29 +175,6 @@ impl Method {
                 method: curvature.name(),
             }),
         }
-    }
-}
-
-/// Block tri-diagonal NGD whose Σ (eq. 19) is sized to the network's depth when used.
-#[derive(Debug, Clone)]
-struct TriDiagonal {
-    damping: f64,
-    loss: Loss,
-}
-
-impl Curvature for TriDiagonal {
-    fn name(&self) -> &'static str {
-        "block-tri-diagonal"
-    }
-
-    fn alpha(&self, factors: &Factors) -> Option<f64> {
-        LayerWise::tridiagonal(factors.depth(), self.damping).alpha(factors)
-    }
-
-    fn direction(&self, factors: &Factors, residual: &[f64]) -> Result<crate::Direction> {
-        let mut lw = LayerWise::tridiagonal(factors.depth(), self.damping);
-        lw.loss = self.loss;
-        lw.direction(factors, residual)
     }
 }
 

@@ -254,16 +254,7 @@ pub fn predictor_for(method: Method, depth: usize) -> Option<Predictor> {
     }
 }
 
-/// Row-major copy of an n × C matrix (the layout of `ngd_data` metrics).
-pub fn to_rows(m: &Mat<f64>) -> Vec<f64> {
-    let (r, c) = (m.nrows(), m.ncols());
-    (0..r * c).map(|k| m[(k / c, k % c)]).collect()
-}
-
-/// An n × C matrix from row-major values.
-pub fn from_rows(v: &[f64], rows: usize, cols: usize) -> Mat<f64> {
-    Mat::from_fn(rows, cols, |i, j| v[i * cols + j])
-}
+pub use ngd_linalg::{from_rows, to_rows};
 
 /// Predicted test loss and accuracy at steps 0..=T (eq. 10 with the run's own empirical
 /// kernels at initialisation); empty when the method has no predictor.

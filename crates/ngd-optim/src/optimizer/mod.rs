@@ -12,15 +12,11 @@ mod record;
 pub use kfac_state::KfacLayer;
 
 use crate::convert::tensor_to_rows;
-use crate::direction::{Direction, LayerStep};
-use crate::kfac::OutputRoot;
+use crate::direction::Direction;
 use crate::{Curvature, FactoredModel, Factors, Loss, Method, OptimError};
 use burn::config::Config;
 use burn::tensor::Tensor;
 use faer::Mat;
-use kfac_state::{batch_statistics, loss_signals};
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
 
@@ -193,10 +189,11 @@ impl Ngd {
             times.curvature = t.elapsed().as_secs_f64();
             (factors, direction)
         };
-        let loss = self
-            .config
-            .loss
-            .value(&to_rows(&factors.outputs), &y, factors.outputs_dim());
+        let loss = self.config.loss.value(
+            &ngd_linalg::to_rows(&factors.outputs),
+            &y,
+            factors.outputs_dim(),
+        );
         if !loss.is_finite() {
             return Err(OptimError::Unsupported(format!(
                 "the loss is {loss} at step {} (diverged: lower the learning rate or raise \
@@ -233,99 +230,6 @@ impl Ngd {
         Ok(self.config.loss.output_gradient(outputs, y))
     }
 
-    /// K-FAC with state: statistics (every `kfac_stats_interval` steps), inverses (every T) and
-    /// the primal step; returns the factors whose device inputs apply it.
-    fn kfac_direction<M: FactoredModel>(
-        &mut self,
-        model: &mut M,
-        x: Tensor<2>,
-        y: &[f64],
-        times: &mut PhaseTimes,
-    ) -> crate::Result<(Factors, Direction)> {
-        let config = &self.config;
-        let step = self.state.step;
-        let stats_step =
-            step.is_multiple_of(config.kfac_stats_interval as u64) || self.state.kfac.is_empty();
-        let invert_step =
-            step.is_multiple_of(config.kfac_inverse_interval as u64) || self.state.kfac.is_empty();
-        let t = Instant::now();
-        // The loss signals Y_l, and X_l (B* = XᵀX/N) on statistics steps.
-        let (factors, roots): (Factors, Option<Vec<Mat<f64>>>) = if stats_step
-            && config.fisher == Fisher::Exact
-        {
-            let factors = model.factors(x);
-            let g = self.output_gradient(&factors.outputs, y)?;
-            let roots = factors
-                .layers
-                .iter()
-                .map(|l| OutputRoot::new(config.loss, &l.delta, &factors.outputs, &g).x)
-                .collect();
-            let signals = (0..factors.depth())
-                .map(|l| loss_signals(&factors, l, &g))
-                .collect::<Vec<_>>();
-            (with_signals(factors, signals), Some(roots))
-        } else {
-            let loss = config.loss;
-            let mut y_err = None;
-            let grad = model.weighted_signals(x.clone(), |f| {
-                if y.len() != f.nrows() * f.ncols() {
-                    y_err = Some((y.len(), f.nrows(), f.ncols()));
-                    return Mat::zeros(f.nrows(), f.ncols());
-                }
-                let g = loss.output_gradient(f, y);
-                class_major_to_mat(&g, f.nrows(), f.ncols())
-            });
-            if let Some((got, n, c)) = y_err {
-                return Err(OptimError::Unsupported(format!(
-                    "targets hold {got} values, expected N·C = {n}·{c}"
-                )));
-            }
-            let roots = match (stats_step, config.fisher) {
-                (false, _) => None,
-                (true, Fisher::Empirical) => {
-                    Some(grad.layers.iter().map(|l| l.delta.clone()).collect())
-                }
-                (true, _) => {
-                    let mut rng = ChaCha8Rng::seed_from_u64(
-                        config.seed ^ step.wrapping_mul(0x9E37_79B9_7F4A_7C15),
-                    );
-                    let sampled = model.weighted_signals(x, |f| sampled_weights(loss, f, &mut rng));
-                    Some(sampled.layers.into_iter().map(|l| l.delta).collect())
-                }
-            };
-            (grad, roots)
-        };
-        times.forward_backward = t.elapsed().as_secs_f64();
-        let t = Instant::now();
-        let n = factors.samples();
-        if let Some(roots) = roots {
-            for (l, (layer, x_root)) in factors.layers.iter().zip(&roots).enumerate() {
-                let (a, s) = batch_statistics(&layer.input, x_root, n);
-                match self.state.kfac.get_mut(l) {
-                    Some(k) => k.accumulate(a, s, config.kfac_decay),
-                    None => self.state.kfac.push(KfacLayer::new(a, s)),
-                }
-            }
-        }
-        times.curvature = t.elapsed().as_secs_f64();
-        if invert_step {
-            let t = Instant::now();
-            for (l, k) in self.state.kfac.iter_mut().enumerate() {
-                k.invert(config.damping, l)?;
-            }
-            times.inversion = t.elapsed().as_secs_f64();
-        }
-        let t = Instant::now();
-        let layers = factors
-            .layers
-            .iter()
-            .zip(&self.state.kfac)
-            .map(|(layer, k)| k.step(&layer.input, &layer.delta))
-            .collect::<Vec<LayerStep>>();
-        times.curvature += t.elapsed().as_secs_f64();
-        Ok((factors, Direction { layers }))
-    }
-
     /// v ← μv + Δθ, θ ← θ − ηv.
     fn update<M: FactoredModel>(
         &mut self,
@@ -356,61 +260,6 @@ impl Ngd {
             model.update_layer(l, vw.clone(), vb.clone(), lr);
         }
     }
-}
-
-/// Factors whose δ is replaced by the per-sample loss signals Y_l (N × M_l).
-fn with_signals(mut factors: Factors, signals: Vec<Mat<f64>>) -> Factors {
-    for (layer, y) in factors.layers.iter_mut().zip(signals) {
-        layer.delta = y;
-    }
-    factors
-}
-
-/// Output weights p_n − e_ŷ with ŷ ~ p(y|x_n) (softmax; C = 1: Bernoulli σ(f) on {0, 1});
-/// for MSE the Fisher is exact and sampling ŷ ~ N(f, I) gives weights ε ~ N(0, I).
-fn sampled_weights(loss: Loss, f: &Mat<f64>, rng: &mut ChaCha8Rng) -> Mat<f64> {
-    let (n, c_out) = (f.nrows(), f.ncols());
-    let mut w = Mat::zeros(n, c_out);
-    for i in 0..n {
-        if loss == Loss::Mse {
-            for c in 0..c_out {
-                let z: f64 = rand_distr::Distribution::sample(&rand_distr::StandardNormal, rng);
-                w[(i, c)] = z;
-            }
-            continue;
-        }
-        let p = crate::loss::probabilities_of(f, i);
-        let u: f64 = rng.random();
-        if c_out == 1 {
-            w[(i, 0)] = p[0] - if u < p[0] { 1.0 } else { 0.0 };
-            continue;
-        }
-        let mut acc = 0.0;
-        let mut label = c_out - 1;
-        for (c, pc) in p.iter().enumerate() {
-            acc += pc;
-            if u < acc {
-                label = c;
-                break;
-            }
-        }
-        for c in 0..c_out {
-            w[(i, c)] = p[c] - if c == label { 1.0 } else { 0.0 };
-        }
-    }
-    w
-}
-
-/// A class-major vector (v[c·N + n]) as an N × C matrix.
-fn class_major_to_mat(v: &[f64], n: usize, c_out: usize) -> Mat<f64> {
-    Mat::from_fn(n, c_out, |i, c| v[c * n + i])
-}
-
-/// Row-major values of a matrix.
-fn to_rows(m: &Mat<f64>) -> Vec<f64> {
-    (0..m.nrows() * m.ncols())
-        .map(|k| m[(k / m.ncols(), k % m.ncols())])
-        .collect()
 }
 
 #[cfg(test)]

@@ -120,9 +120,7 @@ fn read(reader: Reader, device: &Device) -> Result<NgdState> {
 
 /// An f64 matrix as row-major f64 tensor data (full precision).
 fn mat_data(m: &Mat<f64>) -> TensorData {
-    let (r, c) = (m.nrows(), m.ncols());
-    let values: Vec<f64> = (0..r * c).map(|k| m[(k / c, k % c)]).collect();
-    TensorData::new(values, [r, c])
+    TensorData::new(ngd_linalg::to_rows(m), [m.nrows(), m.ncols()])
 }
 
 fn data_mat(data: TensorData) -> Result<Mat<f64>> {
@@ -138,5 +136,5 @@ fn data_mat(data: TensorData) -> Result<Mat<f64>> {
     let values = data
         .try_into_vec::<f64>()
         .map_err(|e| record_error(format!("{e:?}")))?;
-    Ok(Mat::from_fn(r, c, |i, j| values[i * c + j]))
+    Ok(ngd_linalg::from_rows(&values, r, c))
 }

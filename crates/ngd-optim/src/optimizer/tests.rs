@@ -209,9 +209,7 @@ fn momentum_accumulates_the_steps() {
     opt.step(&mut with_mu, x.clone(), y.clone()).unwrap();
     let theta1 = with_mu.params();
     opt.step(&mut with_mu, x.clone(), y.clone()).unwrap();
-    // Without momentum from θ₁: Δ₂ = (θ₁ − θ₂')/η.
-    let mut plain = with_mu.clone();
-    let _ = &mut plain;
+    // Without momentum: Δ₁ = (θ₀ − θ₁)/η, and Δ₂ from a plain step at θ₁.
     let mut from1 = base.clone();
     gd.init()
         .unwrap()

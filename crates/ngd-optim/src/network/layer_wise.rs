@@ -1,9 +1,9 @@
 //! Layer-wise NGD with a general symmetric Σ (eq. 15): block diagonal (Σ = I) and block
 //! tri-diagonal (eq. 19) are special cases; α = 1ᵀΣ⁻¹1 (Theorem 4.1).
 
+use super::require_damping;
 use crate::Factors;
 use crate::direction::{Direction, dual_to_coefficients};
-use crate::layerwise::require_damping;
 use crate::sigma::{SigmaError, check_symmetric, layerwise_weights};
 use crate::{Curvature, Loss, Result, check_dual_size, check_residual};
 use faer::Mat;
