@@ -152,13 +152,39 @@ pub struct Entry {
     pub per_seed: Vec<SeedResult>,
 }
 
-/// A method name of this command: `ntk` or a [`Method`].
-fn curvature_for(name: &str, damping: f64) -> std::result::Result<Box<dyn Curvature>, String> {
-    let method = if name == "ntk" {
-        Method::Gd
-    } else {
+/// An entry of this command's `--methods`: the NTK itself (Θ̄ = Θ, i.e. GD) or a [`Method`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MethodEntry {
+    /// Θ̄ = Θ = JJᵀ/N.
+    Ntk,
+    /// Θ̄ = JG⁻¹Jᵀ/N of an NGD method.
+    Method(Method),
+}
+
+impl std::str::FromStr for MethodEntry {
+    type Err = String;
+    fn from_str(name: &str) -> std::result::Result<Self, String> {
+        if name == "ntk" {
+            return Ok(MethodEntry::Ntk);
+        }
         name.parse::<Method>()
-            .map_err(|e| format!("method '{name}' not available in this build ({e})"))?
+            .map(MethodEntry::Method)
+            .map_err(|e| format!("method '{name}' not available in this build ({e})"))
+    }
+}
+
+impl MethodEntry {
+    /// Whether `name` is the NTK entry.
+    fn is_ntk(name: &str) -> bool {
+        name.parse::<MethodEntry>() == Ok(MethodEntry::Ntk)
+    }
+}
+
+/// The curvature of an entry (`ntk` is GD's).
+fn curvature_for(name: &str, damping: f64) -> std::result::Result<Box<dyn Curvature>, String> {
+    let method = match name.parse::<MethodEntry>()? {
+        MethodEntry::Ntk => Method::Gd,
+        MethodEntry::Method(m) => m,
     };
     method.curvature(damping).map_err(|e| e.to_string())
 }
@@ -342,7 +368,11 @@ pub fn run(args: IsotropyArgs) -> Result<()> {
                     let stats = analyse(&tb).map_err(|e| e.to_string())?;
                     let rel = match &mnist {
                         Some(d) => {
-                            let scale = if name == "ntk" { stats.3 } else { stats.1 };
+                            let scale = if MethodEntry::is_ntk(name) {
+                                stats.3
+                            } else {
+                                stats.1
+                            };
                             Some(relative_step(
                                 c.as_ref(),
                                 &factors,
@@ -548,7 +578,7 @@ fn chart(title: String, methods: &[String], results: &[(String, usize, Option<f6
         if points.is_empty() {
             continue;
         }
-        let label = if name == "ntk" {
+        let label = if MethodEntry::is_ntk(name) {
             "NTK (Θ, GD)".to_string()
         } else {
             name.clone()

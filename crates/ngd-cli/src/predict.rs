@@ -13,6 +13,7 @@ use ngd_kernels::{
     relu_layer_kernels_sym_select,
 };
 use ngd_model::{Activation, Device, Mlp, MlpConfig};
+use ngd_optim::Method;
 use ngd_train::test_theory::{
     empirical_kernels_by_output, from_rows, row_chunks, split_factor_bytes, to_rows,
 };
@@ -94,13 +95,20 @@ pub fn plot(docs: &[Value], path: &std::path::Path) -> Result<()> {
         let methods = doc["methods"]
             .as_object()
             .context("predict JSON without 'methods'")?;
-        for name in ["exact", "block-diagonal", "block-tri-diagonal", "kfac"] {
-            let Some(m) = methods.get(name) else { continue };
-            let label = match name {
-                "exact" => "exact",
-                "block-diagonal" => "block diag.",
-                "block-tri-diagonal" => "block tri-diag.",
-                _ => "K-FAC",
+        for method in [
+            Method::Exact,
+            Method::BlockDiagonal,
+            Method::BlockTriDiagonal,
+            Method::Kfac,
+        ] {
+            let Some(m) = methods.get(method.name()) else {
+                continue;
+            };
+            let label = match method {
+                Method::BlockDiagonal => "block diag.",
+                Method::BlockTriDiagonal => "block tri-diag.",
+                Method::Kfac => "K-FAC",
+                _ => "exact",
             };
             let c = &m["converged"];
             let mean = c["test_accuracy_mean"]
@@ -151,24 +159,24 @@ struct MethodSpec {
 fn parse_methods(names: &[String], depth: usize, outputs: usize) -> Result<Vec<MethodSpec>> {
     let mut out = Vec::new();
     for name in names {
-        let (name, predictor): (&'static str, Predictor) = match name.trim() {
-            "exact" => ("exact", Predictor::Exact),
-            "block-diagonal" => ("block-diagonal", Predictor::block_diagonal(depth)),
-            "block-tri-diagonal" => ("block-tri-diagonal", Predictor::block_tridiagonal(depth)),
-            "kfac" => {
-                if outputs != 1 {
-                    bail!(
-                        "kfac: the K-FAC predictor (eq. 21) is only derived for one output (two \
-                         classes); these {outputs}-class targets need exact, block-diagonal or \
-                         block-tri-diagonal"
-                    );
-                }
-                ("kfac", Predictor::Kfac)
-            }
-            other => bail!(
-                "unknown predictor '{other}' (expected exact, block-diagonal, block-tri-diagonal, kfac)"
+        let method: Method = name.trim().parse()?;
+        let predictor = match method {
+            Method::Gd => None, // f_∞ of GD is the exact one; its f_t needs a step count
+            Method::Kfac if outputs != 1 => bail!(
+                "kfac: the K-FAC predictor (eq. 21) is only derived for one output (two \
+                 classes); these {outputs}-class targets need exact, block-diagonal or \
+                 block-tri-diagonal"
             ),
+            Method::BlockTriDiagonal => Some(Predictor::block_tridiagonal(depth)),
+            _ => Predictor::for_method(method, depth, None),
         };
+        let Some(predictor) = predictor else {
+            bail!(
+                "no converged-predictor for '{method}' (expected exact, block-diagonal, \
+                 block-tri-diagonal, kfac)"
+            );
+        };
+        let name = method.name();
         if out.iter().any(|m: &MethodSpec| m.name == name) {
             bail!("predictor '{name}' given twice");
         }

@@ -38,6 +38,7 @@ use ngd_linalg::Cholesky;
 use crate::analytic::{KernelSet, LayerKernels};
 use crate::{KernelError, LinalgError, Result};
 use crate::{block_diagonal_sigma, layerwise_weights, tridiagonal_sigma};
+use ngd_optim::Method;
 
 /// Which update rule's function-space dynamics to predict (MATH.md §3–4).
 #[derive(Clone, Debug)]
@@ -79,6 +80,24 @@ impl Predictor {
     pub fn block_tridiagonal(depth: usize) -> Self {
         Self::LayerWise {
             sigma: tridiagonal_sigma(depth),
+        }
+    }
+
+    /// The function-space predictor of a training method (MATH.md §4), or `None` where the
+    /// paper has none: unit-wise and the entry-wise Fishers, layer-wise without Σ, and the block
+    /// tri-diagonal Σ at L = 3s+2, which is singular (Lemma 4.3; Fig. 1b, L = 5).
+    pub fn for_method(method: Method, depth: usize, sigma: Option<&Mat<f64>>) -> Option<Self> {
+        match method {
+            Method::Gd => Some(Self::Gd),
+            Method::Exact => Some(Self::Exact),
+            Method::BlockDiagonal => Some(Self::block_diagonal(depth)),
+            Method::BlockTriDiagonal if depth % 3 != 2 => Some(Self::block_tridiagonal(depth)),
+            Method::LayerWise => sigma.map(|s| Self::LayerWise { sigma: s.clone() }),
+            Method::Kfac => Some(Self::Kfac),
+            Method::BlockTriDiagonal
+            | Method::UnitWise
+            | Method::Diagonal
+            | Method::QuasiDiagonal => None,
         }
     }
 

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, thiserror::Error)]
 pub enum MethodError {
     /// Name not recognised.
-    #[error("unknown method '{name}' (expected one of: {})", Method::NAMES.join(", "))]
+    #[error("unknown method '{name}' (expected one of: {})", Method::ALL.map(Method::name).join(", "))]
     Unknown {
         /// The name given.
         name: String,
@@ -61,18 +61,38 @@ impl Method {
         !matches!(self, Method::Diagonal | Method::QuasiDiagonal)
     }
 
-    /// Every accepted `--method` name.
-    pub const NAMES: &'static [&'static str] = &[
-        "gd",
-        "exact",
-        "block-diagonal",
-        "block-tri-diagonal",
-        "layer-wise",
-        "kfac",
-        "unit-wise",
-        "diagonal",
-        "quasi-diagonal",
+    /// Every method, in the paper's order.
+    pub const ALL: [Method; 9] = [
+        Method::Gd,
+        Method::Exact,
+        Method::BlockDiagonal,
+        Method::BlockTriDiagonal,
+        Method::LayerWise,
+        Method::Kfac,
+        Method::UnitWise,
+        Method::Diagonal,
+        Method::QuasiDiagonal,
     ];
+
+    /// Short aliases accepted by [`str::parse`] besides [`Method::name`].
+    pub fn aliases(self) -> &'static [&'static str] {
+        match self {
+            Method::BlockDiagonal => &["bd"],
+            Method::BlockTriDiagonal => &["btd"],
+            Method::Kfac => &["k-fac"],
+            _ => &[],
+        }
+    }
+
+    /// How the paper's learning rate of this method is set at initialisation.
+    pub fn lr_rule(self) -> LrRule {
+        match self {
+            Method::Gd => LrRule::InverseMaxNtkEigenvalue,
+            // Not isotropic (Fig. 3): like GD, 1/λ_max of their Θ̄.
+            Method::Diagonal | Method::QuasiDiagonal => LrRule::InverseMaxThetaBarEigenvalue,
+            _ => LrRule::InverseAlpha,
+        }
+    }
 
     /// The command-line name.
     pub fn name(self) -> &'static str {
@@ -156,26 +176,36 @@ impl Method {
         let curvature = self
             .curvature(0.0)
             .map_err(|e| OptimError::Unsupported(e.to_string()))?;
-        Self::optimal_lr(curvature.as_ref(), factors)
+        self.optimal_lr(curvature.as_ref(), factors)
     }
 
-    /// η = 1/α of `curvature` (Cor. 4.2), or 1/λ_max(Θ) when it has no α (GD, eq. 5).
-    pub fn optimal_lr(curvature: &dyn Curvature, factors: &Factors) -> Result<f64> {
-        match curvature.name() {
-            "gd" => return Ok(1.0 / max_ntk_eigenvalue(factors)?),
-            // Not isotropic (Fig. 3): like GD, 1/λ_max of their Θ̄.
-            "diagonal" | "quasi-diagonal" => {
-                return Ok(1.0 / max_coefficient_eigenvalue(curvature, factors, 50)?);
+    /// η of [`Method::lr_rule`] for this method's `curvature` at the factors: 1/α (Cor. 4.2),
+    /// 1/λ_max(Θ) for GD (eq. 5), 1/λ_max(Θ̄) for the entry-wise Fishers.
+    pub fn optimal_lr(self, curvature: &dyn Curvature, factors: &Factors) -> Result<f64> {
+        match self.lr_rule() {
+            LrRule::InverseMaxNtkEigenvalue => Ok(1.0 / max_ntk_eigenvalue(factors)?),
+            LrRule::InverseMaxThetaBarEigenvalue => {
+                Ok(1.0 / max_coefficient_eigenvalue(curvature, factors, 50)?)
             }
-            _ => {}
-        }
-        match curvature.alpha(factors) {
-            Some(alpha) if alpha > 0.0 => Ok(1.0 / alpha),
-            _ => Err(OptimError::NoDefaultLr {
-                method: curvature.name(),
-            }),
+            LrRule::InverseAlpha => match curvature.alpha(factors) {
+                Some(alpha) if alpha > 0.0 => Ok(1.0 / alpha),
+                _ => Err(OptimError::NoDefaultLr {
+                    method: self.name(),
+                }),
+            },
         }
     }
+}
+
+/// The paper's learning-rate rule of a method (Cor. 4.2, Fig. 1a, Fig. 3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LrRule {
+    /// η = 1/α of the isotropic Θ̄ = αI (eq. 12).
+    InverseAlpha,
+    /// η = 1/λ_max(Θ), the stable GD step (eq. 5).
+    InverseMaxNtkEigenvalue,
+    /// η = 1/λ_max(Θ̄) for a Θ̄ that is not isotropic.
+    InverseMaxThetaBarEigenvalue,
 }
 
 /// Parses Σ from "1,0.5,0;0.5,1,0.5;0,0.5,1" (rows separated by ';'), checked square and
@@ -205,18 +235,10 @@ pub fn parse_sigma(text: &str) -> std::result::Result<Mat<f64>, MethodError> {
 impl std::str::FromStr for Method {
     type Err = MethodError;
     fn from_str(s: &str) -> std::result::Result<Self, MethodError> {
-        match s {
-            "gd" => Ok(Method::Gd),
-            "exact" => Ok(Method::Exact),
-            "block-diagonal" | "bd" => Ok(Method::BlockDiagonal),
-            "block-tri-diagonal" | "btd" => Ok(Method::BlockTriDiagonal),
-            "layer-wise" => Ok(Method::LayerWise),
-            "kfac" | "k-fac" => Ok(Method::Kfac),
-            "unit-wise" => Ok(Method::UnitWise),
-            "diagonal" => Ok(Method::Diagonal),
-            "quasi-diagonal" => Ok(Method::QuasiDiagonal),
-            _ => Err(MethodError::Unknown { name: s.into() }),
-        }
+        Method::ALL
+            .into_iter()
+            .find(|m| m.name() == s || m.aliases().contains(&s))
+            .ok_or_else(|| MethodError::Unknown { name: s.into() })
     }
 }
 

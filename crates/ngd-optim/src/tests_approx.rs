@@ -46,7 +46,8 @@ fn tridiagonal_alpha_follows_lemma_4_3_through_the_method() {
         let c = Method::BlockTriDiagonal.curvature(0.0).unwrap();
         let alpha = c.alpha(&f).unwrap();
         assert!((alpha - want).abs() < 1e-12, "L = {depth}: α = {alpha}");
-        assert!((Method::optimal_lr(c.as_ref(), &f).unwrap() - 1.0 / want).abs() < 1e-12);
+        let lr = Method::BlockTriDiagonal.optimal_lr(c.as_ref(), &f).unwrap();
+        assert!((lr - 1.0 / want).abs() < 1e-12);
     }
 }
 
@@ -69,7 +70,9 @@ fn tridiagonal_depth_five_needs_damping() {
     assert!(c.direction(&f, &e).is_ok());
     assert!(c.alpha(&f).is_none());
     assert!(matches!(
-        Method::optimal_lr(c.as_ref(), &f).unwrap_err(),
+        Method::BlockTriDiagonal
+            .optimal_lr(c.as_ref(), &f)
+            .unwrap_err(),
         crate::OptimError::NoDefaultLr { .. }
     ));
 }
@@ -578,7 +581,7 @@ fn diagonal_default_lr_is_one_over_largest_theta_bar_eigenvalue() {
             .unwrap()
             .last()
             .unwrap();
-        let lr = Method::optimal_lr(curvature.as_ref(), &f).unwrap();
+        let lr = c.optimal_lr(curvature.as_ref(), &f).unwrap();
         assert!(
             (lr * lmax - 1.0).abs() < 1e-6,
             "{c}: η λ_max = {}",

@@ -70,7 +70,7 @@ pub fn bench_step(cfg: &BenchConfig, data: &Dataset, device: &Device) -> Result<
             t.factors = start.elapsed().as_secs_f64();
 
             let start = Instant::now();
-            let lr = Method::optimal_lr(curvature.as_ref(), &factors)?;
+            let lr = method.optimal_lr(curvature.as_ref(), &factors)?;
             let e = residual(&factors.outputs, &data.train);
             let direction = curvature.direction(&factors, &e)?;
             t.direction = start.elapsed().as_secs_f64();

@@ -116,7 +116,7 @@ pub fn train(
     let factors = model.factors(train.x.clone());
     let lr = match cfg.lr {
         Some(lr) => lr,
-        None => cfg.lr_scale * ngd_optim::Method::optimal_lr(curvature.as_ref(), &factors)?,
+        None => cfg.lr_scale * cfg.method.optimal_lr(curvature.as_ref(), &factors)?,
     };
     let alpha = curvature.alpha(&factors);
     let e0 = residual(&factors.outputs, &data.train);

@@ -241,16 +241,13 @@ fn finish_class_average(k: &mut LayerKernels, set: KernelSet, c_out: usize) {
     }
 }
 
-/// The function-space predictor of a training method, or `None` where there is none
-/// (matched by name so that new methods default to `None`).
+/// The function-space predictor of a training method for the theory columns of training:
+/// [`Predictor::for_method`] without K-FAC's eq. 21 (its α = N·L differs from the measured
+/// N(L−1)+1, MATH.md §4) and without a user Σ.
 pub fn predictor_for(method: Method, depth: usize) -> Option<Predictor> {
-    match method.name() {
-        "gd" => Some(Predictor::Gd),
-        "exact" => Some(Predictor::Exact),
-        "block-diagonal" => Some(Predictor::block_diagonal(depth)),
-        // L = 3s+2: Σ is singular (Lemma 4.3), so there is no f_t predictor (Fig. 1b, L = 5).
-        "block-tri-diagonal" if depth % 3 != 2 => Some(Predictor::block_tridiagonal(depth)),
-        _ => None,
+    match method {
+        Method::Kfac | Method::LayerWise => None,
+        _ => Predictor::for_method(method, depth, None),
     }
 }
 

@@ -203,7 +203,10 @@ impl Ngd {
         }
         let lr = match (self.state.lr, self.config.lr) {
             (Some(lr), _) | (None, Some(lr)) => lr,
-            (None, None) => Method::optimal_lr(self.curvature.as_ref(), &factors)?,
+            (None, None) => self
+                .config
+                .method
+                .optimal_lr(self.curvature.as_ref(), &factors)?,
         };
         self.state.lr = Some(lr);
         let t = Instant::now();
