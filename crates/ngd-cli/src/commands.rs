@@ -141,9 +141,9 @@ pub struct TrainArgs {
     #[arg(long)]
     pub forster: bool,
     /// Loss: mse (the paper's) or cross-entropy (softmax; logistic for two classes with one
-    /// output); cross-entropy works with gd, exact, the layer-wise methods and kfac (any number
-    /// of classes: its output-side factor is the Fisher-weighted sum over outputs) and needs
-    /// --damping.
+    /// output); cross-entropy works with every method but diagonal and quasi-diagonal (K-FAC's
+    /// output-side factor is the Fisher-weighted sum over outputs) and needs --damping > 0
+    /// except for unit-wise.
     #[arg(long, default_value = "mse")]
     pub loss: ngd_optim::Loss,
 }

@@ -151,10 +151,10 @@ fn version_names_the_backends_built_in() {
     );
 }
 
-/// K-FAC (MSE and cross-entropy) and unit-wise NGD train 10-class MNIST (C = 10 outputs):
+/// K-FAC and unit-wise NGD (MSE and cross-entropy) train 10-class MNIST (C = 10 outputs):
 /// the train loss falls by ≥ 20 % in 3 steps and the test accuracy rises well above chance
 /// (0.1). Measured: K-FAC MSE 0.51 → 0.32 (test 0.53), cross-entropy 2.30 → 0.82 (0.61),
-/// unit-wise 0.51 → 0.29 (0.53).
+/// unit-wise MSE 0.51 → 0.29 (0.53), cross-entropy 2.30 → 1.81 (0.45).
 #[test]
 fn kfac_and_unit_wise_train_ten_class_mnist() {
     let dir = tempfile::tempdir().unwrap();
@@ -162,6 +162,7 @@ fn kfac_and_unit_wise_train_ten_class_mnist() {
         ("kfac", "mse", "1"),
         ("kfac", "cross-entropy", "3"),
         ("unit-wise", "mse", "1"),
+        ("unit-wise", "cross-entropy", "1"),
     ] {
         let out = dir.path().join(format!("{method}-{loss}.json"));
         let args = [

@@ -51,6 +51,22 @@ pub(crate) fn probabilities_of(outputs: &Mat<f64>, i: usize) -> Vec<f64> {
     )
 }
 
+/// Λ_n, the C × C output Hessian of the likelihood at sample i (diag(p) − ppᵀ for softmax,
+/// p(1 − p) for one logistic output; I for MSE).
+pub(crate) fn output_hessian(loss: Loss, outputs: &Mat<f64>, i: usize) -> Mat<f64> {
+    let c_out = outputs.ncols();
+    if loss == Loss::Mse {
+        return Mat::identity(c_out, c_out);
+    }
+    let p = probabilities_of(outputs, i);
+    if c_out == 1 {
+        return Mat::from_fn(1, 1, |_, _| p[0] * (1.0 - p[0]));
+    }
+    Mat::from_fn(c_out, c_out, |c, d| {
+        (if c == d { p[c] } else { 0.0 }) - p[c] * p[d]
+    })
+}
+
 /// Model probabilities of one sample: softmax(f) for C > 1, (σ(f)) for C = 1.
 fn probabilities(row: &[f64]) -> Vec<f64> {
     if row.len() == 1 {

@@ -139,14 +139,11 @@ impl Method {
                 "Σ is only used by the layer-wise method, not by {self}"
             )));
         }
-        let supports_ce = !matches!(
-            self,
-            Method::UnitWise | Method::Diagonal | Method::QuasiDiagonal
-        );
+        let supports_ce = !matches!(self, Method::Diagonal | Method::QuasiDiagonal);
         if loss == Loss::CrossEntropy && !supports_ce {
             return Err(MethodError::Loss(format!(
-                "the cross-entropy loss is supported by gd, exact, block-diagonal, \
-                 block-tri-diagonal, layer-wise and kfac, not by {self}"
+                "the cross-entropy loss is supported by every method but the entry-wise \
+                 diagonal and quasi-diagonal Fishers, not by {self}"
             )));
         }
         Ok(match self {
@@ -164,7 +161,7 @@ impl Method {
                 Box::new(lw)
             }
             Method::Kfac => Box::new(Kfac { damping, loss }),
-            Method::UnitWise => Box::new(UnitWise { damping }),
+            Method::UnitWise => Box::new(UnitWise { damping, loss }),
             Method::Diagonal => Box::new(Diagonal { damping }),
             Method::QuasiDiagonal => Box::new(QuasiDiagonal { damping }),
         })

@@ -306,7 +306,15 @@ fn unit_wise_equals_explicit_per_unit_pseudo_inverse() {
     let f = relu_like(n, &[10, 9, 8, 1], 41);
     let e = residual(n);
     for rho in [0.0, 0.05] {
-        let got = dense_steps(&f, &UnitWise { damping: rho }.direction(&f, &e).unwrap());
+        let got = dense_steps(
+            &f,
+            &UnitWise {
+                damping: rho,
+                ..UnitWise::default()
+            }
+            .direction(&f, &e)
+            .unwrap(),
+        );
         let want = unit_wise_explicit(&f, &e, rho);
         for (l, (g, w)) in got.iter().zip(&want).enumerate() {
             let err = max_abs_diff(g.as_ref(), w.as_ref()) / ngd_linalg::frobenius(w.as_ref());
@@ -327,7 +335,15 @@ fn unit_wise_several_outputs_equals_explicit_per_unit_pseudo_inverse() {
     let f = relu_like_outputs(n, 3, &[10, 9, 8, 3], 43);
     let e = residual(3 * n);
     for rho in [0.0, 0.05] {
-        let got = dense_steps(&f, &UnitWise { damping: rho }.direction(&f, &e).unwrap());
+        let got = dense_steps(
+            &f,
+            &UnitWise {
+                damping: rho,
+                ..UnitWise::default()
+            }
+            .direction(&f, &e)
+            .unwrap(),
+        );
         let want = unit_wise_explicit(&f, &e, rho);
         for (l, (g, w)) in got.iter().zip(&want).enumerate() {
             let err = max_abs_diff(g.as_ref(), w.as_ref()) / ngd_linalg::frobenius(w.as_ref());
@@ -346,6 +362,50 @@ fn unit_wise_several_outputs_equals_explicit_per_unit_pseudo_inverse() {
         (trace / (3 * n) as f64 - alpha).abs() < 1e-9,
         "{trace} vs {alpha}"
     );
+}
+
+/// Cross-entropy unit-wise NGD (C = 3 softmax, C = 1 logistic) equals the explicit per-unit
+/// (g_iᵀΛg_i/N + ρ)⁺ g_iᵀr/N in parameter space (pseudo-inverse at ρ = 0); relative 1e-8.
+#[test]
+fn unit_wise_cross_entropy_equals_explicit_per_unit_fisher_inverse() {
+    use crate::Loss;
+    let n = 5;
+    for c in [3, 1] {
+        let f = with_outputs(relu_like_outputs(n, c, &[10, 9, 8, c], 47 + c as u64));
+        let r = Loss::CrossEntropy.output_gradient(&f.outputs, &targets(n, c));
+        let lambda = explicit_lambda(&f);
+        for rho in [0.0, 0.05] {
+            let uw = UnitWise {
+                damping: rho,
+                loss: Loss::CrossEntropy,
+            };
+            let got = dense_steps(&f, &uw.direction(&f, &r).unwrap());
+            let want: Vec<Mat<f64>> = f
+                .layers
+                .iter()
+                .map(|layer| {
+                    let h = &layer.input;
+                    let mut out = Mat::zeros(h.ncols(), layer.delta.ncols());
+                    for i in 0..layer.delta.ncols() {
+                        let g = Mat::from_fn(layer.delta.nrows(), h.ncols(), |a, b| {
+                            layer.delta[(a, i)] * h[(a % n, b)]
+                        });
+                        let mut fisher = g.transpose() * &lambda * &g * Scale(1.0 / n as f64);
+                        add_to_diagonal(&mut fisher, rho);
+                        let grad = g.transpose() * col(&r) * Scale(1.0 / n as f64);
+                        let step =
+                            solve_pseudo_inverse(fisher.as_ref(), grad.as_ref(), 1e-10, "F_i")
+                                .unwrap();
+                        for j in 0..h.ncols() {
+                            out[(j, i)] = step[(j, 0)];
+                        }
+                    }
+                    out
+                })
+                .collect();
+            assert_layers_close(&got, &want, &format!("C = {c}, ρ = {rho}"));
+        }
+    }
 }
 
 /// With ρ = 0, Θ̄ = Σ_units P_{S_i} = diag(number of active units per sample) and α̂ is its

@@ -12,6 +12,10 @@
 //! pseudo-inverse is exact on the active set S_i = {n : δ_i(n) ≠ 0} (ReLU units are off on
 //! some samples): R_l[S_i, i] = H̃[S_i, S_i]⁻¹ (e_S / δ_S), zero elsewhere.
 //!
+//! Cross-entropy: unit i's Gram g_iᵀΛg_i = Hᵀ diag(d²) H with d_n² = δ_i(n)ᵀΛ_nδ_i(n) (Λ is
+//! block-diagonal over samples), so the same N × N form holds with that d and
+//! w_n = Σ_c δ^{(c)}_i(n) r_{c,n} / d_n (MATH.md §8).
+//!
 //! Θ̄ (eq. 11) is then Σ_units P_{S_i}, the coordinate projectors onto the active sets (when
 //! H̃[S_i, S_i] is invertible): diagonal, with Θ̄_nn = number of units active at sample n.
 //! Hence α̂ = tr Θ̄ / N = Σ_units |S_i| / N, which is γM(L−1) + 1 at large width (Theorem 5.1;
@@ -19,7 +23,8 @@
 //! projects every active sample's C-block onto δ_i(n)/d_n, and α̂ = Σ_units |S_i| / (CN).
 
 use crate::direction::Direction;
-use crate::{Curvature, Result, check_residual};
+use crate::loss::output_hessian;
+use crate::{Curvature, Loss, Result, check_residual};
 use crate::{Factors, LayerFactors};
 use faer::Mat;
 use ngd_linalg::{Cholesky, add_to_diagonal, col};
@@ -30,6 +35,9 @@ use rayon::prelude::*;
 pub struct UnitWise {
     /// Damping ρ ≥ 0 (ρ = 0: exact active-set pseudo-inverse).
     pub damping: f64,
+    /// The loss whose Fisher is used: with cross-entropy unit i's Gram is g_iᵀΛg_i, which keeps
+    /// the per-unit N × N form with d_n² = δ_i(n)ᵀΛ_nδ_i(n) (module docs).
+    pub loss: Loss,
 }
 
 impl Curvature for UnitWise {
@@ -52,11 +60,16 @@ impl Curvature for UnitWise {
 
     fn direction(&self, factors: &Factors, residual: &[f64]) -> Result<Direction> {
         check_residual(factors, residual)?;
+        let lambda: Option<Vec<Mat<f64>>> = (self.loss == Loss::CrossEntropy).then(|| {
+            (0..factors.samples())
+                .map(|i| output_hessian(self.loss, &factors.outputs, i))
+                .collect()
+        });
         let coefficients = factors
             .layers
             .iter()
             .enumerate()
-            .map(|(l, layer)| self.layer_coefficients(layer, l, residual))
+            .map(|(l, layer)| self.layer_coefficients(layer, l, residual, lambda.as_deref()))
             .collect::<Result<Vec<_>>>()?;
         Ok(Direction::from_coefficients(coefficients))
     }
@@ -64,28 +77,40 @@ impl Curvature for UnitWise {
 
 impl UnitWise {
     /// R_l (N × M_l), one small solve per unit, in parallel over units.
-    fn layer_coefficients(&self, layer: &LayerFactors, l: usize, e: &[f64]) -> Result<Mat<f64>> {
+    fn layer_coefficients(
+        &self,
+        layer: &LayerFactors,
+        l: usize,
+        e: &[f64],
+        lambda: Option<&[Mat<f64>]>,
+    ) -> Result<Mat<f64>> {
         let h = layer.input_gram();
         let columns = (0..layer.delta.ncols())
             .into_par_iter()
-            .map(|i| self.unit_coefficients(layer, &h, i, e, l))
+            .map(|i| {
+                let (d, w) = match lambda {
+                    None => unit_signal(layer, i, e, h.nrows()),
+                    Some(lambda) => unit_signal_weighted(layer, i, e, lambda),
+                };
+                self.unit_coefficients(&h, &d, &w, i, l)
+            })
             .collect::<Result<Vec<_>>>()?;
         Ok(Mat::from_fn(layer.input.nrows(), columns.len(), |n, i| {
             columns[i][n]
         }))
     }
 
-    /// R_l[:, i] = d ⊙ (diag(d) H̃ diag(d) + NρI)⁺ w for unit i (d, w: [`unit_signal`]).
+    /// R_l[:, i] = d ⊙ (diag(d) H̃ diag(d) + NρI)⁺ w for unit i (d, w: [`unit_signal`]); at
+    /// ρ = 0 on the active set {n : d_n > 0}.
     fn unit_coefficients(
         &self,
-        layer: &LayerFactors,
         h: &Mat<f64>,
+        d: &[f64],
+        e: &[f64],
         i: usize,
-        residual: &[f64],
         l: usize,
     ) -> Result<Vec<f64>> {
         let n = h.nrows();
-        let (d, e) = unit_signal(layer, i, residual, n);
         let mut out = vec![0.0; n];
         let what = || format!("unit-wise NGD Gram of unit {i} in layer {}", l + 1);
         if self.damping > 0.0 {
@@ -97,7 +122,7 @@ impl UnitWise {
             }
             return Ok(out);
         }
-        let s = active_set(layer, i);
+        let s: Vec<usize> = (0..n).filter(|&k| d[k] > 0.0).collect();
         if s.is_empty() {
             return Ok(out);
         }
@@ -124,6 +149,31 @@ fn unit_signal(layer: &LayerFactors, i: usize, e: &[f64], n: usize) -> (Vec<f64>
                 .sum::<f64>()
                 .sqrt();
             let dot: f64 = (0..c_out).map(|c| delta[c * n + k] * e[c * n + k]).sum();
+            (norm, if norm > 0.0 { dot / norm } else { 0.0 })
+        })
+        .unzip()
+}
+
+/// Cross-entropy: d_n = √(δ_i(n)ᵀΛ_nδ_i(n)) and w_n = Σ_c δ^{(c)}_i(n) r_{c,n} / d_n (0 where
+/// d_n = 0, where the numerator vanishes too: δ_i(n) ∝ 1 and 1ᵀr_n = 0).
+fn unit_signal_weighted(
+    layer: &LayerFactors,
+    i: usize,
+    r: &[f64],
+    lambda: &[Mat<f64>],
+) -> (Vec<f64>, Vec<f64>) {
+    let n = lambda.len();
+    let c_out = layer.delta.nrows() / n;
+    let delta = layer.delta.col(i);
+    (0..n)
+        .map(|k| {
+            let v = |c: usize| delta[c * n + k];
+            let quad: f64 = (0..c_out)
+                .flat_map(|c| (0..c_out).map(move |b| (c, b)))
+                .map(|(c, b)| v(c) * lambda[k][(c, b)] * v(b))
+                .sum();
+            let norm = quad.max(0.0).sqrt();
+            let dot: f64 = (0..c_out).map(|c| v(c) * r[c * n + k]).sum();
             (norm, if norm > 0.0 { dot / norm } else { 0.0 })
         })
         .unzip()
