@@ -20,7 +20,7 @@ panels=("${@:-airplane_horse mnist10 cifar10}")
 for p in ${panels[@]}; do
   case $p in
     airplane_horse) run cifar10_airplane_horse --dataset cifar10 --classes airplane,horse --n-train 10000 --n-test 2000 \
-                      --methods exact,block-diagonal,block-tri-diagonal,kfac ;;
+                      --methods exact,block-diagonal,block-tri-diagonal,kfac,kfac-printed ;;
     mnist10) run mnist_10class --dataset mnist --classes 0,1,2,3,4,5,6,7,8,9 --n-train 10000 --n-test 10000 \
                --methods exact,block-diagonal,block-tri-diagonal ;;
     cifar10) run cifar10_10class --dataset cifar10 --classes 0,1,2,3,4,5,6,7,8,9 --n-train 10000 --n-test 10000 \

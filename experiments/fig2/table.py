@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Prints the markdown table of experiments/fig2/README.md from the committed panel JSONs."""
 import json, os, re
-ORDER = ["exact", "block-diagonal", "block-tri-diagonal", "kfac"]
+ORDER = ["exact", "block-diagonal", "block-tri-diagonal", "kfac", "kfac-printed"]
 here = os.path.dirname(os.path.abspath(__file__))
 panels = [("cifar10_airplane_horse", "CIFAR-10 airplane vs horse, N = 10000, N' = 2000"),
           ("mnist_10class", "MNIST 10 classes, N = 10000, N' = 10000"),

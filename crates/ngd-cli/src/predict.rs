@@ -95,20 +95,15 @@ pub fn plot(docs: &[Value], path: &std::path::Path) -> Result<()> {
         let methods = doc["methods"]
             .as_object()
             .context("predict JSON without 'methods'")?;
-        for method in [
-            Method::Exact,
-            Method::BlockDiagonal,
-            Method::BlockTriDiagonal,
-            Method::Kfac,
+        for (key, label) in [
+            (Method::Exact.name(), "exact"),
+            (Method::BlockDiagonal.name(), "block diag."),
+            (Method::BlockTriDiagonal.name(), "block tri-diag."),
+            (Predictor::Kfac.name(), "K-FAC"),
+            (Predictor::KfacPrinted.name(), "K-FAC, eq. 21"),
         ] {
-            let Some(m) = methods.get(method.name()) else {
+            let Some(m) = methods.get(key) else {
                 continue;
-            };
-            let label = match method {
-                Method::BlockDiagonal => "block diag.",
-                Method::BlockTriDiagonal => "block tri-diag.",
-                Method::Kfac => "K-FAC",
-                _ => "exact",
             };
             let c = &m["converged"];
             let mean = c["test_accuracy_mean"]
@@ -159,7 +154,21 @@ struct MethodSpec {
 fn parse_methods(names: &[String], depth: usize, outputs: usize) -> Result<Vec<MethodSpec>> {
     let mut out = Vec::new();
     for name in names {
-        let method: Method = name.trim().parse()?;
+        let name = name.trim();
+        if name == Predictor::KfacPrinted.name() {
+            if outputs != 1 {
+                bail!("kfac-printed: eq. 21 is only derived for one output (two classes)");
+            }
+            if out.iter().any(|m: &MethodSpec| m.name == name) {
+                bail!("predictor '{name}' given twice");
+            }
+            out.push(MethodSpec {
+                name: Predictor::KfacPrinted.name(),
+                predictor: Predictor::KfacPrinted,
+            });
+            continue;
+        }
+        let method: Method = name.parse()?;
         let predictor = match method {
             Method::Gd => None, // f_∞ of GD is the exact one; its f_t needs a step count
             Method::Kfac if outputs != 1 => bail!(
@@ -420,8 +429,10 @@ fn evaluate_method(
     y: &Mat<f64>,
     data: &Dataset,
 ) -> Result<()> {
-    let fs = if matches!(m.predictor, Predictor::Kfac) && kfac_low_rank {
-        FunctionSpace::kfac_low_rank_inputs(k_train, k_test, x_train.as_ref(), x_test.as_ref())
+    let kfac = matches!(m.predictor, Predictor::Kfac | Predictor::KfacPrinted);
+    let fs = if kfac && kfac_low_rank {
+        let (x, x_test) = (x_train.as_ref(), x_test.as_ref());
+        FunctionSpace::kfac_low_rank_inputs(&m.predictor, k_train, k_test, x, x_test)
     } else {
         FunctionSpace::new(&m.predictor, k_train, k_test)
     }

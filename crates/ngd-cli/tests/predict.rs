@@ -28,6 +28,8 @@ fn predict_small_mnist_matches_independent_kernel_regression() {
         "256",
         "--seeds",
         "2",
+        "--methods",
+        "exact,block-diagonal,block-tri-diagonal,kfac,kfac-printed",
         "--out",
         out.to_str().unwrap(),
     ]);
@@ -37,7 +39,17 @@ fn predict_small_mnist_matches_independent_kernel_regression() {
     assert_eq!(json["config"]["n_train"], 200);
     assert_eq!(json["config"]["kernel"], "analytic");
     let methods = json["methods"].as_object().unwrap();
-    for name in ["exact", "block-diagonal", "block-tri-diagonal", "kfac"] {
+    // N = 200 < M_0 = 784: K-FAC's factors are invertible; training's form has α = N(L−1)+1,
+    // eq. 21 as printed N·L.
+    assert_eq!(methods["kfac"]["alpha"].as_f64(), Some(401.0));
+    assert_eq!(methods["kfac-printed"]["alpha"].as_f64(), Some(600.0));
+    for name in [
+        "exact",
+        "block-diagonal",
+        "block-tri-diagonal",
+        "kfac",
+        "kfac-printed",
+    ] {
         let m = &methods[name];
         let kr = &m["kernel_regression"];
         let acc = kr["test_accuracy"].as_f64().unwrap();

@@ -69,7 +69,10 @@ fn main() {
         let t = Instant::now();
         let built = match predictors.get(k) {
             Some(p) => FunctionSpace::new(p, &train, &test),
-            None => FunctionSpace::kfac_low_rank_inputs(&train, &test, x.as_ref(), xt.as_ref()),
+            None => {
+                let kfac = Predictor::Kfac;
+                FunctionSpace::kfac_low_rank_inputs(&kfac, &train, &test, x.as_ref(), xt.as_ref())
+            }
         };
         let fs = match built {
             Ok(fs) => fs,

@@ -14,7 +14,8 @@
 //! | [`Predictor::Gd`] | Θ(x',x) = Σ_l Θ_l / N (eq. 5–6) | eigen-decomposed |
 //! | [`Predictor::Exact`] | Θ(x',x)Θ⁻¹ (eq. 13) | I (α = 1) |
 //! | [`Predictor::LayerWise`] | Σ_l (Σ⁻¹1)_l Θ_l(x',x)Θ_l⁻¹ (eq. 16) | αI, α = 1ᵀΣ⁻¹1 |
-//! | [`Predictor::Kfac`] | N[Σ_{l<L} (B_l'B_l⁻¹)⊙(Q_l'Q_l⁻¹) + Q_L'Q_L⁻¹] (eq. 21) | NL·I |
+//! | [`Predictor::Kfac`] | N Σ_{l<L} (B_l'B_l⁻¹)⊙(Q_l'Q_l⁻¹) + Q_L'Q_L⁻¹ (what training does) | (N(L−1)+1)·I |
+//! | [`Predictor::KfacPrinted`] | N[Σ_{l<L} (B_l'B_l⁻¹)⊙(Q_l'Q_l⁻¹) + Q_L'Q_L⁻¹] (eq. 21 as printed) | NL·I |
 //! | [`Predictor::KfacPinvInput`] | as K-FAC with Q_1⁺ (paper §4.3, M_0 < N) | N[(L−1)I + diag(Q_1Q_1⁺)] |
 //! | [`FunctionSpace::kfac_low_rank_inputs`] | the same, Q_1⁺ through the inputs X | the same |
 //!
@@ -54,10 +55,17 @@ pub enum Predictor {
         /// The symmetric L×L matrix Σ of eq. (15).
         sigma: Mat<f64>,
     },
-    /// K-FAC, eq. (21) (C = 1; errors for C > 1): α = N·L. Input factors are the bias-augmented
-    /// Q_l = σ_w²A_{l−1} + σ_b² (= σ_w²A_{l−1}, i.e. eq. 21 exactly, when σ_b² = 0). Needs every
-    /// factor, in particular Q_1 ∝ XXᵀ, to be invertible (M_0 ≥ N).
+    /// K-FAC as training runs it (C = 1; errors for C > 1): the hidden layers' push-through
+    /// factors give N·(B_l'B_l⁻¹)⊙(Q_l'Q_l⁻¹), while the last layer's B*_L = δ_Lᵀδ_L/N = 1 is
+    /// 1 × 1 and gives Q_L'Q_L⁻¹ alone, so α = N(L−1)+1 — the α of `ngd_optim::Kfac` and the
+    /// measured one (experiments/kfac). Input factors are the bias-augmented
+    /// Q_l = σ_w²A_{l−1} + σ_b²; needs every factor, in particular Q_1 ∝ XXᵀ, invertible
+    /// (M_0 ≥ N).
     Kfac,
+    /// K-FAC's eq. (21) as printed, which also weights the last layer by N: α = N·L. This is
+    /// the form of the authors' code (their Fig. 2); it differs from training in the last
+    /// layer's weight only.
+    KfacPrinted,
     /// K-FAC with the Moore–Penrose pseudo-inverse of the first layer's input factor Q_1 (the
     /// paper's M_0 < N case, §4.3): Θ̄(x,x)/N = (L−1)I + I⊙(Q_1Q_1⁺) is diagonal, isotropic only
     /// after a Forster transform. Eigenvalues below `rel_tol`·λ_max of Q_1 are dropped
@@ -108,6 +116,7 @@ impl Predictor {
             Self::Exact => "exact",
             Self::LayerWise { .. } => "layerwise",
             Self::Kfac => "kfac",
+            Self::KfacPrinted => "kfac-printed",
             Self::KfacPinvInput { .. } => "kfac-pinv",
         }
     }
@@ -116,7 +125,7 @@ impl Predictor {
     pub fn required_kernels(&self) -> KernelSet {
         match self {
             Self::Gd | Self::Exact | Self::LayerWise { .. } => KernelSet::THETA,
-            Self::Kfac | Self::KfacPinvInput { .. } => KernelSet::KFAC,
+            Self::Kfac | Self::KfacPrinted | Self::KfacPinvInput { .. } => KernelSet::KFAC,
         }
     }
 }
@@ -235,10 +244,20 @@ impl<'a> FunctionSpace<'a> {
                     },
                 )
             }
-            Predictor::Kfac => {
+            Predictor::Kfac | Predictor::KfacPrinted => {
                 single_output = true;
-                let ht = kfac_coefficient_transposed(train, test, FirstFactor::Invert)?.0;
-                let alpha = (n * train.depth) as f64;
+                let printed = matches!(predictor, Predictor::KfacPrinted);
+                let first = if printed {
+                    FirstFactor::Invert
+                } else {
+                    FirstFactor::InvertLastLayerOnce
+                };
+                let ht = kfac_coefficient_transposed(train, test, first)?.0;
+                let alpha = if printed {
+                    (n * train.depth) as f64
+                } else {
+                    (n * (train.depth - 1) + 1) as f64
+                };
                 (
                     Some(alpha),
                     TrainCoefficient::Diagonal(vec![alpha; n]),
@@ -280,20 +299,37 @@ impl<'a> FunctionSpace<'a> {
     /// an N×N eigen-decomposition. `x_train` (N×M_0) and `x_test` (N'×M_0) must be the inputs
     /// the kernels were built from (spot-checked against A_0) and X̃ must have full column rank.
     /// Θ̄(x,x) = N[(L−1)I + diag(X̃(X̃ᵀX̃)⁻¹X̃ᵀ)] is diagonal; it is isotropic (α reported) only
-    /// for Forster-transformed inputs.
+    /// for Forster-transformed inputs. `predictor` is [`Predictor::Kfac`] (training's last-layer
+    /// weight 1: Θ̄(x,x) = N[(L−2)I + diag(X̃(X̃ᵀX̃)⁻¹X̃ᵀ)] + I) or [`Predictor::KfacPrinted`]
+    /// (eq. 21's weight N, as above).
     pub fn kfac_low_rank_inputs(
+        predictor: &Predictor,
         train: &LayerKernels,
         test: &'a LayerKernels,
         x_train: MatRef<'_, f64>,
         x_test: MatRef<'_, f64>,
     ) -> Result<Self> {
-        let p = Predictor::Kfac;
-        let (n_train, n_test) = check_kernels(&p, train, test)?;
-        let first = FirstFactor::FromInputs(x_train, x_test);
+        let (n_train, n_test) = check_kernels(predictor, train, test)?;
+        let (first, name) = match predictor {
+            Predictor::Kfac => (
+                FirstFactor::FromInputsLastLayerOnce(x_train, x_test),
+                "kfac-inputs",
+            ),
+            Predictor::KfacPrinted => (
+                FirstFactor::FromInputs(x_train, x_test),
+                "kfac-printed-inputs",
+            ),
+            other => {
+                return Err(KernelError::Config(format!(
+                    "kfac_low_rank_inputs is a K-FAC predictor, not {}",
+                    other.name()
+                )));
+            }
+        };
         let (ht, diag) = kfac_coefficient_transposed(train, test, first)?;
         let d = diag.expect("input pseudo-inverse returns the train diagonal");
         Ok(Self {
-            name: "kfac-inputs",
+            name,
             n_train,
             n_test,
             alpha: isotropic_value(&d),
@@ -319,7 +355,7 @@ impl<'a> FunctionSpace<'a> {
     }
 
     /// α of the isotropic condition Θ̄(x, x) = αI (eq. 12): 1 (exact), 1ᵀΣ⁻¹1 (layer-wise,
-    /// Theorem 4.1), N·L (K-FAC, eq. 21). `None` for GD and for a non-isotropic K-FAC
+    /// Theorem 4.1), N(L−1)+1 (K-FAC) or N·L (eq. 21 as printed). `None` for GD and for a non-isotropic K-FAC
     /// pseudo-inverse coefficient.
     pub fn alpha(&self) -> Option<f64> {
         self.alpha
@@ -660,11 +696,15 @@ fn isotropic_value(d: &[f64]) -> Option<f64> {
 enum FirstFactor<'x> {
     /// Cholesky, like every other factor (eq. 21 as printed; needs M_0 ≥ N).
     Invert,
+    /// Cholesky, with the last layer weighted 1 instead of N (training's K-FAC, α = N(L−1)+1).
+    InvertLastLayerOnce,
     /// Moore–Penrose pseudo-inverse through Q_1's eigen-decomposition (relative cut-off).
     PseudoInverse(f64),
     /// Pseudo-inverse through the inputs: Q_1'Q_1⁺ = X̃'(X̃ᵀX̃)⁻¹X̃ᵀ with the bias-augmented
     /// X̃ = [σ_w X/√M_0, σ_b 1] (train, test); needs X̃ of full column rank.
     FromInputs(MatRef<'x, f64>, MatRef<'x, f64>),
+    /// [`FirstFactor::FromInputs`] with the last layer weighted 1 instead of N.
+    FromInputsLastLayerOnce(MatRef<'x, f64>, MatRef<'x, f64>),
 }
 
 /// K-FAC's Θ̄(x', x)ᵀ (N×N', eq. 21):
@@ -678,6 +718,10 @@ fn kfac_coefficient_transposed(
 ) -> Result<(Mat<f64>, Option<Vec<f64>>)> {
     let depth = train.depth;
     let (n, n_test) = (train.shape().0, test.shape().0);
+    let last_layer_once = matches!(
+        first,
+        FirstFactor::InvertLastLayerOnce | FirstFactor::FromInputsLastLayerOnce(..)
+    );
     let mut ht = Mat::<f64>::zeros(n, n_test);
     let mut train_diag = None;
     for l in 1..=depth {
@@ -689,15 +733,21 @@ fn kfac_coefficient_transposed(
                 let (r, d) = pinv_solve_with_projector_diag(q.as_ref(), q_test_t.as_ref(), tol)?;
                 (r, Some(d))
             }
-            (1, FirstFactor::FromInputs(x, x_test)) => {
+            (1, FirstFactor::FromInputs(x, x_test))
+            | (1, FirstFactor::FromInputsLastLayerOnce(x, x_test)) => {
                 let (r, d) = input_projection(train, test, x, x_test)?;
                 (r, Some(d))
             }
             _ => (inverse_input_factor(train, test, l)?, None),
         };
         if l == depth {
-            // Last layer: B_L = 1 (one output) contributes a scalar factor 1.
-            ht += &r_q;
+            // Last layer: B_L = 1 (one output) contributes a scalar factor 1; training's K-FAC
+            // has no N on it (its B*_L is 1 × 1, not pushed through), eq. 21 as printed does.
+            if last_layer_once {
+                ht += r_q * faer::Scale(1.0 / n as f64);
+            } else {
+                ht += &r_q;
+            }
         } else {
             let what = format!("K-FAC backward factor B_{l}(x,x)");
             let b = Cholesky::new(train.b[l - 1].as_ref(), &what)?;
@@ -707,7 +757,12 @@ fn kfac_coefficient_transposed(
         if let Some(pd) = proj_diag {
             let lm1 = (depth - 1) as f64;
             let scale = n as f64;
-            train_diag = Some(pd.iter().map(|&p| scale * (lm1 + p)).collect());
+            train_diag = Some(if last_layer_once {
+                // N[(L−2) + p] + 1
+                pd.iter().map(|&p| scale * (lm1 - 1.0 + p) + 1.0).collect()
+            } else {
+                pd.iter().map(|&p| scale * (lm1 + p)).collect()
+            });
         }
     }
     ht *= faer::Scale(n as f64);

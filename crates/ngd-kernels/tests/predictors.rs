@@ -101,19 +101,26 @@ fn explicit_coefficient(
             }
             (m, alpha)
         }
-        Predictor::Kfac => {
+        Predictor::Kfac | Predictor::KfacPrinted => {
             let q = |k: &LayerKernels, l: usize| {
                 Mat::from_fn(k.a[l].nrows(), k.a[l].ncols(), |i, j| {
                     k.sigma_w2 * k.a[l][(i, j)] + k.sigma_b2
                 })
             };
-            let mut m = &q(test, depth - 1) * inverse(&q(train, depth - 1));
+            // Hidden layers N·(B'B⁻¹)⊙(Q'Q⁻¹); the last layer Q'Q⁻¹ weighted 1 (training's
+            // K-FAC) or N (eq. 21 as printed).
+            let mut m = Mat::<f64>::zeros(test.theta[0].nrows(), train.theta[0].ncols());
             for l in 0..depth - 1 {
                 let rb = &test.b[l] * inverse(&train.b[l]);
                 let ra = &q(test, l) * inverse(&q(train, l));
-                m += hadamard(&rb, &ra);
+                m += faer::Scale(n) * hadamard(&rb, &ra);
             }
-            (faer::Scale(n) * m, n * depth as f64)
+            let last = &q(test, depth - 1) * inverse(&q(train, depth - 1));
+            if matches!(p, Predictor::KfacPrinted) {
+                (m + faer::Scale(n) * last, n * depth as f64)
+            } else {
+                (m + last, n * (depth - 1) as f64 + 1.0)
+            }
         }
         _ => unreachable!(),
     }
@@ -145,7 +152,8 @@ fn ngd_predictors(depth: usize) -> Vec<(Predictor, f64)> {
     let mut v = vec![
         (Predictor::Exact, 1.0),
         (Predictor::block_diagonal(depth), depth as f64),
-        (Predictor::Kfac, (N * depth) as f64),
+        (Predictor::Kfac, (N * (depth - 1) + 1) as f64),
+        (Predictor::KfacPrinted, (N * depth) as f64),
         (Predictor::LayerWise { sigma: g }, generic_alpha),
     ];
     match depth {
@@ -418,8 +426,14 @@ fn kfac_pseudo_inverse_for_low_dimensional_inputs() {
     };
     let test = relu_layer_kernels(&cfg, xt.as_ref(), s.x.as_ref()).unwrap();
     let by_eig = FunctionSpace::new(&p, &s.train, &test).unwrap();
-    let by_x =
-        FunctionSpace::kfac_low_rank_inputs(&s.train, &test, s.x.as_ref(), xt.as_ref()).unwrap();
+    let by_x = FunctionSpace::kfac_low_rank_inputs(
+        &Predictor::KfacPrinted,
+        &s.train,
+        &test,
+        s.x.as_ref(),
+        xt.as_ref(),
+    )
+    .unwrap();
     let y = gaussian(N, 1, &mut rng);
     let (a, b) = (
         by_eig.kernel_regression_test(y.as_ref()).unwrap(),
@@ -436,6 +450,7 @@ fn kfac_pseudo_inverse_for_low_dimensional_inputs() {
     // Mismatched inputs are detected.
     assert!(
         FunctionSpace::kfac_low_rank_inputs(
+            &Predictor::KfacPrinted,
             &s.train,
             &test,
             s.x.as_ref(),
@@ -443,9 +458,9 @@ fn kfac_pseudo_inverse_for_low_dimensional_inputs() {
         )
         .is_err()
     );
-    // With full-rank inputs the pseudo-inverse variant coincides with plain K-FAC.
+    // With full-rank inputs the pseudo-inverse variant coincides with plain K-FAC (eq. 21).
     let full = setup(depth, 0.0, 60, 16);
-    let a = FunctionSpace::new(&Predictor::Kfac, &full.train, &full.test).unwrap();
+    let a = FunctionSpace::new(&Predictor::KfacPrinted, &full.train, &full.test).unwrap();
     let b = FunctionSpace::new(&p, &full.train, &full.test).unwrap();
     let y = gaussian(N, 1, &mut rng);
     let (ka, kb) = (
@@ -520,7 +535,29 @@ fn kfac_forster_inputs_are_isotropic() {
         sigma_b2: 0.0,
     };
     let train = relu_layer_kernels_sym(&cfg, z.as_ref()).unwrap();
-    let fs = FunctionSpace::kfac_low_rank_inputs(&train, &train, z.as_ref(), z.as_ref()).unwrap();
+    // Training's K-FAC: α = N(L−2) + M_0 + 1 (last layer weighted 1); as printed N(L−1) + M_0.
+    let consistent = FunctionSpace::kfac_low_rank_inputs(
+        &Predictor::Kfac,
+        &train,
+        &train,
+        z.as_ref(),
+        z.as_ref(),
+    )
+    .unwrap();
+    let expect = (N * (depth - 2) + m0 + 1) as f64;
+    let alpha = consistent.alpha().expect("isotropic");
+    assert!(
+        (alpha - expect).abs() < 1e-9 * expect,
+        "α = {alpha}, expected {expect}"
+    );
+    let fs = FunctionSpace::kfac_low_rank_inputs(
+        &Predictor::KfacPrinted,
+        &train,
+        &train,
+        z.as_ref(),
+        z.as_ref(),
+    )
+    .unwrap();
     let expect = (N * (depth - 1) + m0) as f64;
     let alpha = fs
         .alpha()
@@ -557,8 +594,14 @@ fn kfac_low_rank_inputs_with_bias() {
         &test,
     )
     .unwrap();
-    let by_x =
-        FunctionSpace::kfac_low_rank_inputs(&s.train, &test, s.x.as_ref(), xt.as_ref()).unwrap();
+    let by_x = FunctionSpace::kfac_low_rank_inputs(
+        &Predictor::KfacPrinted,
+        &s.train,
+        &test,
+        s.x.as_ref(),
+        xt.as_ref(),
+    )
+    .unwrap();
     let y = gaussian(N, 1, &mut rng);
     let f0 = gaussian(N, 1, &mut rng);
     let f0t = gaussian(N_TEST, 1, &mut rng);

@@ -171,6 +171,7 @@ fn empirical_predictors_converge_in_one_step_and_match_direct_kernel_regression(
         Predictor::block_diagonal(3),
         Predictor::block_tridiagonal(3),
         Predictor::Kfac,
+        Predictor::KfacPrinted,
     ] {
         let fs = FunctionSpace::new(&p, &e.train, &e.train).unwrap();
         let alpha = fs.alpha().unwrap();
@@ -192,7 +193,8 @@ fn empirical_predictors_converge_in_one_step_and_match_direct_kernel_regression(
         assert!(err < 1e-8, "{}: {err}", p.name());
     }
     // Direct kernel regression: exact Θ(x',x)Θ⁻¹y, BD Σ_l Θ_l(x',x)Θ_l⁻¹y / L,
-    // K-FAC N[Σ_{l<L}(B_l'B_l⁻¹)⊙(Q_l'Q_l⁻¹) + Q_L'Q_L⁻¹]y / (NL).
+    // K-FAC [NΣ_{l<L}(B_l'B_l⁻¹)⊙(Q_l'Q_l⁻¹) + Q_L'Q_L⁻¹]y / (N(L−1)+1), and as printed
+    // (eq. 21) N[Σ_{l<L}(B_l'B_l⁻¹)⊙(Q_l'Q_l⁻¹) + Q_L'Q_L⁻¹]y / (NL).
     let inv = |m: &Mat<f64>| {
         solve_general(m.as_ref(), Mat::<f64>::identity(n, n).as_ref(), "inv").unwrap()
     };
@@ -203,21 +205,22 @@ fn empirical_predictors_converge_in_one_step_and_match_direct_kernel_regression(
         direct_bd += e.test.layer_theta(l) * inv(e.train.layer_theta(l)) * &e.y;
     }
     direct_bd *= faer::Scale(1.0 / 3.0);
-    let mut coef = Mat::<f64>::zeros(25, n);
-    for l in 1..=3 {
+    let mut hidden = Mat::<f64>::zeros(25, n);
+    for l in 1..=2 {
         let rq = e.test.input_factor(l) * inv(&e.train.input_factor(l));
-        if l == 3 {
-            coef += &rq;
-        } else {
-            let rb = e.test.layer_b(l) * inv(e.train.layer_b(l));
-            coef += Mat::from_fn(25, n, |i, j| rb[(i, j)] * rq[(i, j)]);
-        }
+        let rb = e.test.layer_b(l) * inv(e.train.layer_b(l));
+        hidden += Mat::from_fn(25, n, |i, j| rb[(i, j)] * rq[(i, j)]);
     }
-    let direct_kfac = coef * &e.y * faer::Scale(1.0 / 3.0);
+    let last = e.test.input_factor(3) * inv(&e.train.input_factor(3));
+    let nf = n as f64;
+    let direct_kfac =
+        (&hidden * faer::Scale(nf) + &last) * &e.y * faer::Scale(1.0 / (2.0 * nf + 1.0));
+    let direct_printed = (&hidden + &last) * &e.y * faer::Scale(1.0 / 3.0);
     for (p, direct) in [
         (Predictor::Exact, direct_exact),
         (Predictor::block_diagonal(3), direct_bd),
         (Predictor::Kfac, direct_kfac),
+        (Predictor::KfacPrinted, direct_printed),
     ] {
         let fs = FunctionSpace::new(&p, &e.train, &e.test).unwrap();
         let kr = fs.kernel_regression_test(e.y.as_ref()).unwrap();

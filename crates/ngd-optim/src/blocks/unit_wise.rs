@@ -116,7 +116,7 @@ impl UnitWise {
         if self.damping > 0.0 {
             let mut g = Mat::from_fn(n, n, |a, b| d[a] * h[(a, b)] * d[b]);
             add_to_diagonal(&mut g, n as f64 * self.damping);
-            let u = Cholesky::new(g.as_ref(), &what())?.solve(col(&e).as_ref());
+            let u = Cholesky::new(g.as_ref(), &what())?.solve(col(e).as_ref());
             for (k, o) in out.iter_mut().enumerate() {
                 *o = d[k] * u[(k, 0)];
             }
