@@ -18,17 +18,36 @@ use faer::Mat;
 
 /// A network NGD can train: its forward pass through a [`Tap`] and a per-layer update.
 ///
-/// ```ignore
+/// ```
+/// use burn::module::Module;
+/// use burn::nn::{Linear, LinearConfig};
+/// use burn::tensor::{Device, Tensor, activation::relu};
+/// use ngd_optim::{FactoredModel, Tap, update_linear};
+///
+/// #[derive(Module, Debug)]
+/// struct MyMlp {
+///     fc1: Linear,
+///     fc2: Linear,
+/// }
+///
 /// impl FactoredModel for MyMlp {
 ///     fn forward_tapped(&self, x: Tensor<2>, tap: &mut Tap) -> Tensor<2> {
 ///         let h = relu(tap.linear(&self.fc1, x));
 ///         tap.linear(&self.fc2, h)
 ///     }
 ///     fn update_layer(&mut self, layer: usize, dw: Tensor<2>, db: Tensor<1>, lr: f64) {
-///         let fc = [&mut self.fc1, &mut self.fc2][layer];
-///         update_linear(fc, dw, db, lr);
+///         update_linear([&mut self.fc1, &mut self.fc2][layer], dw, db, lr);
 ///     }
 /// }
+///
+/// let device = Device::default();
+/// let model = MyMlp {
+///     fc1: LinearConfig::new(4, 8).init(&device),
+///     fc2: LinearConfig::new(8, 3).init(&device),
+/// };
+/// let factors = model.factors(Tensor::ones([5, 4], &device));
+/// assert_eq!(factors.layers[0].input.ncols(), 5); // h̃_0 = [x | 1]
+/// assert_eq!(factors.layers[1].delta.nrows(), 15); // C·N rows, class-major
 /// ```
 pub trait FactoredModel {
     /// f(x) (N × C) for row samples x (N × M_0), every weight layer l = 1..L written as
