@@ -133,43 +133,9 @@ pub fn coefficient_matrix(
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
-    use crate::LayerFactors;
-
-    /// Deterministic pseudo-random factors: N samples, C outputs, widths per layer.
-    pub fn synthetic_factors(n: usize, c_out: usize, widths: &[usize], seed: u64) -> Factors {
-        let mut state = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        let mut next = move || {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((state >> 33) as f64 / (1u64 << 31) as f64) - 0.5
-        };
-        let layers = widths
-            .windows(2)
-            .map(|w| LayerFactors {
-                input: Mat::from_fn(n, w[0] + 1, |_, j| if j == w[0] { 0.3 } else { next() }),
-                delta: Mat::from_fn(c_out * n, w[1], |_, _| next()),
-            })
-            .collect();
-        Factors {
-            layers,
-            outputs: Mat::zeros(n, c_out),
-            device_inputs: Vec::new(),
-            bias_scales: vec![0.3; widths.len() - 1],
-        }
-    }
-
-    /// Explicit J_l (CN × (M_{l−1}+1)M_l), rows (c, n), columns (i, j) = (output unit, input).
-    pub fn explicit_jacobian(layer: &LayerFactors, n: usize) -> Mat<f64> {
-        let (m_in, m_out) = (layer.input.ncols(), layer.delta.ncols());
-        Mat::from_fn(layer.delta.nrows(), m_in * m_out, |row, col| {
-            layer.delta[(row, col / m_in)] * layer.input[(row % n, col % m_in)]
-        })
-    }
+    use crate::testing::{explicit_jacobian, synthetic_factors};
 
     #[test]
     fn coefficients_reproduce_explicit_vector_jacobian_product() {

@@ -19,9 +19,7 @@ mod network;
 mod optimizer;
 pub mod sigma;
 #[cfg(test)]
-mod tests;
-#[cfg(test)]
-mod tests_approx;
+mod testing;
 
 pub use blocks::{BlockDiagonal, Diagonal, Kfac, OutputRoot, QuasiDiagonal, UnitWise};
 pub use direction::{

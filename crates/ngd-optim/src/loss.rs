@@ -163,3 +163,42 @@ fn cross_entropy(row: &[f64], t: &[f64]) -> f64 {
     let log_sum = max + row.iter().map(|v| (v - max).exp()).sum::<f64>().ln();
     row.iter().zip(t).map(|(f, y)| -y * (f - log_sum)).sum()
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::Loss;
+    use crate::testing::{synthetic_factors, targets, with_outputs};
+    use faer::Mat;
+
+    /// g/N is the gradient of the loss value with respect to f (central difference, 1e-7).
+    #[test]
+    fn cross_entropy_output_gradient_is_the_derivative_of_the_loss() {
+        for c in [3, 1] {
+            let n = 3;
+            let f = with_outputs(synthetic_factors(n, c, &[2, 2, c], 70));
+            let y = targets(n, c);
+            let g = Loss::CrossEntropy.output_gradient(&f.outputs, &y);
+            let rows = |m: &Mat<f64>| {
+                (0..n)
+                    .flat_map(|i| (0..c).map(move |j| m[(i, j)]))
+                    .collect::<Vec<_>>()
+            };
+            for i in 0..n {
+                for j in 0..c {
+                    let h = 1e-5;
+                    let (mut a, mut b) = (f.outputs.clone(), f.outputs.clone());
+                    a[(i, j)] += h;
+                    b[(i, j)] -= h;
+                    let d = (Loss::CrossEntropy.value(&rows(&a), &y, c)
+                        - Loss::CrossEntropy.value(&rows(&b), &y, c))
+                        / (2.0 * h);
+                    assert!(
+                        (d - g[j * n + i] / n as f64).abs() < 1e-7,
+                        "C = {c}: {d} vs {}",
+                        g[j * n + i]
+                    );
+                }
+            }
+        }
+    }
+}

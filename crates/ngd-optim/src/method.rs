@@ -270,3 +270,51 @@ pub fn max_ntk_eigenvalue(factors: &Factors) -> Result<f64> {
     let values = symmetric_eigenvalues(theta.as_ref(), "empirical NTK Θ")?;
     Ok(*values.last().expect("non-empty NTK"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::LayerWise;
+    use crate::Method;
+    use crate::parse_sigma;
+    use crate::testing::{residual, synthetic_factors, wide};
+    use faer::Mat;
+
+    #[test]
+    fn unknown_method_lists_the_valid_ones() {
+        let err = "kfca".parse::<Method>().unwrap_err().to_string();
+        assert!(
+            err.contains("kfca") && err.contains("block-diagonal"),
+            "{err}"
+        );
+        assert!(Method::Exact.curvature(-1.0).is_err());
+        assert!(Method::Exact.curvature(f64::NAN).is_err());
+    }
+
+    #[test]
+    fn sigma_parsing_rejects_bad_matrices() {
+        assert!(parse_sigma("1,0.5;0.5,1").is_ok());
+        assert!(
+            parse_sigma("1,0.5;0.4,1")
+                .unwrap_err()
+                .to_string()
+                .contains("symmetric")
+        );
+        assert!(
+            parse_sigma("1,0;0")
+                .unwrap_err()
+                .to_string()
+                .contains("L×L")
+        );
+        assert!(parse_sigma("1,x;0,1").is_err());
+        let f = synthetic_factors(4, 1, &wide(3), 23);
+        let lw = LayerWise::with_sigma(Mat::identity(2, 2), 0.0).unwrap();
+        assert!(
+            lw.direction(&f, &residual(4))
+                .unwrap_err()
+                .to_string()
+                .contains("depth")
+        );
+        assert!(Method::LayerWise.curvature(0.0).is_err());
+    }
+}

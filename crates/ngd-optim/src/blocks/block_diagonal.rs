@@ -40,3 +40,46 @@ impl Curvature for BlockDiagonal {
         Ok(Direction::from_coefficients(coefficients))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::BlockDiagonal;
+    use crate::coefficient_matrix;
+    use crate::testing::{identity_times, synthetic_factors};
+    use ngd_linalg::max_abs_diff;
+
+    #[test]
+    fn block_diagonal_is_isotropic_with_alpha_depth() {
+        let f = synthetic_factors(6, 1, &[20, 30, 25, 1], 4);
+        let bd = BlockDiagonal {
+            damping: 0.0,
+            ..Default::default()
+        };
+        let tb = coefficient_matrix(&bd, &f).unwrap();
+        assert!(max_abs_diff(tb.as_ref(), identity_times(3.0, 6).as_ref()) < 1e-9);
+        assert_eq!(bd.alpha(&f), Some(3.0));
+    }
+
+    #[test]
+    fn singular_gram_without_damping_is_a_clear_error() {
+        // More samples than parameters in layer 2 (width 2, 1 output): J_2 J_2ᵀ is singular.
+        let f = synthetic_factors(8, 1, &[30, 2, 1], 7);
+        let err = BlockDiagonal {
+            damping: 0.0,
+            ..Default::default()
+        }
+        .direction(&f, &[1.0; 8])
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("singular") && err.contains("damping"), "{err}");
+        assert!(
+            BlockDiagonal {
+                damping: 1e-3,
+                ..Default::default()
+            }
+            .direction(&f, &[1.0; 8])
+            .is_ok()
+        );
+    }
+}

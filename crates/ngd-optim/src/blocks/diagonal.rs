@@ -88,3 +88,87 @@ pub(super) fn gradient_and_diagonal(
     let fisher = h2.transpose() * delta_squares(factors, layer);
     (grad, fisher)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Method;
+    use crate::coefficient_matrix;
+    use crate::testing::{dense_steps, explicit_fisher, residual, synthetic_factors};
+    use faer::Mat;
+    use ngd_linalg::max_abs_diff;
+    use ngd_linalg::solve_spd;
+
+    /// Diagonal and quasi-diagonal steps equal G⁻¹∇L with G built explicitly from F (diagonal;
+    /// per-unit arrow: diagonal + bias row/column), ρ = 0.01, C = 2; relative tolerance 1e-9.
+    #[test]
+    fn diagonal_and_quasi_diagonal_equal_explicit_inverse() {
+        let (n, rho) = (5, 0.01);
+        let f = synthetic_factors(n, 2, &[4, 3, 2], 51);
+        let e = residual(2 * n);
+        let gd = dense_steps(&f, &crate::Gd.direction(&f, &e).unwrap());
+        let diag = dense_steps(
+            &f,
+            &crate::Diagonal { damping: rho }.direction(&f, &e).unwrap(),
+        );
+        let quasi = dense_steps(
+            &f,
+            &crate::QuasiDiagonal { damping: rho }
+                .direction(&f, &e)
+                .unwrap(),
+        );
+        for l in 0..f.depth() {
+            let fisher = explicit_fisher(&f, l);
+            let m_in = f.layers[l].input.ncols();
+            let p = fisher.nrows();
+            let grad = Mat::from_fn(p, 1, |k, _| gd[l][(k % m_in, k / m_in)]);
+            let keep_diag =
+                Mat::from_fn(p, p, |a, b| if a == b { fisher[(a, b)] + rho } else { 0.0 });
+            let arrow = Mat::from_fn(p, p, |a, b| {
+                let same_unit = a / m_in == b / m_in;
+                let touches_bias = a % m_in == m_in - 1 || b % m_in == m_in - 1;
+                if a == b {
+                    fisher[(a, b)] + rho
+                } else if same_unit && touches_bias {
+                    fisher[(a, b)]
+                } else {
+                    0.0
+                }
+            });
+            for (g, got) in [(keep_diag, &diag[l]), (arrow, &quasi[l])] {
+                let want = solve_spd(g.as_ref(), grad.as_ref(), "g").unwrap();
+                let got = Mat::from_fn(p, 1, |k, _| got[(k % m_in, k / m_in)]);
+                let err = max_abs_diff(got.as_ref(), want.as_ref())
+                    / ngd_linalg::frobenius(want.as_ref());
+                assert!(err < 1e-9, "layer {}: relative error {err:.2e}", l + 1);
+            }
+        }
+        // The diagonal α (mean eigenvalue of Θ̄) matches tr Θ̄ / CN from the columns.
+        let d = crate::Diagonal { damping: rho };
+        let tb = coefficient_matrix(&d, &f).unwrap();
+        let mean = (0..2 * n).map(|k| tb[(k, k)]).sum::<f64>() / (2 * n) as f64;
+        assert!((d.alpha(&f).unwrap() - mean).abs() < 1e-9 * mean);
+    }
+
+    /// The default η of the non-isotropic diagonal methods is 1/λ_max(Θ̄) (power iteration vs the
+    /// eigenvalues of the explicit Θ̄, relative 1e-6).
+    #[test]
+    fn diagonal_default_lr_is_one_over_largest_theta_bar_eigenvalue() {
+        let f = synthetic_factors(5, 1, &[6, 7, 1], 80);
+        for c in [Method::Diagonal, Method::QuasiDiagonal] {
+            let curvature = c.curvature(0.01).unwrap();
+            let tb = coefficient_matrix(curvature.as_ref(), &f).unwrap();
+            let sym = Mat::from_fn(5, 5, |i, j| 0.5 * (tb[(i, j)] + tb[(j, i)]));
+            let lmax = *ngd_linalg::symmetric_eigenvalues(sym.as_ref(), "tb")
+                .unwrap()
+                .last()
+                .unwrap();
+            let lr = c.optimal_lr(curvature.as_ref(), &f).unwrap();
+            assert!(
+                (lr * lmax - 1.0).abs() < 1e-6,
+                "{c}: η λ_max = {}",
+                lr * lmax
+            );
+        }
+    }
+}

@@ -188,3 +188,156 @@ fn active_set(layer: &LayerFactors, i: usize) -> Vec<usize> {
         .filter(|&k| (0..c_out).any(|c| d[c * n + k] != 0.0))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Loss;
+    use crate::UnitWise;
+    use crate::coefficient_matrix;
+    use crate::testing::{
+        assert_layers_close, dense_steps, explicit_lambda, relu_like, relu_like_outputs, residual,
+        targets, unit_wise_explicit, with_outputs,
+    };
+    use faer::Mat;
+    use faer::Scale;
+    use ngd_linalg::add_to_diagonal;
+    use ngd_linalg::col;
+    use ngd_linalg::max_abs_diff;
+    use ngd_linalg::solve_pseudo_inverse;
+
+    /// Unit-wise NGD equals the explicit per-unit (pseudo-)inverse: ρ = 0 (exact active-set
+    /// path) and ρ = 0.05; relative tolerance 1e-8.
+    #[test]
+    fn unit_wise_equals_explicit_per_unit_pseudo_inverse() {
+        let n = 6;
+        let f = relu_like(n, &[10, 9, 8, 1], 41);
+        let e = residual(n);
+        for rho in [0.0, 0.05] {
+            let got = dense_steps(
+                &f,
+                &UnitWise {
+                    damping: rho,
+                    ..UnitWise::default()
+                }
+                .direction(&f, &e)
+                .unwrap(),
+            );
+            let want = unit_wise_explicit(&f, &e, rho);
+            for (l, (g, w)) in got.iter().zip(&want).enumerate() {
+                let err = max_abs_diff(g.as_ref(), w.as_ref()) / ngd_linalg::frobenius(w.as_ref());
+                assert!(
+                    err < 1e-8,
+                    "ρ = {rho}, layer {}: relative error {err:.2e}",
+                    l + 1
+                );
+            }
+        }
+    }
+
+    /// The same for C = 3 outputs (g_i is 3N × (M+1); the code's per-unit N × N push-through
+    /// form against the explicit 3N × 3N pseudo-inverse), ρ = 0 and 0.05; relative tolerance 1e-8.
+    #[test]
+    fn unit_wise_several_outputs_equals_explicit_per_unit_pseudo_inverse() {
+        let n = 5;
+        let f = relu_like_outputs(n, 3, &[10, 9, 8, 3], 43);
+        let e = residual(3 * n);
+        for rho in [0.0, 0.05] {
+            let got = dense_steps(
+                &f,
+                &UnitWise {
+                    damping: rho,
+                    ..UnitWise::default()
+                }
+                .direction(&f, &e)
+                .unwrap(),
+            );
+            let want = unit_wise_explicit(&f, &e, rho);
+            for (l, (g, w)) in got.iter().zip(&want).enumerate() {
+                let err = max_abs_diff(g.as_ref(), w.as_ref()) / ngd_linalg::frobenius(w.as_ref());
+                assert!(
+                    err < 1e-8,
+                    "C = 3, ρ = {rho}, layer {}: relative error {err:.2e}",
+                    l + 1
+                );
+            }
+        }
+        // α̂ = tr Θ̄ / (CN) (Θ̄ = Σ_units projectors)
+        let tb = coefficient_matrix(&UnitWise::default(), &f).unwrap();
+        let trace: f64 = (0..3 * n).map(|k| tb[(k, k)]).sum();
+        let alpha = UnitWise::default().alpha(&f).unwrap();
+        assert!(
+            (trace / (3 * n) as f64 - alpha).abs() < 1e-9,
+            "{trace} vs {alpha}"
+        );
+    }
+
+    /// Cross-entropy unit-wise NGD (C = 3 softmax, C = 1 logistic) equals the explicit per-unit
+    /// (g_iᵀΛg_i/N + ρ)⁺ g_iᵀr/N in parameter space (pseudo-inverse at ρ = 0); relative 1e-8.
+    #[test]
+    fn unit_wise_cross_entropy_equals_explicit_per_unit_fisher_inverse() {
+        let n = 5;
+        for c in [3, 1] {
+            let f = with_outputs(relu_like_outputs(n, c, &[10, 9, 8, c], 47 + c as u64));
+            let r = Loss::CrossEntropy.output_gradient(&f.outputs, &targets(n, c));
+            let lambda = explicit_lambda(&f);
+            for rho in [0.0, 0.05] {
+                let uw = UnitWise {
+                    damping: rho,
+                    loss: Loss::CrossEntropy,
+                };
+                let got = dense_steps(&f, &uw.direction(&f, &r).unwrap());
+                let want: Vec<Mat<f64>> = f
+                    .layers
+                    .iter()
+                    .map(|layer| {
+                        let h = &layer.input;
+                        let mut out = Mat::zeros(h.ncols(), layer.delta.ncols());
+                        for i in 0..layer.delta.ncols() {
+                            let g = Mat::from_fn(layer.delta.nrows(), h.ncols(), |a, b| {
+                                layer.delta[(a, i)] * h[(a % n, b)]
+                            });
+                            let mut fisher = g.transpose() * &lambda * &g * Scale(1.0 / n as f64);
+                            add_to_diagonal(&mut fisher, rho);
+                            let grad = g.transpose() * col(&r) * Scale(1.0 / n as f64);
+                            let step =
+                                solve_pseudo_inverse(fisher.as_ref(), grad.as_ref(), 1e-10, "F_i")
+                                    .unwrap();
+                            for j in 0..h.ncols() {
+                                out[(j, i)] = step[(j, 0)];
+                            }
+                        }
+                        out
+                    })
+                    .collect();
+                assert_layers_close(&got, &want, &format!("C = {c}, ρ = {rho}"));
+            }
+        }
+    }
+
+    /// With ρ = 0, Θ̄ = Σ_units P_{S_i} = diag(number of active units per sample) and α̂ is its
+    /// mean (exact to 1e-9).
+    #[test]
+    fn unit_wise_theta_bar_counts_active_units() {
+        let n = 6;
+        let f = relu_like(n, &[10, 9, 8, 1], 42);
+        let uw = UnitWise::default();
+        let tb = coefficient_matrix(&uw, &f).unwrap();
+        let counts: Vec<f64> = (0..n)
+            .map(|s| {
+                f.layers
+                    .iter()
+                    .map(|l| {
+                        (0..l.delta.ncols())
+                            .filter(|&i| l.delta[(s, i)] != 0.0)
+                            .count()
+                    })
+                    .sum::<usize>() as f64
+            })
+            .collect();
+        let want = Mat::from_fn(n, n, |i, j| if i == j { counts[i] } else { 0.0 });
+        assert!(max_abs_diff(tb.as_ref(), want.as_ref()) < 1e-9);
+        let mean = counts.iter().sum::<f64>() / n as f64;
+        assert!((uw.alpha(&f).unwrap() - mean).abs() < 1e-12);
+    }
+}

@@ -28,3 +28,48 @@ impl Curvature for BlockTriDiagonal {
         lw.direction(factors, residual)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::Method;
+    use crate::testing::{residual, synthetic_factors, wide};
+
+    /// Lemma 4.3 through the method: α = 1, 2, 2, 3 at L = 3, 4, 6, 7 (exact to 1e-12).
+    #[test]
+    fn tridiagonal_alpha_follows_lemma_4_3_through_the_method() {
+        for (depth, want) in [(3, 1.0), (4, 2.0), (6, 2.0), (7, 3.0)] {
+            let f = synthetic_factors(4, 1, &wide(depth), 10 + depth as u64);
+            let c = Method::BlockTriDiagonal.curvature(0.0).unwrap();
+            let alpha = c.alpha(&f).unwrap();
+            assert!((alpha - want).abs() < 1e-12, "L = {depth}: α = {alpha}");
+            let lr = Method::BlockTriDiagonal.optimal_lr(c.as_ref(), &f).unwrap();
+            assert!((lr - 1.0 / want).abs() < 1e-12);
+        }
+    }
+
+    /// L = 5 = 3·1+2: Σ singular, so ρ = 0 is a clear error; ρ > 0 runs.
+    #[test]
+    fn tridiagonal_depth_five_needs_damping() {
+        let f = synthetic_factors(4, 1, &wide(5), 21);
+        let e = residual(4);
+        let err = Method::BlockTriDiagonal
+            .curvature(0.0)
+            .unwrap()
+            .direction(&f, &e)
+            .unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.contains("singular") && msg.contains("3s+2") && msg.contains("damping"),
+            "{msg}"
+        );
+        let c = Method::BlockTriDiagonal.curvature(1e-3).unwrap();
+        assert!(c.direction(&f, &e).is_ok());
+        assert!(c.alpha(&f).is_none());
+        assert!(matches!(
+            Method::BlockTriDiagonal
+                .optimal_lr(c.as_ref(), &f)
+                .unwrap_err(),
+            crate::OptimError::NoDefaultLr { .. }
+        ));
+    }
+}

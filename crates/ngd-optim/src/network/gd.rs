@@ -26,3 +26,30 @@ impl Curvature for Gd {
         Ok(Direction::from_coefficients(coefficients))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Exact;
+    use crate::Gd;
+    use crate::coefficient_matrix;
+    use crate::testing::synthetic_factors;
+    use ngd_linalg::max_abs_diff;
+
+    #[test]
+    fn gd_coefficient_matrix_is_the_ntk() {
+        let f = synthetic_factors(5, 2, &[8, 9, 2], 5);
+        let tb = coefficient_matrix(&Gd, &f).unwrap();
+        let ntk = f.ntk();
+        assert!(
+            max_abs_diff(tb.as_ref(), ntk.as_ref())
+                < 1e-12 * (1.0 + ngd_linalg::frobenius(ntk.as_ref()))
+        );
+    }
+
+    #[test]
+    fn residual_of_wrong_length_is_rejected() {
+        let f = synthetic_factors(4, 2, &[6, 5, 2], 8);
+        assert!(Exact::default().direction(&f, &[0.0; 4]).is_err());
+    }
+}

@@ -118,3 +118,41 @@ fn layerwise_system(sigma: &Mat<f64>, grams: &[Mat<f64>], n: usize, damping: f64
     add_to_diagonal(&mut a, n as f64 * damping);
     a
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::LayerWise;
+    use crate::Method;
+    use crate::coefficient_matrix;
+    use crate::parse_sigma;
+    use crate::testing::{dense_steps, identity_times, residual, synthetic_factors};
+    use faer::Mat;
+    use ngd_linalg::max_abs_diff;
+
+    /// Θ̄ = αI (Theorem 4.1) for the tri-diagonal Σ (L = 4, α = 2) and a user Σ, with C = 2
+    /// (P ≫ CN so ρ = 0 is exact; tolerance 1e-8).
+    #[test]
+    fn layerwise_sigma_is_isotropic_with_alpha() {
+        let f = synthetic_factors(5, 2, &[20, 24, 21, 22, 2], 22);
+        let tb = coefficient_matrix(
+            Method::BlockTriDiagonal.curvature(0.0).unwrap().as_ref(),
+            &f,
+        )
+        .unwrap();
+        assert!(max_abs_diff(tb.as_ref(), identity_times(2.0, 10).as_ref()) < 1e-8);
+        let sigma = parse_sigma("1,0.5,0,0;0.5,1,0.5,0;0,0.5,1,0.2;0,0,0.2,1").unwrap();
+        let lw = LayerWise::with_sigma(sigma, 0.0).unwrap();
+        let alpha = lw.alpha(&f).unwrap();
+        let tb = coefficient_matrix(&lw, &f).unwrap();
+        assert!(max_abs_diff(tb.as_ref(), identity_times(alpha, 10).as_ref()) < 1e-8);
+        // Σ = I is block-diagonal NGD.
+        let bd = Method::BlockDiagonal.curvature(0.0).unwrap();
+        let lw = LayerWise::with_sigma(Mat::identity(4, 4), 0.0).unwrap();
+        let e = residual(10);
+        let (a, b) = (bd.direction(&f, &e).unwrap(), lw.direction(&f, &e).unwrap());
+        for (x, y) in dense_steps(&f, &a).iter().zip(&dense_steps(&f, &b)) {
+            assert!(max_abs_diff(x.as_ref(), y.as_ref()) < 1e-9);
+        }
+    }
+}
