@@ -163,6 +163,9 @@ fn apply_forster(data: &mut Dataset) -> Result<()> {
 
 /// `ngd train`.
 pub fn train(args: TrainArgs) -> Result<()> {
+    if let Some(out) = &args.out {
+        check_writable(out)?;
+    }
     let mut data = args.net.load_data()?;
     if args.forster {
         apply_forster(&mut data)?;
@@ -229,7 +232,26 @@ pub fn step_line(s: &StepRecord) -> String {
     )
 }
 
-/// Writes `value` as pretty JSON, creating parent folders.
+/// Checks before any work starts that `path` can be written (creating its folder), so that a
+/// long run does not fail at its end; a file created only for the check is removed again.
+pub fn check_writable(path: &Path) -> Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create the folder of {}", path.display()))?;
+    }
+    let existed = path.exists();
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    if !existed {
+        let _ = std::fs::remove_file(path);
+    }
+    Ok(())
+}
+
+/// Writes `value` as pretty JSON to `path` (creating its folder).
 pub fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -265,6 +287,9 @@ pub struct BenchArgs {
 
 /// `ngd bench`.
 pub fn bench(args: BenchArgs) -> Result<()> {
+    if let Some(out) = &args.out {
+        check_writable(out)?;
+    }
     let data = args.net.load_data()?;
     let backends = bench_backends(&args)?;
     let opt = OptArgs {

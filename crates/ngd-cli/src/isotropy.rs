@@ -313,6 +313,7 @@ pub fn run(args: IsotropyArgs) -> Result<()> {
     if args.seeds == 0 || args.widths.is_empty() || args.methods.is_empty() || args.n == 0 {
         bail!("need at least one seed, width, method and sample");
     }
+    crate::commands::check_writable(&args.out)?;
     let device = args.backend.device()?;
     let mnist = match args.inputs {
         Inputs::Mnist => {

@@ -232,6 +232,9 @@ pub fn run(args: PredictArgs) -> Result<()> {
     if args.seeds == 0 {
         bail!("--seeds must be at least 1");
     }
+    if let Some(out) = &args.out {
+        crate::commands::check_writable(out)?;
+    }
     if args.kernel == KernelKind::Analytic && args.net.activation != Activation::Relu {
         bail!(
             "--kernel analytic has closed forms for ReLU only (MATH.md §5); use --activation relu \

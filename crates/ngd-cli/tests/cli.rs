@@ -125,6 +125,25 @@ fn train_prints_every_step_and_writes_the_record() {
     }
 }
 
+/// An `--out` that cannot be written (its "folder" is a file) is refused before any training:
+/// no step line is printed.
+#[test]
+fn unwritable_out_is_refused_before_training() {
+    let dir = tempfile::tempdir().unwrap();
+    let blocker = dir.path().join("file");
+    std::fs::write(&blocker, "not a folder").unwrap();
+    let out = blocker.join("run.json");
+    let args: Vec<&str> = SMALL
+        .iter()
+        .copied()
+        .chain(["--steps", "50", "--out", out.to_str().unwrap()])
+        .collect();
+    let (ok, stdout, stderr) = ngd(&args);
+    assert!(!ok);
+    assert!(stderr.contains("run.json"), "{stderr}");
+    assert!(stdout.is_empty(), "training started:\n{stdout}");
+}
+
 #[test]
 fn diverging_training_is_a_clear_error() {
     expect_error(
