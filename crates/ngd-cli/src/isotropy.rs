@@ -469,6 +469,16 @@ pub fn run(args: IsotropyArgs) -> Result<()> {
         .save(&svg)
         .with_context(|| format!("writing {}", svg.display()))?;
     eprintln!("wrote {}", svg.display());
+    if results.iter().all(|r| r.seeds == 0) {
+        let first = results
+            .iter()
+            .find_map(|r| r.error.as_deref())
+            .unwrap_or("");
+        bail!(
+            "every (method, width) entry failed (written to {}); the first error: {first}",
+            args.out.display()
+        );
+    }
     Ok(())
 }
 

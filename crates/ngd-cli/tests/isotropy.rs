@@ -70,6 +70,37 @@ fn isotropy_reports_condition_numbers_and_per_entry_errors() {
 
 /// A run that overflows is kept up to its divergence with `allow_divergence`, and the next run
 /// still happens.
+/// When every (method, width) entry fails, the command still writes its JSON but exits
+/// non-zero with the first error.
+#[test]
+fn isotropy_fails_when_every_entry_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("iso.json");
+    let (ok, _, err) = ngd(&[
+        "isotropy",
+        "--methods",
+        "no-such-method",
+        "--widths",
+        "8",
+        "--inputs",
+        "gaussian",
+        "--input-dim",
+        "20",
+        "--n",
+        "12",
+        "--seeds",
+        "1",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(!ok, "{err}");
+    assert!(
+        err.contains("every") && err.contains("no-such-method"),
+        "{err}"
+    );
+    assert!(out.exists());
+}
+
 #[test]
 fn figure_keeps_diverging_runs_when_allowed() {
     let dir = tempfile::tempdir().unwrap();
