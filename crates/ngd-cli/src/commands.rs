@@ -6,45 +6,45 @@ use clap::Args;
 use ngd_data::{DataConfig, Dataset, DatasetName};
 use ngd_model::Activation;
 use ngd_optim::Method;
-use ngd_train::{BenchConfig, StepRecord, TrainConfig};
+use ngd_train::{BenchConfig, StepRecord, TrainConfig, defaults};
 use std::path::{Path, PathBuf};
 
 /// Data and network options shared by every command that trains a network.
 #[derive(Args, Debug, Clone)]
 pub struct NetArgs {
     /// Dataset: mnist or cifar10.
-    #[arg(long, default_value = "mnist")]
+    #[arg(long, default_value_t = defaults::DATASET)]
     pub dataset: DatasetName,
     /// Classes to keep, by index (0,7) or, for cifar10, by name (airplane,horse). Two classes:
     /// one output with targets ±0.5; more: one-hot targets, one output per class.
-    #[arg(long, default_value = "0,7")]
+    #[arg(long, default_value = defaults::CLASSES)]
     pub classes: String,
     /// Number of training samples N (the first N of the selected classes).
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = defaults::N_TRAIN)]
     pub n_train: usize,
     /// Number of test samples N′.
-    #[arg(long, default_value_t = 50)]
+    #[arg(long, default_value_t = defaults::N_TEST)]
     pub n_test: usize,
     /// Depth L (number of weight layers, ≥ 2).
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = defaults::DEPTH)]
     pub depth: usize,
     /// Width M of every hidden layer.
-    #[arg(long, default_value_t = 4096)]
+    #[arg(long, default_value_t = defaults::WIDTH)]
     pub width: usize,
     /// Weight variance σ_w².
-    #[arg(long, default_value_t = 2.0)]
+    #[arg(long, default_value_t = defaults::SIGMA_W2)]
     pub sigma_w2: f64,
     /// Bias variance σ_b².
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = defaults::SIGMA_B2)]
     pub sigma_b2: f64,
     /// Activation: relu or tanh.
-    #[arg(long, default_value = "relu")]
+    #[arg(long, default_value_t = defaults::ACTIVATION)]
     pub activation: Activation,
     /// Seed of the initial weights (W, b ~ N(0,1), drawn on the host: identical on every backend).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = defaults::SEED)]
     pub seed: u64,
     /// Compute backend: flex, ndarray, tch-cpu, tch-cuda[:N] (LibTorch ones need --features tch).
-    #[arg(long, default_value = "flex")]
+    #[arg(long, default_value = defaults::BACKEND)]
     pub backend: Backend,
 }
 
@@ -96,10 +96,10 @@ pub struct OptArgs {
     #[arg(long)]
     pub lr: Option<f64>,
     /// Damping ρ ≥ 0 added to the Fisher (G = F + ρI); 0 is the pseudo-inverse limit.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = defaults::DAMPING)]
     pub damping: f64,
     /// Number of training steps.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = defaults::STEPS)]
     pub steps: usize,
     /// Σ of `--method layer-wise` (eq. 15): L×L symmetric, rows separated by ';',
     /// e.g. "1,0.5,0;0.5,1,0.5;0,0.5,1".
@@ -129,7 +129,7 @@ pub struct TrainArgs {
     pub net: NetArgs,
     /// Method: gd, exact, block-diagonal, block-tri-diagonal, layer-wise (with --sigma), kfac,
     /// unit-wise, diagonal or quasi-diagonal.
-    #[arg(long, default_value = "block-diagonal")]
+    #[arg(long, default_value_t = defaults::METHOD)]
     pub method: Method,
     #[command(flatten)]
     pub opt: OptArgs,
@@ -278,7 +278,7 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 3)]
     pub repeats: usize,
     /// Damping ρ used by the timed steps.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = defaults::DAMPING)]
     pub damping: f64,
     /// Write all measurements as JSON to this file.
     #[arg(long)]

@@ -10,6 +10,7 @@ use ngd_model::Activation;
 use ngd_optim::Method;
 use ngd_plot::{LineChart, Scale, Series, Style};
 use ngd_train::RunRecord;
+use ngd_train::defaults;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -22,7 +23,7 @@ pub struct FigureArgs {
     #[arg(long)]
     pub out_dir: Option<PathBuf>,
     /// Compute backend for every run.
-    #[arg(long, default_value = "flex")]
+    #[arg(long, default_value = defaults::BACKEND)]
     pub backend: Backend,
 }
 
@@ -115,16 +116,19 @@ impl RunSpec {
 
     fn net_args(&self, backend: Backend) -> NetArgs {
         NetArgs {
-            dataset: self.dataset.unwrap_or(DatasetName::Mnist),
-            classes: self.classes.clone().unwrap_or_else(|| "0,7".into()),
-            n_train: self.n_train.unwrap_or(100),
-            n_test: self.n_test.unwrap_or(50),
-            depth: self.depth.unwrap_or(3),
-            width: self.width.unwrap_or(4096),
-            sigma_w2: self.sigma_w2.unwrap_or(2.0),
-            sigma_b2: self.sigma_b2.unwrap_or(0.0),
-            activation: self.activation.unwrap_or(Activation::Relu),
-            seed: self.seed.unwrap_or(0),
+            dataset: self.dataset.unwrap_or(defaults::DATASET),
+            classes: self
+                .classes
+                .clone()
+                .unwrap_or_else(|| defaults::CLASSES.into()),
+            n_train: self.n_train.unwrap_or(defaults::N_TRAIN),
+            n_test: self.n_test.unwrap_or(defaults::N_TEST),
+            depth: self.depth.unwrap_or(defaults::DEPTH),
+            width: self.width.unwrap_or(defaults::WIDTH),
+            sigma_w2: self.sigma_w2.unwrap_or(defaults::SIGMA_W2),
+            sigma_b2: self.sigma_b2.unwrap_or(defaults::SIGMA_B2),
+            activation: self.activation.unwrap_or(defaults::ACTIVATION),
+            seed: self.seed.unwrap_or(defaults::SEED),
             backend,
         }
     }
@@ -154,11 +158,11 @@ pub fn run(args: FigureArgs) -> Result<()> {
         let data = net.load_data()?;
         let opt = OptArgs {
             lr: spec.lr,
-            damping: spec.damping.unwrap_or(0.0),
-            steps: spec.steps.unwrap_or(10),
+            damping: spec.damping.unwrap_or(defaults::DAMPING),
+            steps: spec.steps.unwrap_or(defaults::STEPS),
             sigma: None,
         };
-        let method = spec.method.unwrap_or(Method::BlockDiagonal);
+        let method = spec.method.unwrap_or(defaults::METHOD);
         let mut cfg = net.train_config(&data, method, &opt);
         cfg.lr_scale = spec.lr_scale.unwrap_or(1.0);
         let mut seen = Vec::new();

@@ -19,6 +19,7 @@ use faer::Mat;
 use ngd_model::{Activation, Factors, MlpConfig};
 use ngd_optim::{Curvature, Direction, LayerStep, Method};
 use ngd_plot::{LineChart, Scale, Series, Style};
+use ngd_train::defaults;
 use serde::Serialize;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -52,7 +53,7 @@ pub struct IsotropyArgs {
     )]
     pub widths: Vec<usize>,
     /// Depth L.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = defaults::DEPTH)]
     pub depth: usize,
     /// Inputs: gaussian or mnist.
     #[arg(long, value_enum, default_value = "gaussian")]
@@ -61,28 +62,28 @@ pub struct IsotropyArgs {
     #[arg(long, default_value_t = 784)]
     pub input_dim: usize,
     /// MNIST classes (two: one output).
-    #[arg(long, default_value = "0,7")]
+    #[arg(long, default_value = defaults::CLASSES)]
     pub classes: String,
     /// Number of samples N.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = defaults::N_TRAIN)]
     pub n: usize,
     /// Number of seeds (initialisations 0..seeds; Gaussian inputs are redrawn with the same seed).
     #[arg(long, default_value_t = 5)]
     pub seeds: u64,
     /// Damping ρ ≥ 0 of every method (0: the pseudo-inverse limit).
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = defaults::DAMPING)]
     pub damping: f64,
     /// Weight variance σ_w².
-    #[arg(long, default_value_t = 2.0)]
+    #[arg(long, default_value_t = defaults::SIGMA_W2)]
     pub sigma_w2: f64,
     /// Bias variance σ_b².
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = defaults::SIGMA_B2)]
     pub sigma_b2: f64,
     /// Activation: relu or tanh.
-    #[arg(long, default_value = "relu")]
+    #[arg(long, default_value_t = defaults::ACTIVATION)]
     pub activation: Activation,
     /// Compute backend of the forward/backward passes.
-    #[arg(long, default_value = "flex")]
+    #[arg(long, default_value = defaults::BACKEND)]
     pub backend: Backend,
     /// JSON output; the plot goes next to it with extension .svg.
     #[arg(long, default_value = "iso.json")]

@@ -48,6 +48,15 @@ impl Activation {
     }
 }
 
+impl std::fmt::Display for Activation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Activation::Relu => "relu",
+            Activation::Tanh => "tanh",
+        })
+    }
+}
+
 impl std::str::FromStr for Activation {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
@@ -58,6 +67,11 @@ impl std::str::FromStr for Activation {
         }
     }
 }
+
+/// σ_w² of [`MlpConfig::new`] (the paper's ReLU networks).
+pub const DEFAULT_SIGMA_W2: f64 = 2.0;
+/// σ_b² of [`MlpConfig::new`].
+pub const DEFAULT_SIGMA_B2: f64 = 0.0;
 
 /// Shape and variances of the network: widths M_0 (input) … M_L (= C outputs).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -80,8 +94,8 @@ impl MlpConfig {
         widths.push(outputs);
         Self {
             widths,
-            sigma_w2: 2.0,
-            sigma_b2: 0.0,
+            sigma_w2: DEFAULT_SIGMA_W2,
+            sigma_b2: DEFAULT_SIGMA_B2,
             activation: Activation::Relu,
         }
     }

@@ -6,6 +6,7 @@
 #![warn(missing_docs)]
 
 mod bench;
+pub mod defaults;
 mod record;
 pub mod test_theory;
 mod theory;
