@@ -32,6 +32,16 @@ impl Direction {
         }
     }
 
+    /// The step Δθ = Jᵀv of one dual vector v (length CN), every layer from the same v
+    /// (GD, exact NGD).
+    pub fn from_dual(factors: &Factors, v: &[f64]) -> Self {
+        Self::from_coefficients(
+            (0..factors.depth())
+                .map(|l| dual_to_coefficients(factors, l, v))
+                .collect(),
+        )
+    }
+
     /// θ ← θ − lr·Δθ on `model` (MATH.md §2: Δθ_l = h̃_{l−1}ᵀ R_l or the dense step).
     pub fn apply(&self, model: &mut impl FactoredModel, factors: &Factors, lr: f64) {
         for (l, (dw, db)) in self.layer_updates(factors).into_iter().enumerate() {

@@ -146,10 +146,16 @@ pub(crate) fn relu_like_outputs(n: usize, c_out: usize, widths: &[usize], seed: 
     f
 }
 
-/// Unit i's explicit step g_iᵀ (g_i g_iᵀ + NρI)⁺ e, g_i = diag(δ_i) h̃ (eq. 23), as columns of
-/// Δ(W_lᵀ | b_l); ρ = 0 uses the eigen-decomposition pseudo-inverse.
-pub(crate) fn unit_wise_explicit(f: &Factors, e: &[f64], rho: f64) -> Vec<Mat<f64>> {
+/// Unit i's explicit step (g_iᵀΛg_i/N + ρ)⁺ g_iᵀe/N with g_i = diag(δ_i) h̃ (eq. 23; Λ = I
+/// for MSE), as columns of Δ(W_lᵀ | b_l); ρ = 0 uses the eigen-decomposition pseudo-inverse.
+pub(crate) fn unit_wise_explicit(
+    f: &Factors,
+    e: &[f64],
+    lambda: &Mat<f64>,
+    rho: f64,
+) -> Vec<Mat<f64>> {
     let n = f.samples();
+    let scale = Scale(1.0 / n as f64);
     f.layers
         .iter()
         .map(|layer| {
@@ -159,10 +165,11 @@ pub(crate) fn unit_wise_explicit(f: &Factors, e: &[f64], rho: f64) -> Vec<Mat<f6
                 let g = Mat::from_fn(layer.delta.nrows(), h.ncols(), |a, b| {
                     layer.delta[(a, i)] * h[(a % n, b)]
                 });
-                let mut gg = &g * g.transpose();
-                add_to_diagonal(&mut gg, n as f64 * rho);
-                let u = solve_pseudo_inverse(gg.as_ref(), col(e).as_ref(), 1e-10, "u").unwrap();
-                let step = g.transpose() * u;
+                let mut fisher = g.transpose() * lambda * &g * scale;
+                add_to_diagonal(&mut fisher, rho);
+                let grad = g.transpose() * col(e) * scale;
+                let step =
+                    solve_pseudo_inverse(fisher.as_ref(), grad.as_ref(), 1e-10, "F_i").unwrap();
                 for j in 0..h.ncols() {
                     out[(j, i)] = step[(j, 0)];
                 }

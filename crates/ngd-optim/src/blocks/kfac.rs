@@ -177,9 +177,7 @@ fn damped_gram(
     what: &str,
     first_input: bool,
 ) -> Result<Cholesky> {
-    let mut g = gram(x.as_ref()) * Scale(1.0 / n as f64);
-    add_to_diagonal(&mut g, rho);
-    Cholesky::new(g.as_ref(), what).map_err(|err| input_error(err, first_input))
+    damped_cholesky(gram(x.as_ref()), n, rho, what, first_input)
 }
 
 /// Cholesky of XᵀX/N + ρI (d × d, only used when d < rows).
@@ -190,9 +188,14 @@ fn factor_inverse_explicit(
     what: &str,
     first_input: bool,
 ) -> Result<Cholesky> {
-    let mut g = x.transpose() * x * Scale(1.0 / n as f64);
+    damped_cholesky(x.transpose() * x, n, rho, what, first_input)
+}
+
+/// Cholesky of G/N + ρI for an unscaled Gram G.
+fn damped_cholesky(g: Mat<f64>, n: usize, rho: f64, what: &str, first: bool) -> Result<Cholesky> {
+    let mut g = g * Scale(1.0 / n as f64);
     add_to_diagonal(&mut g, rho);
-    Cholesky::new(g.as_ref(), what).map_err(|err| input_error(err, first_input))
+    Cholesky::new(g.as_ref(), what).map_err(|err| input_error(err, first))
 }
 
 /// X (XᵀX/N + ρ)⁻¹ (K × d), explicit when d < K, else pushed through: (XXᵀ/N + ρ)⁻¹ X.

@@ -200,11 +200,7 @@ mod tests {
         targets, unit_wise_explicit, with_outputs,
     };
     use faer::Mat;
-    use faer::Scale;
-    use ngd_linalg::add_to_diagonal;
-    use ngd_linalg::col;
     use ngd_linalg::max_abs_diff;
-    use ngd_linalg::solve_pseudo_inverse;
 
     /// Unit-wise NGD equals the explicit per-unit (pseudo-)inverse: ρ = 0 (exact active-set
     /// path) and ρ = 0.05; relative tolerance 1e-8.
@@ -223,15 +219,8 @@ mod tests {
                 .direction(&f, &e)
                 .unwrap(),
             );
-            let want = unit_wise_explicit(&f, &e, rho);
-            for (l, (g, w)) in got.iter().zip(&want).enumerate() {
-                let err = max_abs_diff(g.as_ref(), w.as_ref()) / ngd_linalg::frobenius(w.as_ref());
-                assert!(
-                    err < 1e-8,
-                    "ρ = {rho}, layer {}: relative error {err:.2e}",
-                    l + 1
-                );
-            }
+            let want = unit_wise_explicit(&f, &e, &Mat::identity(n, n), rho);
+            assert_layers_close(&got, &want, &format!("ρ = {rho}"));
         }
     }
 
@@ -252,15 +241,8 @@ mod tests {
                 .direction(&f, &e)
                 .unwrap(),
             );
-            let want = unit_wise_explicit(&f, &e, rho);
-            for (l, (g, w)) in got.iter().zip(&want).enumerate() {
-                let err = max_abs_diff(g.as_ref(), w.as_ref()) / ngd_linalg::frobenius(w.as_ref());
-                assert!(
-                    err < 1e-8,
-                    "C = 3, ρ = {rho}, layer {}: relative error {err:.2e}",
-                    l + 1
-                );
-            }
+            let want = unit_wise_explicit(&f, &e, &Mat::identity(3 * n, 3 * n), rho);
+            assert_layers_close(&got, &want, &format!("C = 3, ρ = {rho}"));
         }
         // α̂ = tr Θ̄ / (CN) (Θ̄ = Σ_units projectors)
         let tb = coefficient_matrix(&UnitWise::default(), &f).unwrap();
@@ -287,29 +269,7 @@ mod tests {
                     loss: Loss::CrossEntropy,
                 };
                 let got = dense_steps(&f, &uw.direction(&f, &r).unwrap());
-                let want: Vec<Mat<f64>> = f
-                    .layers
-                    .iter()
-                    .map(|layer| {
-                        let h = &layer.input;
-                        let mut out = Mat::zeros(h.ncols(), layer.delta.ncols());
-                        for i in 0..layer.delta.ncols() {
-                            let g = Mat::from_fn(layer.delta.nrows(), h.ncols(), |a, b| {
-                                layer.delta[(a, i)] * h[(a % n, b)]
-                            });
-                            let mut fisher = g.transpose() * &lambda * &g * Scale(1.0 / n as f64);
-                            add_to_diagonal(&mut fisher, rho);
-                            let grad = g.transpose() * col(&r) * Scale(1.0 / n as f64);
-                            let step =
-                                solve_pseudo_inverse(fisher.as_ref(), grad.as_ref(), 1e-10, "F_i")
-                                    .unwrap();
-                            for j in 0..h.ncols() {
-                                out[(j, i)] = step[(j, 0)];
-                            }
-                        }
-                        out
-                    })
-                    .collect();
+                let want = unit_wise_explicit(&f, &r, &lambda, rho);
                 assert_layers_close(&got, &want, &format!("C = {c}, ρ = {rho}"));
             }
         }

@@ -1,7 +1,7 @@
 //! Exact NGD (eq. 9): the whole network as one Fisher block, solved in dual (CN × CN) form.
 
 use super::dual_solve;
-use crate::direction::{Direction, dual_to_coefficients};
+use crate::direction::Direction;
 use crate::{Curvature, Factors, Loss, Result, check_dual_size, check_residual};
 
 /// Exact NGD: Δθ = Jᵀ(ΛJJᵀ + NρI)⁻¹g (eq. 9 with Λ = I, g = e for MSE; ρ → 0 is the
@@ -39,10 +39,7 @@ impl Curvature for Exact {
             residual,
             "exact NGD Gram JJᵀ",
         )?;
-        let coefficients = (0..factors.depth())
-            .map(|l| dual_to_coefficients(factors, l, &v))
-            .collect();
-        Ok(Direction::from_coefficients(coefficients))
+        Ok(Direction::from_dual(factors, &v))
     }
 }
 

@@ -1,6 +1,6 @@
 //! Gradient descent in dual form: Δθ = ∇L = Jᵀe/N (eq. 4), the baseline of every NGD method.
 
-use crate::direction::{Direction, dual_to_coefficients};
+use crate::direction::Direction;
 use crate::{Curvature, Factors, Result, check_residual};
 
 /// Plain gradient descent: Δθ = ∇L = Jᵀe/N (eq. 4).
@@ -20,10 +20,7 @@ impl Curvature for Gd {
         check_residual(factors, residual)?;
         let n = factors.samples() as f64;
         let v: Vec<f64> = residual.iter().map(|e| e / n).collect();
-        let coefficients = (0..factors.depth())
-            .map(|l| dual_to_coefficients(factors, l, &v))
-            .collect();
-        Ok(Direction::from_coefficients(coefficients))
+        Ok(Direction::from_dual(factors, &v))
     }
 }
 
