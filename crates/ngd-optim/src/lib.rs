@@ -1,9 +1,33 @@
-//! Natural-gradient directions for the exact Fisher and its approximations, all in dual
-//! (CN-sized) form from the Jacobian factors (MATH.md §3). The N × P Jacobian is never built.
+//! Natural-gradient descent with the exact Fisher and its approximations for any burn network
+//! of linear layers, from factored per-sample Jacobians (docs/MATH.md §2–3, §8). The N × P
+//! Jacobian is never built.
 //!
-//! Every method implements [`Curvature`]: given the factors and the residual e = f − y it
-//! returns a [`Direction`], per layer an N × M_l coefficient matrix R_l with
-//! Δ(W_lᵀ) = h̃_{l−1}ᵀ R_l (bias row included), so θ ← θ − η Δθ is one matrix product per layer.
+//! * **Model side** — [`FactoredModel`]: a network writes its forward pass once through a
+//!   [`Tap`] and says how to update a layer; the crate gets the factors h̃_{l−1}, δ_l
+//!   ([`Factors`]) from burn's autodiff. The NTK `Mlp` of `ngd-model` and a plain
+//!   `burn::nn::Linear` stack are two implementations (`examples/custom_model.rs`).
+//! * **Curvature** — every method implements [`Curvature`]: given the factors and the output
+//!   gradient g = N∂L/∂f it returns a [`Direction`], per layer dual coefficients R_l with
+//!   Δ(W_lᵀ | b_l) = h̃_{l−1}ᵀR_l, or the dense step. Per-layer blocks ([`BlockDiagonal`],
+//!   [`Kfac`], [`UnitWise`], [`Diagonal`], [`QuasiDiagonal`]) stand apart from network-level
+//!   ones ([`Gd`], [`Exact`], [`LayerWise`], [`BlockTriDiagonal`]); [`Method`] is the registry.
+//! * **Optimizer** — [`NgdConfig`] → [`Ngd`]: state between steps (K-FAC's running factors and
+//!   inverses, momentum), saved in burn's burnpack format.
+//!
+//! ```no_run
+//! # fn demo<M: ngd_optim::FactoredModel>(model: &mut M, x: burn::tensor::Tensor<2>,
+//! #         y: burn::tensor::Tensor<2>) -> ngd_optim::Result<()> {
+//! use ngd_optim::{Fisher, Method, NgdConfig};
+//! let mut ngd = NgdConfig::new(Method::Kfac)
+//!     .with_lr(Some(0.1))
+//!     .with_damping(0.1)
+//!     .with_fisher(Fisher::Sampled)
+//!     .with_kfac_decay(0.95)
+//!     .init()?;
+//! let stats = ngd.step(model, x, y)?; // loss, lr, seconds by phase
+//! ngd.save("optimizer.bpk")?;
+//! # Ok(()) }
+//! ```
 
 #![warn(missing_docs)]
 
