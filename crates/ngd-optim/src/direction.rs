@@ -82,12 +82,25 @@ impl Direction {
     }
 
     /// h̃_{l−1} Δ(W_lᵀ | b_l), N × M_l: the per-sample change of u_l (before the δ contraction).
-    fn input_times_step(&self, factors: &Factors, layer: usize) -> Mat<f64> {
-        let input = &factors.layers[layer].input;
+    fn input_times_step(&self, factors: &Factors, grams: &InputGrams, layer: usize) -> Mat<f64> {
         match &self.layers[layer] {
-            LayerStep::Coefficients(r) => factors.layers[layer].input_gram() * r,
-            LayerStep::Dense(s) => input * s,
+            LayerStep::Coefficients(r) => grams.get(factors, layer) * r,
+            LayerStep::Dense(s) => &factors.layers[layer].input * s,
         }
+    }
+}
+
+/// The input Grams H̃_l = h̃_{l−1}h̃_{l−1}ᵀ (N × N), computed on first use and kept, so that
+/// many directions at the same factors (Θ̄ column by column) form each only once.
+struct InputGrams(Vec<std::cell::OnceCell<Mat<f64>>>);
+
+impl InputGrams {
+    fn new(factors: &Factors) -> Self {
+        Self((0..factors.depth()).map(|_| Default::default()).collect())
+    }
+
+    fn get(&self, factors: &Factors, layer: usize) -> &Mat<f64> {
+        self.0[layer].get_or_init(|| factors.layers[layer].input_gram())
     }
 }
 
@@ -108,11 +121,15 @@ pub fn dual_to_coefficients(factors: &Factors, layer: usize, v: &[f64]) -> Mat<f
 /// J Δθ (length CN, class-major): the first-order change of f at the factor samples for the
 /// step Δθ, Σ_l rowsum(δ_l^{(c)} ⊙ h̃_{l−1}Δθ_l) computed from the factors without forming J.
 pub fn function_step(factors: &Factors, direction: &Direction) -> Vec<f64> {
+    function_step_with(factors, &InputGrams::new(factors), direction)
+}
+
+fn function_step_with(factors: &Factors, grams: &InputGrams, direction: &Direction) -> Vec<f64> {
     let n = factors.samples();
     let cn = n * factors.outputs_dim();
     let mut out = vec![0.0; cn];
     for (l, layer) in factors.layers.iter().enumerate() {
-        let u = direction.input_times_step(factors, l); // N × M_l
+        let u = direction.input_times_step(factors, grams, l); // N × M_l
         for (row, o) in out.iter_mut().enumerate() {
             let m = row % n;
             *o += (0..u.ncols())
@@ -124,17 +141,19 @@ pub fn function_step(factors: &Factors, direction: &Direction) -> Vec<f64> {
 }
 
 /// Θ̄(x, x) = J G⁻¹ Jᵀ / N (eq. 11) of a method at the factor samples, column by column:
-/// column k is J Δθ for the residual e = e_k (the k-th unit vector), CN × CN.
+/// column k is J Δθ for the residual e = e_k (the k-th unit vector), CN × CN. The input Grams
+/// are formed once for all columns.
 pub fn coefficient_matrix(
     curvature: &dyn crate::Curvature,
     factors: &Factors,
 ) -> crate::Result<Mat<f64>> {
     let cn = factors.samples() * factors.outputs_dim();
+    let grams = InputGrams::new(factors);
     let mut theta_bar = Mat::zeros(cn, cn);
     for k in 0..cn {
         let mut e = vec![0.0; cn];
         e[k] = 1.0;
-        let step = function_step(factors, &curvature.direction(factors, &e)?);
+        let step = function_step_with(factors, &grams, &curvature.direction(factors, &e)?);
         for (i, v) in step.into_iter().enumerate() {
             theta_bar[(i, k)] = v;
         }
