@@ -22,12 +22,13 @@ fn condition_number(method: Method, seed: u64) -> f64 {
     ev[N - 1] / ev[0]
 }
 
-/// Block-diagonal NGD is isotropic at every finite width with P_l ≥ N (Θ̄ = L·I to rounding).
+/// Block-diagonal NGD is isotropic at every finite width with P_l ≥ N (Θ̄ = L·I to rounding;
+/// measured κ − 1 = 3e-15).
 #[test]
 fn block_diagonal_is_isotropic() {
     let k = condition_number(Method::BlockDiagonal, 1);
     eprintln!("block-diagonal κ = {k}");
-    assert!((k - 1.0).abs() < 0.05, "κ = {k}");
+    assert!((k - 1.0).abs() < 1e-10, "κ = {k}");
 }
 
 /// Unit-wise NGD at ρ = 0: Θ̄ is diagonal with Θ̄_nn = 1 + the number of hidden units active
