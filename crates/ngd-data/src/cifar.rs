@@ -177,15 +177,16 @@ fn decode(
     };
     let images = ImageFolderDataset::new_classification_with_items(items, &CIFAR10_CLASSES)
         .map_err(|e| corrupt(e.to_string()))?;
-    let decoded = quietly(|| -> Result<Vec<f64>, String> {
-        let mut pixels = Vec::with_capacity(chosen.len() * DIM);
-        for i in 0..images.len() {
-            let item = images.get(i).map_err(|e| e.to_string())?;
-            push_pixels(&mut pixels, item)?;
-        }
-        Ok(pixels)
-    });
-    decoded.and_then(|r| r).map_err(corrupt)
+    let mut pixels = Vec::with_capacity(chosen.len() * DIM);
+    for (i, (path, _)) in chosen.iter().enumerate() {
+        // A decoding failure (error or panic inside the decoder) names the file.
+        let named = |e: String| corrupt(format!("{}: {e}", path.display()));
+        let item = quietly(|| images.get(i))
+            .map_err(named)?
+            .map_err(|e| named(e.to_string()))?;
+        push_pixels(&mut pixels, item).map_err(corrupt)?;
+    }
+    Ok(pixels)
 }
 
 /// Appends a decoded 32×32 RGB image's pixels; an error names any other format.
@@ -207,6 +208,20 @@ fn push_pixels(pixels: &mut Vec<f64>, item: ImageDatasetItem) -> Result<(), Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A file that is not an image is reported as corrupt data naming that file (the decoder
+    /// panics on it; before, the message gave only the decoder's words).
+    #[test]
+    fn a_bad_image_file_is_named_in_the_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let bad = dir.path().join("0002_broken.png");
+        std::fs::write(&bad, b"\x89PNG garbage").unwrap();
+        let chosen = vec![(bad.clone(), 0)];
+        let err = decode(&chosen, &[0], dir.path()).unwrap_err();
+        let msg = err.to_string();
+        assert!(matches!(err, DataError::Corrupt { .. }), "{msg}");
+        assert!(msg.contains("0002_broken.png"), "{msg}");
+    }
 
     #[test]
     fn interleave_is_round_robin_and_skips_exhausted_classes() {
