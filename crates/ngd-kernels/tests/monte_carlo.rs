@@ -233,7 +233,8 @@ fn normalised_error(emp: &Mat<f64>, ana: &Mat<f64>) -> f64 {
     e
 }
 
-/// Width 8192, 3 seeds averaged, depths 2–4, σ_b² ∈ {0, 0.1}, σ_w² = 2.
+/// Width 8192, 3 seeds averaged, depths 2–4, σ_b² ∈ {0, 0.1}, σ_w² ∈ {2, 1.5} (σ_w² ≠ 2 makes the
+/// layer variances shrink with depth, so a σ_w² hard-wired to 2 anywhere would show).
 ///
 /// Tolerance: every kernel entry within 14/√(M·S) ≈ 0.089 of the analytic value, relative to
 /// √(K_ii K_jj). A width-M average fluctuates by O(1/√M) per seed, and the fluctuations compound
@@ -245,13 +246,15 @@ fn normalised_error(emp: &Mat<f64>, ana: &Mat<f64>) -> f64 {
 fn analytic_kernels_match_wide_random_networks() {
     let width = 8192;
     let seeds = 3u64;
-    let sigma_w2 = 2.0f64;
     let x = inputs();
     let xm = Mat::from_fn(x.len(), x[0].len(), |i, j| x[i][j]);
     let tol = 14.0 / ((width as f64) * seeds as f64).sqrt();
     let mut worst = 0.0f64;
     let sigma_b2s = [0.0, 0.1];
-    for depth in [2, 3, 4] {
+    for (sigma_w2, depth) in [2.0f64, 1.5]
+        .into_iter()
+        .flat_map(|w| [2, 3, 4].map(|d| (w, d)))
+    {
         let k = x.len();
         // sums[v] = (Σ_seeds Θ_l, Σ A_l, Σ B_l) for σ_b² = sigma_b2s[v]
         let mut sums: Vec<[Vec<Mat<f64>>; 3]> = (0..sigma_b2s.len())
@@ -295,7 +298,7 @@ fn analytic_kernels_match_wide_random_networks() {
                     worst = worst.max(e);
                     assert!(
                         e < tol,
-                        "L = {depth}, σ_b² = {sigma_b2}: {name} differs by {e:.4} (tol {tol:.4})\nemp {emp:?}\nana {an:?}"
+                        "L = {depth}, σ_w² = {sigma_w2}, σ_b² = {sigma_b2}: {name} differs by {e:.4} (tol {tol:.4})\nemp {emp:?}\nana {an:?}"
                     );
                 }
             }
