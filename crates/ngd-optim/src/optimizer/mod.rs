@@ -128,6 +128,19 @@ impl NgdConfig {
         if self.kfac_stats_interval == 0 || self.kfac_inverse_interval == 0 {
             return bad("the K-FAC intervals must be at least 1".into());
         }
+        // The K-FAC options have no meaning for the dual-form methods: refuse rather than
+        // silently use the exact Fisher, every step's statistics and no averaging.
+        let kfac_options = self.fisher != Fisher::Exact
+            || self.kfac_decay > 0.0
+            || self.kfac_stats_interval > 1
+            || self.kfac_inverse_interval > 1;
+        if kfac_options && self.method != Method::Kfac {
+            return bad(format!(
+                "the sampled/empirical Fisher, running averages and update intervals are K-FAC \
+                 options; {} solves the exact Fisher of each batch in dual form",
+                self.method
+            ));
+        }
         if let Some(lr) = self.lr
             && !(lr.is_finite() && lr > 0.0)
         {

@@ -236,3 +236,18 @@ fn momentum_accumulates_the_steps() {
     let err = max_rel_diff(&with_mu.params(), &want);
     assert!(err < 1e-5, "momentum step off by {err:.2e}");
 }
+
+/// K-FAC-only options on another method are refused, not silently ignored.
+#[test]
+fn kfac_options_on_other_methods_are_refused() {
+    let bd = NgdConfig::new(Method::BlockDiagonal);
+    for config in [
+        bd.clone().with_fisher(Fisher::Sampled),
+        bd.clone().with_kfac_decay(0.9),
+        bd.clone().with_kfac_inverse_interval(5),
+    ] {
+        let err = config.init().err().expect("refused").to_string();
+        assert!(err.contains("K-FAC options"), "{err}");
+    }
+    assert!(bd.init().is_ok());
+}
