@@ -35,7 +35,9 @@ pub enum KernelKind {
 pub struct PredictArgs {
     #[command(flatten)]
     pub net: NetArgs,
-    /// Predictors, comma-separated: exact, block-diagonal, block-tri-diagonal, kfac (C = 1).
+    /// Predictors, comma-separated: exact, block-diagonal, block-tri-diagonal, kfac (C = 1; the
+    /// K-FAC that `ngd train` runs, α = N(L−1)+1) and kfac-printed (C = 1; eq. 21 as printed,
+    /// α = N·L, the authors' form).
     #[arg(
         long,
         value_delimiter = ',',
