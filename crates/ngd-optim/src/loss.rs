@@ -131,21 +131,11 @@ impl Loss {
             return gram;
         }
         let (n, c_out) = (outputs.nrows(), outputs.ncols());
-        let probs: Vec<Vec<f64>> = (0..n)
-            .map(|i| probabilities(&(0..c_out).map(|c| outputs[(i, c)]).collect::<Vec<_>>()))
-            .collect();
-        let lambda = |i: usize, c: usize, d: usize| {
-            let p = &probs[i];
-            if c_out == 1 {
-                p[0] * (1.0 - p[0])
-            } else {
-                (if c == d { p[c] } else { 0.0 }) - p[c] * p[d]
-            }
-        };
+        let lambda: Vec<Mat<f64>> = (0..n).map(|i| output_hessian(self, outputs, i)).collect();
         Mat::from_fn(gram.nrows(), gram.ncols(), |row, col| {
             let (c, i) = (row / n, row % n);
             (0..c_out)
-                .map(|d| lambda(i, c, d) * gram[(d * n + i, col)])
+                .map(|d| lambda[i][(c, d)] * gram[(d * n + i, col)])
                 .sum()
         })
     }
@@ -178,11 +168,7 @@ mod tests {
             let f = with_outputs(synthetic_factors(n, c, &[2, 2, c], 70));
             let y = targets(n, c);
             let g = Loss::CrossEntropy.output_gradient(&f.outputs, &y);
-            let rows = |m: &Mat<f64>| {
-                (0..n)
-                    .flat_map(|i| (0..c).map(move |j| m[(i, j)]))
-                    .collect::<Vec<_>>()
-            };
+            let rows = |m: &Mat<f64>| ngd_linalg::to_rows(m);
             for i in 0..n {
                 for j in 0..c {
                     let h = 1e-5;

@@ -67,27 +67,16 @@ pub trait FactoredModel {
     /// with w = e_c, δ stacked class-major (MATH.md §2).
     fn factors(&self, x: Tensor<2>) -> Factors {
         let x = x.without_autodiff();
-        let mut first: Option<TapPass> = None;
-        let mut deltas: Vec<Vec<Tensor<2>>> = Vec::new();
-        let mut c = 0;
-        loop {
+        let first = tapped_pass(self, x.clone(), |_| OutputWeights::Output(0));
+        let mut deltas: Vec<Vec<Tensor<2>>> =
+            first.signals.iter().map(|d| vec![d.clone()]).collect();
+        for c in 1..first.outputs.ncols() {
             let pass = tapped_pass(self, x.clone(), |_| OutputWeights::Output(c));
-            let outputs = pass.outputs.ncols();
-            if deltas.is_empty() {
-                deltas = vec![Vec::new(); pass.signals.len()];
-            }
-            for (l, d) in pass.signals.iter().enumerate() {
-                deltas[l].push(d.clone());
-            }
-            if first.is_none() {
-                first = Some(pass);
-            }
-            c += 1;
-            if c == outputs {
-                break;
+            for (l, d) in pass.signals.into_iter().enumerate() {
+                deltas[l].push(d);
             }
         }
-        assemble(first.expect("one pass"), deltas)
+        assemble(first, deltas)
     }
 
     /// The factors of output c alone: h̃_{l−1} and δ_l^{(c)} (N × M_l), with f(x) (N × C),

@@ -5,7 +5,7 @@
 //! ((M_{l−1}+1) × M_l) form, since an average over batches has no push-through.
 
 use super::{Fisher, Ngd, PhaseTimes};
-use crate::direction::{Direction, LayerStep};
+use crate::direction::{Direction, LayerStep, dual_to_coefficients};
 use crate::{FactoredModel, Factors, Loss, OptimError, OutputRoot, Result};
 use burn::tensor::Tensor;
 use faer::{Mat, Scale};
@@ -97,12 +97,6 @@ fn damped_inverse(m: &Mat<f64>, rho: f64, name: &str, layer: usize) -> Result<Ma
         .inverse())
 }
 
-/// Y_l = Σ_c g_c(n) δ_l^{(c)}(n) (N × M_l): the per-sample gradient of N·L w.r.t. u_l, from
-/// class-major factors and the output gradient g (class-major).
-pub(crate) fn loss_signals(factors: &Factors, layer: usize, g: &[f64]) -> Mat<f64> {
-    crate::direction::dual_to_coefficients(factors, layer, g)
-}
-
 impl Ngd {
     /// K-FAC with state: statistics (every `kfac_stats_interval` steps), inverses (every T) and
     /// the primal step; returns the factors whose device inputs apply it.
@@ -131,26 +125,22 @@ impl Ngd {
                 .iter()
                 .map(|l| OutputRoot::new(config.loss, &l.delta, &factors.outputs, &g).x)
                 .collect();
+            // Y_l = Σ_c g_c(n) δ_l^{(c)}(n): the per-sample gradient of N·L w.r.t. u_l.
             let signals = (0..factors.depth())
-                .map(|l| loss_signals(&factors, l, &g))
+                .map(|l| dual_to_coefficients(&factors, l, &g))
                 .collect::<Vec<_>>();
             (with_signals(factors, signals), Some(roots))
         } else {
             let loss = config.loss;
-            let mut y_err = None;
+            let mut g = Ok(Vec::new());
             let grad = model.weighted_signals(x.clone(), |f| {
-                if y.len() != f.nrows() * f.ncols() {
-                    y_err = Some((y.len(), f.nrows(), f.ncols()));
-                    return Mat::zeros(f.nrows(), f.ncols());
+                g = self.output_gradient(f, y);
+                match &g {
+                    Ok(g) => class_major_to_mat(g, f.nrows(), f.ncols()),
+                    Err(_) => Mat::zeros(f.nrows(), f.ncols()),
                 }
-                let g = loss.output_gradient(f, y);
-                class_major_to_mat(&g, f.nrows(), f.ncols())
             });
-            if let Some((got, n, c)) = y_err {
-                return Err(OptimError::Unsupported(format!(
-                    "targets hold {got} values, expected N·C = {n}·{c}"
-                )));
-            }
+            g?;
             let roots = match (stats_step, config.fisher) {
                 (false, _) => None,
                 (true, Fisher::Empirical) => {

@@ -130,11 +130,7 @@ impl NgdConfig {
         }
         // The K-FAC options have no meaning for the dual-form methods: refuse rather than
         // silently use the exact Fisher, every step's statistics and no averaging.
-        let kfac_options = self.fisher != Fisher::Exact
-            || self.kfac_decay > 0.0
-            || self.kfac_stats_interval > 1
-            || self.kfac_inverse_interval > 1;
-        if kfac_options && self.method != Method::Kfac {
+        if self.kfac_state_options() && self.method != Method::Kfac {
             return bad(format!(
                 "the sampled/empirical Fisher, running averages and update intervals are K-FAC \
                  options; {} solves the exact Fisher of each batch in dual form",
@@ -159,14 +155,19 @@ impl NgdConfig {
         })
     }
 
-    /// Whether K-FAC keeps state (running averages, sparse inversions or non-exact Fisher);
-    /// otherwise it is today's full-batch dual form, which also handles ρ = 0.
+    /// Whether any option asks for K-FAC state: running averages, sparse statistics or
+    /// inversions, or a non-exact Fisher.
+    fn kfac_state_options(&self) -> bool {
+        self.kfac_decay > 0.0
+            || self.kfac_stats_interval > 1
+            || self.kfac_inverse_interval > 1
+            || self.fisher != Fisher::Exact
+    }
+
+    /// Whether K-FAC keeps state; otherwise it is today's full-batch dual form, which also
+    /// handles ρ = 0.
     fn stateful_kfac(&self) -> bool {
-        self.method == Method::Kfac
-            && (self.kfac_decay > 0.0
-                || self.kfac_stats_interval > 1
-                || self.kfac_inverse_interval > 1
-                || self.fisher != Fisher::Exact)
+        self.method == Method::Kfac && self.kfac_state_options()
     }
 }
 
@@ -255,13 +256,11 @@ impl Ngd {
         lr: f64,
     ) {
         let mu = self.config.momentum;
-        let updates = direction.layer_updates(factors);
         if mu == 0.0 {
-            for (l, (dw, db)) in updates.into_iter().enumerate() {
-                model.update_layer(l, dw, db, lr);
-            }
+            direction.apply(model, factors, lr);
             return;
         }
+        let updates = direction.layer_updates(factors);
         if self.state.momentum.is_empty() {
             self.state.momentum = updates;
         } else {
