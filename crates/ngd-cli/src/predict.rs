@@ -178,7 +178,6 @@ fn parse_methods(names: &[String], depth: usize, outputs: usize) -> Result<Vec<M
                  classes); these {outputs}-class targets need exact, block-diagonal or \
                  block-tri-diagonal"
             ),
-            Method::BlockTriDiagonal => Some(Predictor::block_tridiagonal(depth)),
             _ => Predictor::for_method(method, depth, None),
         };
         let Some(predictor) = predictor else {

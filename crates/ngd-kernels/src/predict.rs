@@ -92,20 +92,17 @@ impl Predictor {
     }
 
     /// The function-space predictor of a training method (MATH.md §4), or `None` where the
-    /// paper has none: unit-wise and the entry-wise Fishers, layer-wise without Σ, and the block
-    /// tri-diagonal Σ at L = 3s+2, which is singular (Lemma 4.3; Fig. 1b, L = 5).
+    /// paper has none: unit-wise and the entry-wise Fishers, and layer-wise without Σ. (The
+    /// block tri-diagonal Σ is singular at L = 3s+2, Lemma 4.3: [`FunctionSpace::new`] says so.)
     pub fn for_method(method: Method, depth: usize, sigma: Option<&Mat<f64>>) -> Option<Self> {
         match method {
             Method::Gd => Some(Self::Gd),
             Method::Exact => Some(Self::Exact),
             Method::BlockDiagonal => Some(Self::block_diagonal(depth)),
-            Method::BlockTriDiagonal if depth % 3 != 2 => Some(Self::block_tridiagonal(depth)),
+            Method::BlockTriDiagonal => Some(Self::block_tridiagonal(depth)),
             Method::LayerWise => sigma.map(|s| Self::LayerWise { sigma: s.clone() }),
             Method::Kfac => Some(Self::Kfac),
-            Method::BlockTriDiagonal
-            | Method::UnitWise
-            | Method::Diagonal
-            | Method::QuasiDiagonal => None,
+            Method::UnitWise | Method::Diagonal | Method::QuasiDiagonal => None,
         }
     }
 

@@ -536,43 +536,29 @@ fn kfac_forster_inputs_are_isotropic() {
     };
     let train = relu_layer_kernels_sym(&cfg, z.as_ref()).unwrap();
     // Training's K-FAC: α = N(L−2) + M_0 + 1 (last layer weighted 1); as printed N(L−1) + M_0.
-    let consistent = FunctionSpace::kfac_low_rank_inputs(
-        &Predictor::Kfac,
-        &train,
-        &train,
-        z.as_ref(),
-        z.as_ref(),
-    )
-    .unwrap();
-    let expect = (N * (depth - 2) + m0 + 1) as f64;
-    let alpha = consistent.alpha().expect("isotropic");
-    assert!(
-        (alpha - expect).abs() < 1e-9 * expect,
-        "α = {alpha}, expected {expect}"
-    );
-    let fs = FunctionSpace::kfac_low_rank_inputs(
-        &Predictor::KfacPrinted,
-        &train,
-        &train,
-        z.as_ref(),
-        z.as_ref(),
-    )
-    .unwrap();
-    let expect = (N * (depth - 1) + m0) as f64;
-    let alpha = fs
-        .alpha()
-        .expect("Forster inputs give an isotropic K-FAC coefficient");
-    assert!(
-        (alpha - expect).abs() < 1e-9 * expect,
-        "α = {alpha}, expected {expect}"
-    );
-    // One step at η = 1/α reaches y through the explicit test path at x' = x.
+    // Both are isotropic: one step at η = 1/α reaches y through the explicit test path at x' = x.
     let y = gaussian(N, 1, &mut rng);
     let f0 = gaussian(N, 1, &mut rng);
-    let f1 = fs
-        .test_outputs(Some(1), 1.0 / alpha, f0.as_ref(), f0.as_ref(), y.as_ref())
-        .unwrap();
-    assert!(rel_err(f1.as_ref(), y.as_ref()) < 1e-8);
+    for (p, expect) in [
+        (Predictor::Kfac, N * (depth - 2) + m0 + 1),
+        (Predictor::KfacPrinted, N * (depth - 1) + m0),
+    ] {
+        let fs = FunctionSpace::kfac_low_rank_inputs(&p, &train, &train, z.as_ref(), z.as_ref())
+            .unwrap();
+        let expect = expect as f64;
+        let alpha = fs
+            .alpha()
+            .expect("Forster inputs give an isotropic K-FAC coefficient");
+        assert!(
+            (alpha - expect).abs() < 1e-9 * expect,
+            "{}: α = {alpha}, expected {expect}",
+            p.name()
+        );
+        let f1 = fs
+            .test_outputs(Some(1), 1.0 / alpha, f0.as_ref(), f0.as_ref(), y.as_ref())
+            .unwrap();
+        assert!(rel_err(f1.as_ref(), y.as_ref()) < 1e-8, "{}", p.name());
+    }
 }
 
 /// With bias (σ_b² = 0.1, so X̃ = [σ_w X/√M_0, σ_b 1]) the input-based and the eigen-based

@@ -242,11 +242,13 @@ fn finish_class_average(k: &mut LayerKernels, set: KernelSet, c_out: usize) {
 }
 
 /// The function-space predictor of a training method for the theory columns of training:
-/// [`Predictor::for_method`] without K-FAC's eq. 21 (its α = N·L differs from the measured
-/// N(L−1)+1, MATH.md §4) and without a user Σ.
+/// [`Predictor::for_method`] without K-FAC (whose predictor now matches training and could
+/// supply a line: left for the fidelity issue) and a user Σ, and without the block tri-diagonal Σ
+/// at L = 3s+2, which is singular (Lemma 4.3), so there is no f_t line (Fig. 1b, L = 5).
 pub fn predictor_for(method: Method, depth: usize) -> Option<Predictor> {
     match method {
         Method::Kfac | Method::LayerWise => None,
+        Method::BlockTriDiagonal if depth % 3 == 2 => None,
         _ => Predictor::for_method(method, depth, None),
     }
 }

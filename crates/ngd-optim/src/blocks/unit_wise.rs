@@ -202,26 +202,25 @@ mod tests {
     use faer::Mat;
     use ngd_linalg::max_abs_diff;
 
+    /// Unit-wise NGD for `loss` equals [`unit_wise_explicit`] with the output Hessian `lambda`
+    /// at ρ = 0 (exact active-set path) and ρ = 0.05, relative 1e-8.
+    fn assert_matches_explicit(f: &Factors, e: &[f64], lambda: &Mat<f64>, loss: Loss, what: &str) {
+        for rho in [0.0, 0.05] {
+            let uw = UnitWise { damping: rho, loss };
+            let got = dense_steps(f, &uw.direction(f, e).unwrap());
+            let want = unit_wise_explicit(f, e, lambda, rho);
+            assert_layers_close(&got, &want, &format!("{what}, ρ = {rho}"));
+        }
+    }
+
     /// Unit-wise NGD equals the explicit per-unit (pseudo-)inverse: ρ = 0 (exact active-set
     /// path) and ρ = 0.05; relative tolerance 1e-8.
     #[test]
     fn unit_wise_equals_explicit_per_unit_pseudo_inverse() {
         let n = 6;
         let f = relu_like(n, &[10, 9, 8, 1], 41);
-        let e = residual(n);
-        for rho in [0.0, 0.05] {
-            let got = dense_steps(
-                &f,
-                &UnitWise {
-                    damping: rho,
-                    ..UnitWise::default()
-                }
-                .direction(&f, &e)
-                .unwrap(),
-            );
-            let want = unit_wise_explicit(&f, &e, &Mat::identity(n, n), rho);
-            assert_layers_close(&got, &want, &format!("ρ = {rho}"));
-        }
+        let id = Mat::identity(n, n);
+        assert_matches_explicit(&f, &residual(n), &id, Loss::Mse, "C = 1");
     }
 
     /// The same for C = 3 outputs (g_i is 3N × (M+1); the code's per-unit N × N push-through
@@ -230,20 +229,8 @@ mod tests {
     fn unit_wise_several_outputs_equals_explicit_per_unit_pseudo_inverse() {
         let n = 5;
         let f = relu_like_outputs(n, 3, &[10, 9, 8, 3], 43);
-        let e = residual(3 * n);
-        for rho in [0.0, 0.05] {
-            let got = dense_steps(
-                &f,
-                &UnitWise {
-                    damping: rho,
-                    ..UnitWise::default()
-                }
-                .direction(&f, &e)
-                .unwrap(),
-            );
-            let want = unit_wise_explicit(&f, &e, &Mat::identity(3 * n, 3 * n), rho);
-            assert_layers_close(&got, &want, &format!("C = 3, ρ = {rho}"));
-        }
+        let id = Mat::identity(3 * n, 3 * n);
+        assert_matches_explicit(&f, &residual(3 * n), &id, Loss::Mse, "C = 3");
         // α̂ = tr Θ̄ / (CN) (Θ̄ = Σ_units projectors)
         let tb = coefficient_matrix(&UnitWise::default(), &f).unwrap();
         let trace: f64 = (0..3 * n).map(|k| tb[(k, k)]).sum();
@@ -262,16 +249,8 @@ mod tests {
         for c in [3, 1] {
             let f = with_outputs(relu_like_outputs(n, c, &[10, 9, 8, c], 47 + c as u64));
             let r = Loss::CrossEntropy.output_gradient(&f.outputs, &targets(n, c));
-            let lambda = explicit_lambda(&f);
-            for rho in [0.0, 0.05] {
-                let uw = UnitWise {
-                    damping: rho,
-                    loss: Loss::CrossEntropy,
-                };
-                let got = dense_steps(&f, &uw.direction(&f, &r).unwrap());
-                let want = unit_wise_explicit(&f, &r, &lambda, rho);
-                assert_layers_close(&got, &want, &format!("C = {c}, ρ = {rho}"));
-            }
+            let what = format!("cross-entropy, C = {c}");
+            assert_matches_explicit(&f, &r, &explicit_lambda(&f), Loss::CrossEntropy, &what);
         }
     }
 
