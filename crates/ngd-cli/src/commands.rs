@@ -6,6 +6,7 @@ use clap::Args;
 use ngd_data::{DataConfig, Dataset, DatasetName};
 use ngd_model::Activation;
 use ngd_optim::Method;
+use ngd_train::fit::OptimizerKind;
 use ngd_train::{BenchConfig, StepRecord, TrainConfig, defaults};
 use std::path::{Path, PathBuf};
 
@@ -19,11 +20,12 @@ pub struct NetArgs {
     /// one output with targets ±0.5; more: one-hot targets, one output per class.
     #[arg(long, default_value = defaults::CLASSES)]
     pub classes: String,
-    /// Number of training samples N (the first N of the selected classes).
-    #[arg(long, default_value_t = defaults::N_TRAIN)]
+    /// Number of training samples N (the first N of the selected classes); `all` (with
+    /// --batch-size) for every one.
+    #[arg(long, default_value_t = defaults::N_TRAIN, value_parser = parse_count)]
     pub n_train: usize,
-    /// Number of test samples N′.
-    #[arg(long, default_value_t = defaults::N_TEST)]
+    /// Number of test samples N′; `all` for every one.
+    #[arg(long, default_value_t = defaults::N_TEST, value_parser = parse_count)]
     pub n_test: usize,
     /// Depth L (number of weight layers, ≥ 2).
     #[arg(long, default_value_t = defaults::DEPTH)]
@@ -48,9 +50,24 @@ pub struct NetArgs {
     pub backend: Backend,
 }
 
+/// A sample count: a number, or `all` ([`ngd_data::ALL`]).
+pub fn parse_count(text: &str) -> std::result::Result<usize, String> {
+    if text.eq_ignore_ascii_case("all") {
+        return Ok(ngd_data::ALL);
+    }
+    text.parse()
+        .map_err(|e| format!("expected a number or 'all', got '{text}': {e}"))
+}
+
 impl NetArgs {
     /// Loads and preprocesses the data (MATH.md §7).
     pub fn load_data(&self) -> Result<Dataset> {
+        if self.n_train == ngd_data::ALL || self.n_test == ngd_data::ALL {
+            anyhow::bail!(
+                "--n-train all / --n-test all need mini-batch training (--batch-size B); the \
+                 paper's full-batch setting solves N·C × N·C systems"
+            );
+        }
         let classes = ngd_data::parse_classes(self.dataset, &self.classes)?;
         let cfg = DataConfig {
             dataset: self.dataset,
@@ -76,7 +93,7 @@ impl NetArgs {
             method,
             lr: opt.lr,
             lr_scale: 1.0,
-            damping: opt.damping,
+            damping: opt.damping.unwrap_or(defaults::DAMPING),
             sigma: opt.sigma.clone().map(|s| s.0),
             loss: ngd_optim::Loss::Mse,
             steps: opt.steps,
@@ -95,9 +112,10 @@ pub struct OptArgs {
     /// 1/λ_max(Θ̄) for diagonal and quasi-diagonal.
     #[arg(long)]
     pub lr: Option<f64>,
-    /// Damping ρ ≥ 0 added to the Fisher (G = F + ρI); 0 is the pseudo-inverse limit.
-    #[arg(long, default_value_t = defaults::DAMPING)]
-    pub damping: f64,
+    /// Damping ρ ≥ 0 added to the Fisher (G = F + ρI); 0 (the default) is the pseudo-inverse
+    /// limit; mini-batch training defaults to 1e-3.
+    #[arg(long)]
+    pub damping: Option<f64>,
     /// Number of training steps.
     #[arg(long, default_value_t = defaults::STEPS)]
     pub steps: usize,
@@ -128,9 +146,10 @@ pub struct TrainArgs {
     #[command(flatten)]
     pub net: NetArgs,
     /// Method: gd, exact, block-diagonal, block-tri-diagonal, layer-wise (with --sigma), kfac,
-    /// unit-wise, diagonal or quasi-diagonal.
-    #[arg(long, default_value_t = defaults::METHOD)]
-    pub method: Method,
+    /// unit-wise, diagonal or quasi-diagonal; with --batch-size also burn's first-order sgd,
+    /// adam and adamw.
+    #[arg(long, default_value_t = OptimizerKind::Ngd(defaults::METHOD))]
+    pub method: OptimizerKind,
     #[command(flatten)]
     pub opt: OptArgs,
     /// Write the run (config, α, lr, per-step records) as JSON to this file.
@@ -143,9 +162,11 @@ pub struct TrainArgs {
     /// Loss: mse (the paper's) or cross-entropy (softmax; logistic for two classes with one
     /// output); cross-entropy works with every method but diagonal and quasi-diagonal (K-FAC's
     /// output-side factor is the Fisher-weighted sum over outputs) and needs --damping > 0
-    /// except for unit-wise.
-    #[arg(long, default_value = "mse")]
-    pub loss: ngd_optim::Loss,
+    /// except for unit-wise. Default: mse; cross-entropy with --batch-size.
+    #[arg(long)]
+    pub loss: Option<ngd_optim::Loss>,
+    #[command(flatten)]
+    pub minibatch: crate::minibatch::MiniBatchArgs,
 }
 
 /// Applies the Forster transform to the train inputs (and its map to the test inputs).
@@ -163,6 +184,28 @@ fn apply_forster(data: &mut Dataset) -> Result<()> {
 
 /// `ngd train`.
 pub fn train(args: TrainArgs) -> Result<()> {
+    if args.minibatch.batch_size.is_some() {
+        if args.forster || args.opt.sigma.is_some() || args.opt.steps != defaults::STEPS {
+            anyhow::bail!(
+                "--forster, --sigma and --steps belong to the full-batch setting; mini-batch \
+                 training runs --epochs"
+            );
+        }
+        return crate::minibatch::train(
+            &args.net,
+            &args.minibatch,
+            args.method,
+            &args.opt,
+            args.loss,
+            args.out.as_deref(),
+        );
+    }
+    let Some(method) = args.method.method() else {
+        anyhow::bail!(
+            "{} is a first-order baseline for mini-batch training: add --batch-size B",
+            args.method
+        );
+    };
     if let Some(out) = &args.out {
         check_writable(out)?;
     }
@@ -171,8 +214,8 @@ pub fn train(args: TrainArgs) -> Result<()> {
         apply_forster(&mut data)?;
     }
     let device = args.net.backend.device()?;
-    let mut cfg = args.net.train_config(&data, args.method, &args.opt);
-    cfg.loss = args.loss;
+    let mut cfg = args.net.train_config(&data, method, &args.opt);
+    cfg.loss = args.loss.unwrap_or_default();
     eprintln!(
         "train: {} N={} N'={} L={} M={} method={} backend={} ({})",
         cfg.dataset,
@@ -294,7 +337,7 @@ pub fn bench(args: BenchArgs) -> Result<()> {
     let backends = bench_backends(&args)?;
     let opt = OptArgs {
         lr: None,
-        damping: args.damping,
+        damping: Some(args.damping),
         steps: 1,
         sigma: None,
     };

@@ -158,7 +158,7 @@ pub fn run(args: FigureArgs) -> Result<()> {
         let data = net.load_data()?;
         let opt = OptArgs {
             lr: spec.lr,
-            damping: spec.damping.unwrap_or(defaults::DAMPING),
+            damping: Some(spec.damping.unwrap_or(defaults::DAMPING)),
             steps: spec.steps.unwrap_or(defaults::STEPS),
             sigma: None,
         };

@@ -6,6 +6,7 @@
 mod commands;
 mod figure;
 mod isotropy;
+mod minibatch;
 mod predict;
 
 use ngd_cli::backend;
@@ -33,8 +34,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Train a network with one method; one line per step, JSON record with --out.
+    /// Train a network: the paper's full-batch setting (one line per step), or with
+    /// --batch-size mini-batches over whole datasets (NGD methods, sgd, adam, adamw); JSON
+    /// record with --out.
     Train(commands::TrainArgs),
+    /// Test loss and accuracy of a checkpoint written by `ngd train --batch-size … --save`.
+    Eval(minibatch::EvalArgs),
     /// Time one training step per method, split into phases, on one or more backends.
     Bench(commands::BenchArgs),
     /// Reproduce a paper figure from its experiment config (e.g. experiments/fig1a/config.json).
@@ -59,6 +64,7 @@ fn main() {
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Train(args) => commands::train(args),
+        Command::Eval(args) => minibatch::eval(args),
         Command::Bench(args) => commands::bench(args),
         Command::Figure(args) => figure::run(args),
         Command::Predict(args) => predict::run(args),

@@ -20,7 +20,7 @@ use burn_dataset::vision::{
 
 use crate::cache::{cache_dir, missing_error, missing_files, offline, quietly};
 use crate::classes::describe;
-use crate::preprocess::build_split;
+use crate::preprocess::{RawSplit, build_split};
 use crate::{DataConfig, DataError, Dataset, DatasetName, Split, outputs_for};
 
 /// CIFAR-10 class names, indexed by class number (alphabetical, the standard label order).
@@ -69,7 +69,7 @@ pub(crate) fn load(cfg: &DataConfig) -> Result<Dataset, DataError> {
 
 /// Lets burn-dataset locate (and if absent, download) CIFAR-10; returns its folder after
 /// checking that every class folder is there.
-fn locate() -> Result<PathBuf, DataError> {
+pub(crate) fn locate() -> Result<PathBuf, DataError> {
     let cache = cache_dir();
     let dir = cache.join("cifar10");
     if !dir.exists() && offline() {
@@ -100,12 +100,25 @@ fn load_split(
     split: &'static str,
     n: usize,
 ) -> Result<Split, DataError> {
+    let raw = raw_split(root, cfg, split, n)?;
+    build_split(raw.pixels_f64(), DIM, raw.labels, cfg.classes.len())
+}
+
+/// The first `n` samples ([`crate::ALL`]: every one) of the selected classes of one split,
+/// as raw pixels; `root` from [`locate`].
+pub(crate) fn raw_split(
+    root: &Path,
+    cfg: &DataConfig,
+    split: &'static str,
+    n: usize,
+) -> Result<RawSplit, DataError> {
     let lists = cfg
         .classes
         .iter()
         .map(|&c| list_images(&root.join(split).join(CIFAR10_CLASSES[c])))
         .collect::<Result<Vec<_>, _>>()?;
     let available: usize = lists.iter().map(Vec::len).sum();
+    let n = if n == crate::ALL { available } else { n };
     if available < n {
         return Err(DataError::NotEnoughSamples {
             dataset: DatasetName::Cifar10,
@@ -118,7 +131,7 @@ fn load_split(
     let chosen = interleave(&lists, n);
     let pixels = decode(&chosen, &cfg.classes, &root.join(split))?;
     let labels = chosen.into_iter().map(|(_, label)| label).collect();
-    build_split(pixels, DIM, labels, cfg.classes.len())
+    Ok(RawSplit { pixels, labels })
 }
 
 /// The image files in `dir`, sorted by file name.
@@ -165,7 +178,7 @@ fn decode(
     chosen: &[(PathBuf, usize)],
     classes: &[usize],
     split_dir: &Path,
-) -> Result<Vec<f64>, DataError> {
+) -> Result<Vec<u8>, DataError> {
     let items = chosen
         .iter()
         .map(|(path, label)| (path.clone(), CIFAR10_CLASSES[classes[*label]].to_string()))
@@ -190,12 +203,12 @@ fn decode(
 }
 
 /// Appends a decoded 32×32 RGB image's pixels; an error names any other format.
-fn push_pixels(pixels: &mut Vec<f64>, item: ImageDatasetItem) -> Result<(), String> {
+fn push_pixels(pixels: &mut Vec<u8>, item: ImageDatasetItem) -> Result<(), String> {
     match item.image {
         PixelData::U8(v)
             if item.image_width == SIDE && item.image_height == SIDE && v.len() == DIM =>
         {
-            pixels.extend(v.iter().map(|&p| p as f64));
+            pixels.extend_from_slice(&v);
             Ok(())
         }
         _ => Err(format!(

@@ -11,10 +11,15 @@ const N_CLASSES: usize = 10;
 /// Parses a comma-separated class list such as `"0,7"`; for CIFAR-10 class names such as
 /// `"airplane,horse"` (case-insensitive) are accepted too, and may be mixed with numbers.
 ///
+/// `"all"` selects every class, 0..=9.
+///
 /// The order is kept: it decides the targets (see [`crate::DataConfig::classes`]).
 /// Errors: an unknown class (the message lists the valid ones), a duplicate, or fewer than
 /// two classes.
 pub fn parse_classes(dataset: DatasetName, spec: &str) -> Result<Vec<usize>, DataError> {
+    if spec.trim().eq_ignore_ascii_case("all") {
+        return Ok((0..N_CLASSES).collect());
+    }
     let classes = spec
         .split(',')
         .map(|token| parse_class(dataset, token.trim()))
@@ -114,6 +119,8 @@ mod tests {
             parse_classes(DatasetName::Cifar10, "9,cat").unwrap(),
             vec![9, 3]
         );
+        let all: Vec<usize> = (0..10).collect();
+        assert_eq!(parse_classes(DatasetName::Mnist, "all").unwrap(), all);
     }
 
     #[test]

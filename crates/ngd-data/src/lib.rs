@@ -16,6 +16,7 @@ mod cifar;
 mod classes;
 mod error;
 mod gaussian;
+mod holdout;
 mod metrics;
 mod mnist;
 mod preprocess;
@@ -30,6 +31,7 @@ pub use cifar::CIFAR10_CLASSES;
 pub use classes::parse_classes;
 pub use error::DataError;
 pub use gaussian::gaussian_inputs;
+pub use holdout::{ALL, Holdout, ImageSplit, load_holdout};
 pub use metrics::{accuracy, mse_loss};
 pub use preprocess::{normalise_rows, standardise};
 
@@ -160,7 +162,7 @@ pub fn load(cfg: &DataConfig) -> Result<Dataset, DataError> {
 }
 
 /// Rejects zero split sizes.
-fn check_sizes(cfg: &DataConfig) -> Result<(), DataError> {
+pub(crate) fn check_sizes(cfg: &DataConfig) -> Result<(), DataError> {
     if cfg.n_train == 0 {
         return Err(DataError::ZeroSamples { split: "train" });
     }

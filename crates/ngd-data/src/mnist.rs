@@ -5,7 +5,7 @@ use burn_dataset::vision::{MnistDataset, MnistItem};
 
 use crate::cache::{cache_dir, missing_error, missing_files, offline, quietly};
 use crate::classes::describe;
-use crate::preprocess::build_split;
+use crate::preprocess::{RawSplit, build_split};
 use crate::{DataConfig, DataError, Dataset, DatasetName, Split, outputs_for};
 
 /// Side of an MNIST image.
@@ -33,6 +33,17 @@ pub(crate) fn load(cfg: &DataConfig) -> Result<Dataset, DataError> {
 
 /// One preprocessed split (`"train"` or `"test"`) of `n` samples.
 fn load_split(cfg: &DataConfig, split: &'static str, n: usize) -> Result<Split, DataError> {
+    let raw = raw_split(cfg, split, n)?;
+    build_split(raw.pixels_f64(), DIM, raw.labels, cfg.classes.len())
+}
+
+/// The first `n` samples ([`crate::ALL`]: every one) of the selected classes of one split,
+/// as raw pixels.
+pub(crate) fn raw_split(
+    cfg: &DataConfig,
+    split: &'static str,
+    n: usize,
+) -> Result<RawSplit, DataError> {
     let source = open(split)?;
     let (pixels, labels) =
         select(&source, &cfg.classes, n).map_err(|available| DataError::NotEnoughSamples {
@@ -42,7 +53,7 @@ fn load_split(cfg: &DataConfig, split: &'static str, n: usize) -> Result<Split, 
             available,
             classes: describe(DatasetName::Mnist, &cfg.classes),
         })?;
-    build_split(pixels, DIM, labels, cfg.classes.len())
+    Ok(RawSplit { pixels, labels })
 }
 
 /// Opens one split with burn-dataset, which downloads missing files (unless offline).
@@ -75,15 +86,17 @@ fn open(split: &str) -> Result<MnistDataset, DataError> {
     })
 }
 
-/// The first `n` samples of `classes`, in source order: raw pixels (0..255, row-major) and
-/// label indices into `classes`. `Err(available)` if the split holds fewer than `n`.
+/// The first `n` samples of `classes` ([`crate::ALL`]: all of them), in source order: raw
+/// pixels (0..255, row-major) and label indices into `classes`. `Err(available)` if the split
+/// holds fewer than `n`.
 fn select(
     source: &MnistDataset,
     classes: &[usize],
     n: usize,
-) -> Result<(Vec<f64>, Vec<usize>), usize> {
-    let mut pixels = Vec::with_capacity(n * DIM);
-    let mut labels = Vec::with_capacity(n);
+) -> Result<(Vec<u8>, Vec<usize>), usize> {
+    let cap = n.min(source.len());
+    let mut pixels = Vec::with_capacity(cap * DIM);
+    let mut labels = Vec::with_capacity(cap);
     for i in 0..source.len() {
         let item = source.get(i).expect("in-memory MNIST item");
         let Some(label) = classes.iter().position(|&c| c == item.label as usize) else {
@@ -95,13 +108,13 @@ fn select(
             break;
         }
     }
-    if labels.len() < n {
+    if labels.len() < n && n != crate::ALL {
         return Err(labels.len());
     }
     Ok((pixels, labels))
 }
 
 /// Appends the image's 784 pixels, row by row.
-fn push_pixels(pixels: &mut Vec<f64>, item: &MnistItem) {
-    pixels.extend(item.image.iter().flatten().map(|&p| p as f64));
+fn push_pixels(pixels: &mut Vec<u8>, item: &MnistItem) {
+    pixels.extend(item.image.iter().flatten().map(|&p| p as u8));
 }

@@ -43,6 +43,22 @@ pub fn normalise_rows(x: &mut [f64], dim: usize) -> Result<(), DataError> {
     Ok(())
 }
 
+/// Raw pixels (0..255, row-major) of the selected samples of one split, with their label
+/// indices into the selected classes.
+pub(crate) struct RawSplit {
+    /// `labels.len() × dim` pixel values.
+    pub pixels: Vec<u8>,
+    /// Label index of each sample.
+    pub labels: Vec<usize>,
+}
+
+impl RawSplit {
+    /// The pixels as f64.
+    pub fn pixels_f64(&self) -> Vec<f64> {
+        self.pixels.iter().map(|&p| p as f64).collect()
+    }
+}
+
 /// Row-major `n × outputs` targets for `labels` (indices into the `k` selected classes):
 /// two classes give one output, +0.5 for label 0 and −0.5 for label 1; more give one-hot rows.
 pub(crate) fn targets(labels: &[usize], k: usize) -> Vec<f64> {

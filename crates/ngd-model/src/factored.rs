@@ -7,7 +7,7 @@ use ngd_optim::{FactoredModel, Factors, Tap, step_param};
 impl FactoredModel for Mlp {
     /// u_l = (σ_w/√M_{l−1}) h_{l−1}W_l + σ_b b_l, h_l = φ(u_l), f = u_L (eq. 1).
     fn forward_tapped(&self, x: Tensor<2>, tap: &mut Tap) -> Tensor<2> {
-        let sigma_b = self.config.sigma_b2.sqrt();
+        let sigma_b = self.config.bias_scale();
         let mut h = x;
         for l in 1..=self.depth() {
             let scale = self.config.weight_scale(l);

@@ -8,7 +8,9 @@
 mod factored;
 mod mlp;
 
-pub use mlp::{Activation, DEFAULT_SIGMA_B2, DEFAULT_SIGMA_W2, Mlp, MlpConfig, ModelError};
+pub use mlp::{
+    Activation, DEFAULT_SIGMA_B2, DEFAULT_SIGMA_W2, Mlp, MlpConfig, ModelError, Parameterization,
+};
 pub use ngd_optim::convert::{mat_to_tensor, tensor_from_rows, tensor_to_mat, tensor_to_rows};
 pub use ngd_optim::{Factors, LayerFactors};
 

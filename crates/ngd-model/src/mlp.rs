@@ -68,6 +68,41 @@ impl std::str::FromStr for Activation {
     }
 }
 
+/// How the weights are scaled and initialised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Parameterization {
+    /// The paper's NTK parameterisation (eq. 1–2): u_l = (σ_w/√M_{l−1}) W_l h_{l−1} + σ_b b_l,
+    /// W, b ~ N(0, 1).
+    #[default]
+    Ntk,
+    /// The standard (PyTorch/burn `Linear`) one: u_l = W_l h_{l−1} + b_l with W_l and b_l
+    /// ~ U(−1/√M_{l−1}, 1/√M_{l−1}); σ_w², σ_b² are unused.
+    Standard,
+}
+
+impl std::fmt::Display for Parameterization {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Ntk => "ntk",
+            Self::Standard => "standard",
+        })
+    }
+}
+
+impl std::str::FromStr for Parameterization {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "ntk" => Ok(Self::Ntk),
+            "standard" => Ok(Self::Standard),
+            _ => Err(format!(
+                "unknown parameterization '{s}' (expected ntk or standard)"
+            )),
+        }
+    }
+}
+
 /// σ_w² of [`MlpConfig::new`] (the paper's ReLU networks).
 pub const DEFAULT_SIGMA_W2: f64 = 2.0;
 /// σ_b² of [`MlpConfig::new`].
@@ -84,6 +119,9 @@ pub struct MlpConfig {
     pub sigma_b2: f64,
     /// Activation φ.
     pub activation: Activation,
+    /// NTK (the paper's) or standard parameterisation.
+    #[serde(default)]
+    pub parameterization: Parameterization,
 }
 
 impl MlpConfig {
@@ -97,7 +135,14 @@ impl MlpConfig {
             sigma_w2: DEFAULT_SIGMA_W2,
             sigma_b2: DEFAULT_SIGMA_B2,
             activation: Activation::Relu,
+            parameterization: Parameterization::Ntk,
         }
+    }
+
+    /// Sets the parameterisation.
+    pub fn with_parameterization(mut self, parameterization: Parameterization) -> Self {
+        self.parameterization = parameterization;
+        self
     }
 
     /// Sets σ_w² and σ_b².
@@ -151,13 +196,24 @@ impl MlpConfig {
         Ok(())
     }
 
-    /// Input scale σ_w/√M_{l−1} of layer l (1-based).
+    /// Input scale of layer l (1-based): σ_w/√M_{l−1} (NTK), 1 (standard).
     pub fn weight_scale(&self, layer: usize) -> f64 {
-        (self.sigma_w2 / self.widths[layer - 1] as f64).sqrt()
+        match self.parameterization {
+            Parameterization::Ntk => (self.sigma_w2 / self.widths[layer - 1] as f64).sqrt(),
+            Parameterization::Standard => 1.0,
+        }
     }
 
-    /// Builds the network with W, b ~ N(0, 1) (eq. 2), drawn on the host from ChaCha8 seeded
-    /// by `seed`, so the initial weights are identical on every backend.
+    /// Bias scale: σ_b (NTK), 1 (standard).
+    pub fn bias_scale(&self) -> f64 {
+        match self.parameterization {
+            Parameterization::Ntk => self.sigma_b2.sqrt(),
+            Parameterization::Standard => 1.0,
+        }
+    }
+
+    /// Builds the network with W, b ~ N(0, 1) (eq. 2; standard: U(±1/√M_{l−1})), drawn on the
+    /// host from ChaCha8 seeded by `seed`, so the initial weights are identical on every backend.
     pub fn init(&self, seed: u64, device: &Device) -> Result<Mlp, ModelError> {
         self.validate()?;
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -165,8 +221,19 @@ impl MlpConfig {
         let mut biases = Vec::new();
         for w in self.widths.windows(2) {
             let (m_in, m_out) = (w[0], w[1]);
-            let wv = standard_normals(&mut rng, m_in * m_out);
-            let bv = standard_normals(&mut rng, m_out);
+            let (wv, bv) = match self.parameterization {
+                Parameterization::Ntk => (
+                    standard_normals(&mut rng, m_in * m_out),
+                    standard_normals(&mut rng, m_out),
+                ),
+                Parameterization::Standard => {
+                    let bound = 1.0 / (m_in as f64).sqrt();
+                    (
+                        uniforms(&mut rng, m_in * m_out, bound),
+                        uniforms(&mut rng, m_out, bound),
+                    )
+                }
+            };
             let wt = Tensor::<2>::from_data(TensorData::new(wv, [m_in, m_out]), device);
             let bt = Tensor::<1>::from_data(TensorData::new(bv, [m_out]), device);
             weights.push(Param::from_tensor(wt));
@@ -187,6 +254,11 @@ fn standard_normals(rng: &mut ChaCha8Rng, n: usize) -> Vec<f32> {
             z as f32
         })
         .collect()
+}
+
+fn uniforms(rng: &mut ChaCha8Rng, n: usize, bound: f64) -> Vec<f32> {
+    let u = rand_distr::Uniform::new_inclusive(-bound, bound).expect("finite bound");
+    (0..n).map(|_| u.sample(rng) as f32).collect()
 }
 
 /// The MLP of eq. (1). `weights[l−1]` holds W_lᵀ with shape [M_{l−1}, M_l] (so that a batch

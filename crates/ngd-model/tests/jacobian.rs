@@ -3,7 +3,9 @@
 
 use burn::module::Param;
 use faer::Mat;
-use ngd_model::{Activation, Device, Mlp, MlpConfig, Tensor, TensorData, tensor_from_rows};
+use ngd_model::{
+    Activation, Device, Mlp, MlpConfig, Parameterization, Tensor, TensorData, tensor_from_rows,
+};
 
 fn device() -> Device {
     Device::default()
@@ -67,12 +69,17 @@ fn outputs(model: &Mlp, x: &Tensor<2>) -> Mat<f64> {
 }
 
 fn check_finite_differences(activation: Activation, outputs_dim: usize) {
+    check_parameterization(activation, outputs_dim, Parameterization::Ntk);
+}
+
+fn check_parameterization(activation: Activation, outputs_dim: usize, p: Parameterization) {
     let (n, d) = (4, 6);
     let cfg = MlpConfig {
         widths: vec![d, 9, 8, outputs_dim],
         sigma_w2: 1.7,
         sigma_b2: 0.3,
         activation,
+        parameterization: p,
     };
     let model = cfg.init(3, &device()).unwrap();
     let x = tensor_from_rows(&inputs(n, d), n, d, &device());
@@ -132,6 +139,13 @@ fn factors_match_finite_differences_tanh_three_outputs() {
     check_finite_differences(Activation::Tanh, 3);
 }
 
+/// The standard parameterisation (u = hW + b, U(±1/√M) init): its factors are the
+/// derivatives too, with h̃ = [h; 1].
+#[test]
+fn standard_parameterization_factors_match_finite_differences() {
+    check_parameterization(Activation::Tanh, 3, Parameterization::Standard);
+}
+
 /// Explicit Jacobian rows from weight gradients: one backward of f_c(x_n) per (c, n).
 fn explicit_layer_jacobians(model: &Mlp, x: &[f64], n: usize, d: usize) -> Vec<Mat<f64>> {
     let ad = device().autodiff();
@@ -189,7 +203,7 @@ fn forward_tracked(model: &Mlp, x: Tensor<2>) -> Tensor<2> {
             .mul_scalar(cfg.weight_scale(l))
             + model.biases[l - 1]
                 .val()
-                .mul_scalar(cfg.sigma_b2.sqrt())
+                .mul_scalar(cfg.bias_scale())
                 .unsqueeze_dim(0);
         h = if l == model.depth() {
             u
@@ -209,6 +223,7 @@ fn layer_grams_equal_explicit_jacobian_grams() {
             sigma_w2: 2.0,
             sigma_b2: 0.5,
             activation,
+            parameterization: Default::default(),
         };
         let model = cfg.init(7, &device()).unwrap();
         let x = inputs(n, d);
@@ -274,6 +289,7 @@ fn factors_of_one_output_are_a_block_of_all_factors() {
         sigma_w2: 2.0,
         sigma_b2: 0.3,
         activation: Activation::Relu,
+        parameterization: Default::default(),
     };
     let model = cfg.init(5, &device()).unwrap();
     let x = tensor_from_rows(&inputs(n, d), n, d, &device());

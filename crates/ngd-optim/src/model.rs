@@ -63,6 +63,14 @@ pub trait FactoredModel {
         self.forward_tapped(x.without_autodiff(), &mut Tap::plain())
     }
 
+    /// f(x) with the parameters tracked by autodiff (as they live on the model's device), for
+    /// first-order optimizers: `loss.backward()` then gives every weight's gradient.
+    fn forward_tracked(&self, x: Tensor<2>) -> Tensor<2> {
+        let mut tap = Tap::plain();
+        tap.keep_params = true;
+        self.forward_tapped(x, &mut tap)
+    }
+
     /// Factors of every layer and output at x: C forward + backward passes, one per output c
     /// with w = e_c, δ stacked class-major (MATH.md §2).
     fn factors(&self, x: Tensor<2>) -> Factors {
@@ -122,6 +130,7 @@ pub fn step_param<const D: usize>(param: &mut Param<Tensor<D>>, delta: Tensor<D>
 /// Records what NGD needs from each weight layer of a forward pass.
 pub struct Tap {
     probe: Option<Device>,
+    keep_params: bool,
     inputs: Vec<Tensor<2>>,
     bias_scales: Vec<f64>,
     probes: Vec<Tensor<2>>,
@@ -132,6 +141,7 @@ impl Tap {
     pub fn plain() -> Self {
         Self {
             probe: None,
+            keep_params: false,
             inputs: Vec::new(),
             bias_scales: Vec::new(),
             probes: Vec::new(),
@@ -165,7 +175,11 @@ impl Tap {
         bias_scale: f64,
     ) -> Tensor<2> {
         let track = self.probe.is_some();
+        let keep = self.keep_params;
         let leaf = |t: Tensor<2>| {
+            if keep {
+                return t;
+            }
             let t = t.without_autodiff();
             if track { t.autodiff() } else { t }
         };
@@ -185,8 +199,12 @@ impl Tap {
             u = u.mul_scalar(weight_scale);
         }
         if let (Some(b), true) = (bias, bias_scale != 0.0) {
-            let b = b.val().without_autodiff();
-            let b = if track { b.autodiff() } else { b };
+            let b = if keep {
+                b.val()
+            } else {
+                let b = b.val().without_autodiff();
+                if track { b.autodiff() } else { b }
+            };
             let b = if bias_scale == 1.0 {
                 b
             } else {

@@ -7,6 +7,7 @@
 
 mod bench;
 pub mod defaults;
+pub mod fit;
 mod record;
 pub mod test_theory;
 mod theory;

@@ -114,56 +114,65 @@ impl Ngd {
         let invert_step =
             step.is_multiple_of(config.kfac_inverse_interval as u64) || self.state.kfac.is_empty();
         let t = Instant::now();
+        let n = x.dims()[0];
+        let sub = config.kfac_stats_batch.filter(|&k| k < n);
+        let k = sub.unwrap_or(n);
         // The loss signals Y_l, and X_l (B* = XᵀX/N) on statistics steps.
-        let (factors, roots): (Factors, Option<Vec<Mat<f64>>>) = if stats_step
-            && config.fisher == Fisher::Exact
-        {
-            let factors = model.factors(x);
-            let g = self.output_gradient(&factors.outputs, y)?;
-            let roots = factors
-                .layers
-                .iter()
-                .map(|l| OutputRoot::new(config.loss, &l.delta, &factors.outputs, &g).x)
-                .collect();
-            // Y_l = Σ_c g_c(n) δ_l^{(c)}(n): the per-sample gradient of N·L w.r.t. u_l.
-            let signals = (0..factors.depth())
-                .map(|l| dual_to_coefficients(&factors, l, &g))
-                .collect::<Vec<_>>();
-            (with_signals(factors, signals), Some(roots))
-        } else {
-            let loss = config.loss;
-            let mut g = Ok(Vec::new());
-            let grad = model.weighted_signals(x.clone(), |f| {
-                g = self.output_gradient(f, y);
-                match &g {
-                    Ok(g) => class_major_to_mat(g, f.nrows(), f.ncols()),
-                    Err(_) => Mat::zeros(f.nrows(), f.ncols()),
-                }
-            });
-            g?;
-            let roots = match (stats_step, config.fisher) {
-                (false, _) => None,
-                (true, Fisher::Empirical) => {
-                    Some(grad.layers.iter().map(|l| l.delta.clone()).collect())
-                }
-                (true, _) => {
-                    let mut rng = ChaCha8Rng::seed_from_u64(
-                        config.seed ^ step.wrapping_mul(0x9E37_79B9_7F4A_7C15),
-                    );
-                    let sampled = model.weighted_signals(x, |f| sampled_weights(loss, f, &mut rng));
-                    Some(sampled.layers.into_iter().map(|l| l.delta).collect())
-                }
+        let (factors, roots): (Factors, Option<Vec<Mat<f64>>>) =
+            if stats_step && config.fisher == Fisher::Exact && sub.is_none() {
+                let factors = model.factors(x);
+                let g = self.output_gradient(&factors.outputs, y)?;
+                let roots = exact_roots(config.loss, &factors, &g);
+                // Y_l = Σ_c g_c(n) δ_l^{(c)}(n): the per-sample gradient of N·L w.r.t. u_l.
+                let signals = (0..factors.depth())
+                    .map(|l| dual_to_coefficients(&factors, l, &g))
+                    .collect::<Vec<_>>();
+                (with_signals(factors, signals), Some(roots))
+            } else {
+                let loss = config.loss;
+                let mut g = Ok(Vec::new());
+                let grad = model.weighted_signals(x.clone(), |f| {
+                    g = self.output_gradient(f, y);
+                    match &g {
+                        Ok(g) => class_major_to_mat(g, f.nrows(), f.ncols()),
+                        Err(_) => Mat::zeros(f.nrows(), f.ncols()),
+                    }
+                });
+                g?;
+                let x_stats = || x.clone().narrow(0, 0, k);
+                let roots = match (stats_step, config.fisher) {
+                    (false, _) => None,
+                    (true, Fisher::Empirical) => Some(
+                        grad.layers
+                            .iter()
+                            .map(|l| l.delta.as_ref().subrows(0, k).to_owned())
+                            .collect(),
+                    ),
+                    (true, Fisher::Exact) => {
+                        let stats = model.factors(x_stats());
+                        let c_out = stats.outputs_dim();
+                        let g = self.output_gradient(&stats.outputs, &y[..k * c_out])?;
+                        Some(exact_roots(loss, &stats, &g))
+                    }
+                    (true, Fisher::Sampled) => {
+                        let mut rng = ChaCha8Rng::seed_from_u64(
+                            config.seed ^ step.wrapping_mul(0x9E37_79B9_7F4A_7C15),
+                        );
+                        let sampled = model
+                            .weighted_signals(x_stats(), |f| sampled_weights(loss, f, &mut rng));
+                        Some(sampled.layers.into_iter().map(|l| l.delta).collect())
+                    }
+                };
+                (grad, roots)
             };
-            (grad, roots)
-        };
         times.forward_backward = t.elapsed().as_secs_f64();
         let t = Instant::now();
-        let n = factors.samples();
         if let Some(roots) = roots {
             for (l, (layer, x_root)) in factors.layers.iter().zip(&roots).enumerate() {
-                let (a, s) = batch_statistics(&layer.input, x_root, n);
+                let input = layer.input.as_ref().subrows(0, k).to_owned();
+                let (a, s) = batch_statistics(&input, x_root, k);
                 match self.state.kfac.get_mut(l) {
-                    Some(k) => k.accumulate(a, s, config.kfac_decay),
+                    Some(layer) => layer.accumulate(a, s, config.kfac_decay),
                     None => self.state.kfac.push(KfacLayer::new(a, s)),
                 }
             }
@@ -186,6 +195,15 @@ impl Ngd {
         times.curvature += t.elapsed().as_secs_f64();
         Ok((factors, Direction { layers }))
     }
+}
+
+/// The output-side roots X_l of every layer (B* = XᵀX/N) from per-class factors.
+fn exact_roots(loss: Loss, factors: &Factors, g: &[f64]) -> Vec<Mat<f64>> {
+    factors
+        .layers
+        .iter()
+        .map(|l| OutputRoot::new(loss, &l.delta, &factors.outputs, g).x)
+        .collect()
 }
 
 /// Factors whose δ is replaced by the per-sample loss signals Y_l (N × M_l).

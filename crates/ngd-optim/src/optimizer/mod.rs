@@ -34,6 +34,30 @@ pub enum Fisher {
     Empirical,
 }
 
+impl std::str::FromStr for Fisher {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "exact" => Ok(Self::Exact),
+            "sampled" => Ok(Self::Sampled),
+            "empirical" => Ok(Self::Empirical),
+            _ => Err(format!(
+                "unknown Fisher '{s}' (expected exact, sampled or empirical)"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for Fisher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Exact => "exact",
+            Self::Sampled => "sampled",
+            Self::Empirical => "empirical",
+        })
+    }
+}
+
 /// Configuration of [`Ngd`].
 #[derive(Config, Debug)]
 pub struct NgdConfig {
@@ -63,10 +87,25 @@ pub struct NgdConfig {
     /// K-FAC: recompute the damped inverses every this many steps (T).
     #[config(default = 1)]
     pub kfac_inverse_interval: usize,
+    /// K-FAC: estimate the factors' statistics from the first this many samples of each batch
+    /// (`None`: the whole batch); the gradient always uses the whole batch.
+    #[config(default = "None")]
+    pub kfac_stats_batch: Option<usize>,
+    /// Levenberg–Marquardt adaptation of ρ (Martens & Grosse 2015, §6.5): after each step the
+    /// reduction ratio r = (L(θ′) − L(θ))/(q(θ′) − q(θ)) of the batch loss against the
+    /// quadratic model q sets ρ ← ωρ when r > ¾ and ρ ← ρ/ω when r < ¼ (ω = 0.95).
+    #[config(default = false)]
+    pub adaptive_damping: bool,
+    /// Bound on the step: the update η·v is scaled down to this L2 norm when longer.
+    #[config(default = "None")]
+    pub max_step_norm: Option<f64>,
     /// Seed of the sampled labels ([`Fisher::Sampled`]).
     #[config(default = 0)]
     pub seed: u64,
 }
+
+/// ω of the Levenberg–Marquardt rule ([`NgdConfig::adaptive_damping`]).
+pub const LM_DECAY: f64 = 0.95;
 
 /// Wall time of one step by phase, seconds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
@@ -88,6 +127,10 @@ pub struct StepStats {
     pub loss: f64,
     /// The learning rate used.
     pub lr: f64,
+    /// The damping ρ used (it moves with [`NgdConfig::adaptive_damping`]).
+    pub damping: f64,
+    /// The factor ν ≤ 1 the step was scaled by ([`NgdConfig::max_step_norm`]; 1: unclipped).
+    pub clip: f64,
     /// Time by phase.
     pub seconds: PhaseTimes,
 }
@@ -128,6 +171,17 @@ impl NgdConfig {
         if self.kfac_stats_interval == 0 || self.kfac_inverse_interval == 0 {
             return bad("the K-FAC intervals must be at least 1".into());
         }
+        if self.kfac_stats_batch == Some(0) {
+            return bad("the K-FAC statistics batch must hold at least 1 sample".into());
+        }
+        if let Some(c) = self.max_step_norm
+            && !(c.is_finite() && c > 0.0)
+        {
+            return bad(format!("max_step_norm must be finite and > 0, got {c}"));
+        }
+        if self.adaptive_damping && (self.damping.is_nan() || self.damping <= 0.0) {
+            return bad("adaptive damping needs a starting damping ρ > 0".into());
+        }
         // The K-FAC options have no meaning for the dual-form methods: refuse rather than
         // silently use the exact Fisher, every step's statistics and no averaging.
         if self.kfac_state_options() && self.method != Method::Kfac {
@@ -162,6 +216,7 @@ impl NgdConfig {
             || self.kfac_stats_interval > 1
             || self.kfac_inverse_interval > 1
             || self.fisher != Fisher::Exact
+            || self.kfac_stats_batch.is_some()
     }
 
     /// Whether K-FAC keeps state; otherwise it is today's full-batch dual form, which also
@@ -182,6 +237,27 @@ impl Ngd {
         &self.state
     }
 
+    /// Sets the learning rate of the next steps (a schedule's value).
+    pub fn set_lr(&mut self, lr: f64) {
+        self.state.lr = Some(lr);
+    }
+
+    /// The damping ρ in use.
+    pub fn damping(&self) -> f64 {
+        self.config.damping
+    }
+
+    /// Sets the damping ρ of the next steps (K-FAC: from its next inversion).
+    pub fn set_damping(&mut self, damping: f64) -> crate::Result<()> {
+        self.curvature = self
+            .config
+            .method
+            .curvature_for(damping, None, self.config.loss)
+            .map_err(|e| OptimError::Unsupported(e.to_string()))?;
+        self.config.damping = damping;
+        Ok(())
+    }
+
     /// One step on the batch x (N × M_0) with targets y (N × C: one-hot for cross-entropy).
     pub fn step<M: FactoredModel>(
         &mut self,
@@ -190,6 +266,7 @@ impl Ngd {
         targets: Tensor<2>,
     ) -> crate::Result<StepStats> {
         let y = tensor_to_rows(targets.without_autodiff());
+        let x_kept = self.config.adaptive_damping.then(|| x.clone());
         let mut times = PhaseTimes::default();
         let start = Instant::now();
         let (factors, direction) = if self.config.stateful_kfac() {
@@ -223,15 +300,56 @@ impl Ngd {
                 .optimal_lr(self.curvature.as_ref(), &factors)?,
         };
         self.state.lr = Some(lr);
+        let damping = self.config.damping;
         let t = Instant::now();
-        self.update(model, &factors, &direction, lr);
+        // ∇Lᵀ Δθ for the quadratic model of the Levenberg–Marquardt rule, before the update.
+        let slope = self.config.adaptive_damping.then(|| {
+            let g = self
+                .output_gradient(&factors.outputs, &y)
+                .unwrap_or_default();
+            crate::direction::gradient_dot(&factors, &direction, &g, self.config.stateful_kfac())
+        });
+        let clip = self.update(model, &factors, &direction, lr);
         times.update = t.elapsed().as_secs_f64();
+        if let (Some(slope), Some(x)) = (slope, x_kept) {
+            let after = model.forward_plain(x);
+            let after = self
+                .config
+                .loss
+                .value(&tensor_to_rows(after), &y, factors.outputs_dim());
+            self.adapt_damping(loss, after, slope, lr * clip)?;
+        }
         self.state.step += 1;
         Ok(StepStats {
             loss,
             lr,
+            damping,
+            clip,
             seconds: times,
         })
+    }
+
+    /// ρ ← ωρ or ρ/ω from the reduction ratio r = ΔL / Δq, with q(η) = −(η − η²/2)∇LᵀΔθ the
+    /// quadratic model along the step (ΔθᵀGΔθ = ∇LᵀΔθ for Δθ = G⁻¹∇L).
+    fn adapt_damping(
+        &mut self,
+        before: f64,
+        after: f64,
+        slope: f64,
+        eta: f64,
+    ) -> crate::Result<()> {
+        let predicted = -(eta - 0.5 * eta * eta) * slope;
+        if predicted.is_nan() || predicted >= 0.0 || !after.is_finite() {
+            return self.set_damping(self.config.damping / LM_DECAY);
+        }
+        let ratio = (after - before) / predicted;
+        if ratio > 0.75 {
+            self.set_damping(self.config.damping * LM_DECAY)
+        } else if ratio < 0.25 {
+            self.set_damping(self.config.damping / LM_DECAY)
+        } else {
+            Ok(())
+        }
     }
 
     /// g = N∂L/∂f, refusing NaN/inf outputs.
@@ -247,33 +365,48 @@ impl Ngd {
         Ok(self.config.loss.output_gradient(outputs, y))
     }
 
-    /// v ← μv + Δθ, θ ← θ − ηv.
+    /// v ← μv + Δθ, θ ← θ − νηv with ν = min(1, c/‖ηv‖) under [`NgdConfig::max_step_norm`];
+    /// returns ν.
     fn update<M: FactoredModel>(
         &mut self,
         model: &mut M,
         factors: &Factors,
         direction: &Direction,
         lr: f64,
-    ) {
+    ) -> f64 {
         let mu = self.config.momentum;
-        if mu == 0.0 {
-            direction.apply(model, factors, lr);
-            return;
-        }
-        let updates = direction.layer_updates(factors);
-        if self.state.momentum.is_empty() {
-            self.state.momentum = updates;
-        } else {
-            for (v, (dw, db)) in self.state.momentum.iter_mut().zip(updates) {
-                *v = (
-                    v.0.clone().mul_scalar(mu) + dw,
-                    v.1.clone().mul_scalar(mu) + db,
-                );
+        let mut updates = direction.layer_updates(factors);
+        if mu != 0.0 {
+            if self.state.momentum.is_empty() {
+                self.state.momentum = updates;
+            } else {
+                for (v, (dw, db)) in self.state.momentum.iter_mut().zip(updates) {
+                    *v = (
+                        v.0.clone().mul_scalar(mu) + dw,
+                        v.1.clone().mul_scalar(mu) + db,
+                    );
+                }
             }
+            updates = self.state.momentum.clone();
         }
-        for (l, (vw, vb)) in self.state.momentum.iter().enumerate() {
-            model.update_layer(l, vw.clone(), vb.clone(), lr);
+        let clip = match self.config.max_step_norm {
+            Some(c) => {
+                let squares: f64 = updates
+                    .iter()
+                    .map(|(w, b)| {
+                        let sum = w.clone().square().sum() + b.clone().square().sum();
+                        tensor_to_rows(sum.reshape([1, 1]))[0]
+                    })
+                    .sum();
+                let norm = lr * squares.sqrt();
+                if norm > c { c / norm } else { 1.0 }
+            }
+            None => 1.0,
+        };
+        for (l, (w, b)) in updates.into_iter().enumerate() {
+            model.update_layer(l, w, b, lr * clip);
         }
+        clip
     }
 }
 

@@ -1,0 +1,364 @@
+//! The configuration of a mini-batch run ([`FitConfig`]): what the JSON record's `config` holds
+//! and what `--resume` checks a checkpoint against.
+
+use crate::TrainError;
+use ngd_data::DatasetName;
+use ngd_model::{Activation, Parameterization};
+use ngd_optim::{Fisher, Loss, Method};
+use serde::{Deserialize, Serialize};
+
+/// The optimizer of a run: an NGD method, or one of burn's first-order optimizers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OptimizerKind {
+    /// Natural-gradient descent with this Fisher approximation ([`ngd_optim::Ngd`]).
+    Ngd(Method),
+    /// burn's SGD with (optionally Nesterov) momentum.
+    Sgd,
+    /// burn's Adam.
+    Adam,
+    /// burn's AdamW (decoupled weight decay).
+    AdamW,
+}
+
+impl OptimizerKind {
+    /// The NGD method, if this is one.
+    pub fn method(self) -> Option<Method> {
+        match self {
+            Self::Ngd(m) => Some(m),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for OptimizerKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Ngd(m) => write!(f, "{m}"),
+            Self::Sgd => f.write_str("sgd"),
+            Self::Adam => f.write_str("adam"),
+            Self::AdamW => f.write_str("adamw"),
+        }
+    }
+}
+
+impl std::str::FromStr for OptimizerKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "sgd" => Ok(Self::Sgd),
+            "adam" => Ok(Self::Adam),
+            "adamw" => Ok(Self::AdamW),
+            _ => s
+                .parse::<Method>()
+                .map(Self::Ngd)
+                .map_err(|e| format!("{e}; the first-order baselines are sgd, adam and adamw")),
+        }
+    }
+}
+
+impl Serialize for OptimizerKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for OptimizerKind {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// The learning-rate schedule η(t) over the run's T steps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Schedule {
+    /// η(t) = η (after the warm-up).
+    #[default]
+    Constant,
+    /// η(t) = η·½(1 + cos(π(t − W)/(T − W))) after a linear warm-up of W steps.
+    Cosine,
+}
+
+impl std::str::FromStr for Schedule {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "constant" => Ok(Self::Constant),
+            "cosine" => Ok(Self::Cosine),
+            _ => Err(format!(
+                "unknown schedule '{s}' (expected constant or cosine)"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for Schedule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Constant => "constant",
+            Self::Cosine => "cosine",
+        })
+    }
+}
+
+impl Schedule {
+    /// η(t) for step t (0-based) of `total`, with a linear warm-up η(t + 1)/W over `warmup`.
+    pub fn lr(self, base: f64, step: u64, total: u64, warmup: u64) -> f64 {
+        if step < warmup {
+            return base * (step + 1) as f64 / warmup as f64;
+        }
+        match self {
+            Self::Constant => base,
+            Self::Cosine => {
+                let span = total.saturating_sub(warmup).max(1) as f64;
+                let progress = ((step - warmup) as f64 / span).min(1.0);
+                base * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos())
+            }
+        }
+    }
+}
+
+/// Everything a mini-batch run depends on (with the seed and backend, its numbers).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FitConfig {
+    /// Dataset.
+    pub dataset: DatasetName,
+    /// Selected classes (one output each).
+    pub classes: Vec<usize>,
+    /// Training images before the hold-out (`None`: all of the selected classes).
+    pub n_train: Option<usize>,
+    /// Test images (`None`: all).
+    pub n_test: Option<usize>,
+    /// The last this many training images are held out for validation.
+    pub validation: usize,
+    /// Depth L.
+    pub depth: usize,
+    /// Hidden width M.
+    pub width: usize,
+    /// Activation.
+    pub activation: Activation,
+    /// NTK or standard parameterisation.
+    pub parameterization: Parameterization,
+    /// σ_w² (NTK only).
+    pub sigma_w2: f64,
+    /// σ_b² (NTK only).
+    pub sigma_b2: f64,
+    /// Training loss.
+    pub loss: Loss,
+    /// Optimizer.
+    pub optimizer: OptimizerKind,
+    /// Base learning rate η.
+    pub lr: f64,
+    /// Learning-rate schedule.
+    pub schedule: Schedule,
+    /// Linear warm-up steps.
+    pub warmup_steps: u64,
+    /// Momentum μ (NGD, SGD; Adam's β₁ stays 0.9).
+    pub momentum: f64,
+    /// Nesterov momentum (SGD).
+    pub nesterov: bool,
+    /// Decoupled weight decay (AdamW).
+    pub weight_decay: f64,
+    /// Damping ρ (NGD).
+    pub damping: f64,
+    /// Levenberg–Marquardt adaptive damping (NGD).
+    pub adaptive_damping: bool,
+    /// Bound on the step's L2 norm (NGD).
+    pub max_step_norm: Option<f64>,
+    /// K-FAC's output-side Fisher.
+    pub fisher: Fisher,
+    /// K-FAC: statistics from the first this many samples of each batch.
+    pub curvature_batch: Option<usize>,
+    /// K-FAC: decay of the running factor averages.
+    pub kfac_decay: f64,
+    /// K-FAC: invert the factors every this many steps.
+    pub kfac_inverse_interval: usize,
+    /// Mini-batch size B.
+    pub batch_size: usize,
+    /// Epochs.
+    pub epochs: usize,
+    /// Evaluations per epoch (≥ 1; the last at the epoch's end).
+    pub evals_per_epoch: usize,
+    /// Seed of the initial weights, the data order and the sampled labels.
+    pub seed: u64,
+    /// The backend's name (recorded, not used by the library).
+    pub backend: String,
+}
+
+impl FitConfig {
+    /// A config with this project's defaults for `optimizer` on full MNIST (784-1024-1024-10,
+    /// standard parameterisation, cross-entropy, B = 256, 5 epochs, 5,000 validation images).
+    pub fn new(optimizer: OptimizerKind) -> Self {
+        Self {
+            dataset: DatasetName::Mnist,
+            classes: (0..10).collect(),
+            n_train: None,
+            n_test: None,
+            validation: 5000,
+            depth: 3,
+            width: 1024,
+            activation: Activation::Relu,
+            parameterization: Parameterization::Standard,
+            sigma_w2: ngd_model::DEFAULT_SIGMA_W2,
+            sigma_b2: ngd_model::DEFAULT_SIGMA_B2,
+            loss: Loss::CrossEntropy,
+            optimizer,
+            lr: default_lr(optimizer),
+            schedule: Schedule::Constant,
+            warmup_steps: 0,
+            momentum: 0.0,
+            nesterov: false,
+            weight_decay: 1e-4,
+            damping: 1e-3,
+            adaptive_damping: false,
+            max_step_norm: None,
+            fisher: Fisher::Exact,
+            curvature_batch: None,
+            kfac_decay: 0.0,
+            kfac_inverse_interval: 1,
+            batch_size: 256,
+            epochs: 5,
+            evals_per_epoch: 1,
+            seed: 0,
+            backend: "flex".into(),
+        }
+    }
+
+    /// Checks the values that need no data; the data-dependent checks are in [`super::fit`].
+    pub fn validate(&self) -> Result<(), TrainError> {
+        let bad = |m: String| Err(TrainError::Invalid(m));
+        if self.batch_size == 0 {
+            return bad("the batch size must be at least 1".into());
+        }
+        if self.epochs == 0 || self.evals_per_epoch == 0 {
+            return bad("epochs and evaluations per epoch must be at least 1".into());
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return bad(format!(
+                "the learning rate must be finite and > 0, got {}",
+                self.lr
+            ));
+        }
+        if !(0.0..1.0).contains(&self.momentum) {
+            return bad(format!("momentum must be in [0, 1), got {}", self.momentum));
+        }
+        if self.optimizer.method().is_none() && self.ngd_options_set() {
+            return bad(format!(
+                "damping, adaptive damping, step clipping and the K-FAC options are NGD \
+                 options; {} does not use them",
+                self.optimizer
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether any NGD-only option differs from its default.
+    fn ngd_options_set(&self) -> bool {
+        let d = Self::new(self.optimizer);
+        self.adaptive_damping
+            || self.max_step_norm.is_some()
+            || self.fisher != d.fisher
+            || self.curvature_batch.is_some()
+            || self.kfac_decay != d.kfac_decay
+            || self.kfac_inverse_interval != d.kfac_inverse_interval
+    }
+
+    /// The NGD optimizer's config.
+    pub fn ngd_config(&self, method: Method) -> ngd_optim::NgdConfig {
+        ngd_optim::NgdConfig::new(method)
+            .with_damping(self.damping)
+            .with_lr(Some(self.lr))
+            .with_loss(self.loss)
+            .with_momentum(self.momentum)
+            .with_fisher(self.fisher)
+            .with_kfac_decay(self.kfac_decay)
+            .with_kfac_inverse_interval(self.kfac_inverse_interval)
+            .with_kfac_stats_batch(self.curvature_batch)
+            .with_adaptive_damping(self.adaptive_damping)
+            .with_max_step_norm(self.max_step_norm)
+            .with_seed(self.seed)
+    }
+}
+
+/// The default learning rate of each optimizer (Adam 1e-3, SGD 0.1, NGD 0.1).
+pub fn default_lr(optimizer: OptimizerKind) -> f64 {
+    match optimizer {
+        OptimizerKind::Adam | OptimizerKind::AdamW => 1e-3,
+        OptimizerKind::Sgd | OptimizerKind::Ngd(_) => 0.1,
+    }
+}
+
+/// Estimated bytes of the curvature work of one NGD step at batch B with C outputs and layer
+/// widths M_0..M_L (f64): the CB × CB Gram and its factor (exact), one per layer
+/// (block-diagonal, unit-wise per unit B × B), the LCB × LCB system (block tri-diagonal), or
+/// the two Kronecker factors and their inverses (K-FAC).
+pub fn curvature_bytes(method: Method, batch: usize, widths: &[usize]) -> f64 {
+    let c = *widths.last().unwrap_or(&1) as f64;
+    let b = batch as f64;
+    let depth = widths.len().saturating_sub(1) as f64;
+    let cb2 = (c * b).powi(2);
+    let factors: f64 = widths
+        .iter()
+        .map(|&m| ((m + 1) * batch) as f64)
+        .sum::<f64>()
+        * c;
+    8.0 * match method {
+        Method::Exact | Method::Gd => 3.0 * cb2 + factors,
+        Method::BlockTriDiagonal | Method::LayerWise => 3.0 * depth * depth * cb2 + factors,
+        Method::Kfac => {
+            widths
+                .windows(2)
+                .map(|w| 2.0 * (((w[0] + 1) * (w[0] + 1)) + w[1] * w[1]) as f64)
+                .sum::<f64>()
+                + factors
+        }
+        _ => 3.0 * depth * cb2 + factors,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn optimizer_names_round_trip() {
+        for name in ["sgd", "adam", "adamw", "kfac", "exact", "unit-wise"] {
+            let kind: OptimizerKind = name.parse().unwrap();
+            assert_eq!(kind.to_string(), name);
+            let json = serde_json::to_string(&kind).unwrap();
+            assert_eq!(serde_json::from_str::<OptimizerKind>(&json).unwrap(), kind);
+        }
+        let err = "adagrad".parse::<OptimizerKind>().unwrap_err();
+        assert!(err.contains("sgd, adam and adamw"), "{err}");
+    }
+
+    #[test]
+    fn cosine_schedule_warms_up_then_decays_to_zero() {
+        let s = Schedule::Cosine;
+        assert!((s.lr(1.0, 0, 100, 10) - 0.1).abs() < 1e-15);
+        assert!((s.lr(1.0, 9, 100, 10) - 1.0).abs() < 1e-15);
+        assert!((s.lr(1.0, 10, 100, 10) - 1.0).abs() < 1e-15);
+        assert!((s.lr(1.0, 55, 100, 10) - 0.5).abs() < 1e-12);
+        assert!(s.lr(1.0, 100, 100, 10).abs() < 1e-15);
+        assert_eq!(Schedule::Constant.lr(0.3, 50, 100, 0), 0.3);
+    }
+
+    #[test]
+    fn first_order_runs_refuse_ngd_options() {
+        let mut cfg = FitConfig::new(OptimizerKind::Adam);
+        cfg.validate().unwrap();
+        cfg.kfac_decay = 0.9;
+        let err = cfg.validate().unwrap_err().to_string();
+        assert!(err.contains("NGD options"), "{err}");
+    }
+
+    #[test]
+    fn exact_curvature_grows_with_the_square_of_cb() {
+        let widths = [784, 1024, 1024, 10];
+        let small = curvature_bytes(Method::Exact, 256, &widths);
+        let large = curvature_bytes(Method::Exact, 2560, &widths);
+        assert!(large / small > 50.0, "{small} {large}");
+    }
+}

@@ -1,0 +1,68 @@
+//! Mini-batches on the device and chunked evaluation (loss and accuracy) of a split.
+
+use burn::tensor::{Device, Tensor, TensorData};
+use ngd_data::ImageSplit;
+use ngd_model::Mlp;
+use ngd_optim::{FactoredModel, Loss};
+
+/// Rows `idx` of `split` as the inputs (B × M_0) and one-hot targets (B × C) on `device`.
+pub fn batch(
+    split: &ImageSplit,
+    idx: &[usize],
+    classes: usize,
+    device: &Device,
+) -> (Tensor<2>, Tensor<2>) {
+    let mut x = Vec::with_capacity(idx.len() * split.dim);
+    let mut y = vec![0.0f32; idx.len() * classes];
+    for (row, &i) in idx.iter().enumerate() {
+        x.extend_from_slice(split.row(i));
+        y[row * classes + split.labels[i]] = 1.0;
+    }
+    (
+        Tensor::from_data(TensorData::new(x, [idx.len(), split.dim]), device),
+        Tensor::from_data(TensorData::new(y, [idx.len(), classes]), device),
+    )
+}
+
+/// The loss as a differentiable tensor (mean over the batch), equal to [`Loss::value`]:
+/// ½‖f − y‖² per sample (MSE, eq. 3) or −Σ_c y_c log softmax(f)_c (cross-entropy).
+pub fn loss_tensor(loss: Loss, f: Tensor<2>, y: Tensor<2>) -> Tensor<1> {
+    let per_sample = match loss {
+        Loss::Mse => (f - y).square().sum_dim(1).mul_scalar(0.5),
+        Loss::CrossEntropy => (y * burn::tensor::activation::log_softmax(f, 1))
+            .sum_dim(1)
+            .neg(),
+    };
+    per_sample.mean()
+}
+
+/// Mean loss and accuracy of `model` on `split`, in forward passes of `chunk` rows.
+pub fn evaluate(
+    model: &Mlp,
+    split: &ImageSplit,
+    classes: usize,
+    loss: Loss,
+    chunk: usize,
+    device: &Device,
+) -> (f64, f64) {
+    if split.n == 0 {
+        return (f64::NAN, f64::NAN);
+    }
+    let (mut total, mut correct) = (0.0, 0usize);
+    let all: Vec<usize> = (0..split.n).collect();
+    for idx in all.chunks(chunk.max(1)) {
+        let (x, y) = batch(split, idx, classes, device);
+        let f = model.forward_plain(x);
+        let f_rows = ngd_model::tensor_to_rows(f);
+        let y_rows = ngd_model::tensor_to_rows(y);
+        total += loss.value(&f_rows, &y_rows, classes) * idx.len() as f64;
+        for (row, &i) in idx.iter().enumerate() {
+            let scores = &f_rows[row * classes..(row + 1) * classes];
+            let best = (0..classes)
+                .max_by(|&a, &b| scores[a].total_cmp(&scores[b]))
+                .unwrap_or(0);
+            correct += usize::from(best == split.labels[i]);
+        }
+    }
+    (total / split.n as f64, correct as f64 / split.n as f64)
+}

@@ -1,0 +1,428 @@
+//! Mini-batch training on whole datasets (MNIST, CIFAR-10): every NGD method and burn's SGD,
+//! Adam and AdamW on the same MLP, data order and pipeline, measured as time to accuracy.
+//!
+//! The data come from [`ngd_data::load_holdout`] (validation held out, all splits standardised
+//! with the training statistics). Each epoch visits the training images in a fresh order drawn
+//! from (seed, epoch) in ⌊N/B⌋ full batches; the model is evaluated on the validation and test
+//! splits (chunked forward passes) at step 0 and `evals_per_epoch` times per epoch, with the
+//! evaluation time kept out of the training time. A checkpoint after each epoch lets a run be
+//! resumed with the same numbers as an uninterrupted one.
+
+mod checkpoint;
+mod config;
+mod eval;
+mod stepper;
+
+pub use checkpoint::{Loaded, Progress, load as load_checkpoint};
+pub use config::{FitConfig, OptimizerKind, Schedule, curvature_bytes, default_lr};
+pub use eval::{batch, evaluate, loss_tensor};
+pub use stepper::{StepOutcome, Stepper};
+
+use crate::{Result, TrainError};
+use burn::tensor::Device;
+use ngd_data::Holdout;
+use ngd_model::{Mlp, MlpConfig};
+use ngd_optim::PhaseTimes;
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// Rows per forward pass when evaluating.
+const EVAL_CHUNK: usize = 1000;
+
+/// One evaluation of the model during a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Evaluation {
+    /// Epochs completed (fractional between epoch ends).
+    pub epoch: f64,
+    /// Steps taken.
+    pub step: u64,
+    /// Training wall time so far, evaluations excluded, seconds.
+    pub seconds: f64,
+    /// Mean batch loss over the steps since the previous evaluation (`None` at step 0).
+    pub train_loss: Option<f64>,
+    /// Validation loss (`None` without a validation split).
+    pub val_loss: Option<f64>,
+    /// Validation accuracy.
+    pub val_accuracy: Option<f64>,
+    /// Test loss.
+    pub test_loss: f64,
+    /// Test accuracy.
+    pub test_accuracy: f64,
+    /// NGD's damping ρ at this point.
+    pub damping: Option<f64>,
+}
+
+/// The splits a run used.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DataSummary {
+    /// Training images.
+    pub train: usize,
+    /// Validation images.
+    pub validation: usize,
+    /// Test images.
+    pub test: usize,
+    /// Mean of the training pixels (0..255).
+    pub mean: f64,
+    /// Standard deviation of the training pixels.
+    pub std: f64,
+    /// Where the data came from.
+    pub source: String,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Status {
+    /// Every epoch ran.
+    Complete,
+    /// A step failed (NaN/inf loss, singular curvature, …); the record holds what came before.
+    Failed {
+        /// The step that failed (1-based).
+        step: u64,
+        /// Why.
+        error: String,
+    },
+}
+
+/// The JSON record of a mini-batch run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FitRecord {
+    /// The configuration.
+    pub config: FitConfig,
+    /// The data.
+    pub data: DataSummary,
+    /// Number of parameters P.
+    pub parameters: usize,
+    /// Full batches per epoch, ⌊N/B⌋.
+    pub steps_per_epoch: usize,
+    /// The evaluations, in order.
+    pub evaluations: Vec<Evaluation>,
+    /// Training time summed by phase over all steps, seconds.
+    pub phase_seconds: PhaseTimes,
+    /// Steps taken.
+    pub steps: u64,
+    /// Training wall time, evaluations excluded, seconds.
+    pub train_seconds: f64,
+    /// Wall time of the evaluations, seconds.
+    pub eval_seconds: f64,
+    /// Peak resident memory of the process (Linux), bytes.
+    pub peak_memory_bytes: Option<u64>,
+    /// Threads available to the process.
+    pub threads: usize,
+    /// How the run ended.
+    pub status: Status,
+}
+
+/// Where to save and from where to resume.
+#[derive(Debug, Clone, Default)]
+pub struct FitOptions {
+    /// Write a checkpoint here after every epoch.
+    pub save: Option<PathBuf>,
+    /// Continue the run saved here (same configuration; `epochs` may grow).
+    pub resume: Option<PathBuf>,
+}
+
+/// What [`fit`] reports while it runs.
+#[derive(Debug, Clone, Copy)]
+pub enum FitEvent<'a> {
+    /// A step was taken.
+    Step {
+        /// Epoch (0-based).
+        epoch: usize,
+        /// Steps taken so far.
+        step: u64,
+        /// Steps of the whole run.
+        total: u64,
+        /// The batch loss.
+        loss: f64,
+        /// The learning rate used.
+        lr: f64,
+    },
+    /// An evaluation was made.
+    Evaluation(&'a Evaluation),
+    /// A checkpoint was written.
+    Saved(&'a std::path::Path),
+}
+
+/// The network of a run.
+pub fn network_config(cfg: &FitConfig, data: &Holdout) -> MlpConfig {
+    MlpConfig::new(data.train.dim, cfg.width, cfg.depth, data.classes)
+        .with_variances(cfg.sigma_w2, cfg.sigma_b2)
+        .with_activation(cfg.activation)
+        .with_parameterization(cfg.parameterization)
+}
+
+/// Checks what depends on the data: the batch against the training split, and the memory of
+/// an NGD method's curvature at this batch.
+pub fn check(cfg: &FitConfig, data: &Holdout) -> Result<()> {
+    cfg.validate()?;
+    if cfg.batch_size > data.train.n {
+        return Err(TrainError::Invalid(format!(
+            "the batch size {} is larger than the training set ({} images after holding out {} \
+             for validation)",
+            cfg.batch_size, data.train.n, data.validation.n
+        )));
+    }
+    if let (Some(method), Some(available)) = (cfg.optimizer.method(), available_memory()) {
+        let widths = network_config(cfg, data).widths;
+        let need = curvature_bytes(method, cfg.batch_size, &widths);
+        if need > 0.8 * available as f64 {
+            return Err(TrainError::Invalid(format!(
+                "{method} at batch {} with {} outputs needs about {:.1} GB for its curvature \
+                 (the C·B × C·B systems), more than the {:.1} GB available: use a smaller batch \
+                 or a layer-wise method",
+                cfg.batch_size,
+                data.classes,
+                need / 1e9,
+                available as f64 / 1e9
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// MemAvailable of /proc/meminfo, bytes.
+fn available_memory() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// The order of the training images in `epoch`: a permutation drawn from (seed, epoch) alone,
+/// so that a resumed run visits the same batches.
+pub fn epoch_order(n: usize, seed: u64, epoch: usize) -> Vec<usize> {
+    let mut rng =
+        ChaCha8Rng::seed_from_u64(seed ^ (epoch as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    let mut order: Vec<usize> = (0..n).collect();
+    order.shuffle(&mut rng);
+    order
+}
+
+/// The running state of a fit.
+struct Run {
+    model: Mlp,
+    stepper: Stepper,
+    record: FitRecord,
+    epochs_done: usize,
+    step: u64,
+    train_seconds: f64,
+}
+
+/// Trains per `cfg` on `data`, calling `on_event` as it goes. A failing step ends the run with
+/// [`Status::Failed`] and the record so far (the last checkpoint stays as it was).
+pub fn fit(
+    cfg: &FitConfig,
+    data: &Holdout,
+    device: &Device,
+    options: &FitOptions,
+    on_event: &mut dyn FnMut(FitEvent),
+) -> Result<FitRecord> {
+    check(cfg, data)?;
+    let device = device.clone().autodiff();
+    let network = network_config(cfg, data);
+    let mut run = match &options.resume {
+        Some(path) => resume(cfg, path, &device)?,
+        None => Run {
+            model: network.init(cfg.seed, &device)?,
+            stepper: Stepper::new(cfg)?,
+            record: new_record(cfg, data, &network),
+            epochs_done: 0,
+            step: 0,
+            train_seconds: 0.0,
+        },
+    };
+    let spe = run.record.steps_per_epoch;
+    let total = (cfg.epochs * spe) as u64;
+    let checkpoints: Vec<usize> = (1..=cfg.evals_per_epoch)
+        .map(|k| (k * spe / cfg.evals_per_epoch).max(1))
+        .collect();
+    if run.record.evaluations.is_empty() {
+        let first = evaluation_of(&mut run, cfg, data, &device, None);
+        on_event(FitEvent::Evaluation(&first));
+        run.record.evaluations.push(first);
+    }
+    for epoch in run.epochs_done..cfg.epochs {
+        let order = epoch_order(data.train.n, cfg.seed, epoch);
+        let mut losses = (0.0, 0usize);
+        for (i, idx) in order.chunks_exact(cfg.batch_size).enumerate() {
+            let lr = cfg.schedule.lr(cfg.lr, run.step, total, cfg.warmup_steps);
+            let (x, y) = batch(&data.train, idx, data.classes, &device);
+            let start = Instant::now();
+            let model = run.model.clone();
+            let (model, outcome) = match run.stepper.step(model, x, y, lr, cfg.loss) {
+                Ok(done) => done,
+                Err(e) => {
+                    run.record.status = Status::Failed {
+                        step: run.step + 1,
+                        error: e.to_string(),
+                    };
+                    return Ok(finish(run));
+                }
+            };
+            run.train_seconds += start.elapsed().as_secs_f64();
+            run.model = model;
+            run.step += 1;
+            add_times(&mut run.record.phase_seconds, &outcome.seconds);
+            losses = (losses.0 + outcome.loss, losses.1 + 1);
+            on_event(FitEvent::Step {
+                epoch,
+                step: run.step,
+                total,
+                loss: outcome.loss,
+                lr,
+            });
+            if checkpoints.contains(&(i + 1)) {
+                let epochs = epoch as f64 + (i + 1) as f64 / spe as f64;
+                let mean = losses.0 / losses.1 as f64;
+                let mut e = evaluation_of(&mut run, cfg, data, &device, Some(mean));
+                e.epoch = epochs;
+                on_event(FitEvent::Evaluation(&e));
+                run.record.evaluations.push(e);
+                losses = (0.0, 0);
+            }
+        }
+        run.epochs_done = epoch + 1;
+        if let Some(path) = &options.save {
+            let progress = Progress {
+                epochs_done: run.epochs_done,
+                step: run.step,
+                train_seconds: run.train_seconds,
+                network: network.clone(),
+                record: snapshot(&run),
+            };
+            checkpoint::save(path, &run.model, &run.stepper, &progress)?;
+            on_event(FitEvent::Saved(path));
+        }
+    }
+    Ok(finish(run))
+}
+
+/// The record with its totals filled in.
+fn snapshot(run: &Run) -> FitRecord {
+    let mut record = run.record.clone();
+    record.steps = run.step;
+    record.train_seconds = run.train_seconds;
+    record.peak_memory_bytes = crate::peak_memory_bytes();
+    record
+}
+
+fn finish(run: Run) -> FitRecord {
+    snapshot(&run)
+}
+
+fn new_record(cfg: &FitConfig, data: &Holdout, network: &MlpConfig) -> FitRecord {
+    FitRecord {
+        config: cfg.clone(),
+        data: DataSummary {
+            train: data.train.n,
+            validation: data.validation.n,
+            test: data.test.n,
+            mean: data.mean,
+            std: data.std,
+            source: data.source.clone(),
+        },
+        parameters: network.num_params(),
+        steps_per_epoch: data.train.n / cfg.batch_size,
+        evaluations: Vec::new(),
+        phase_seconds: PhaseTimes::default(),
+        steps: 0,
+        train_seconds: 0.0,
+        eval_seconds: 0.0,
+        peak_memory_bytes: None,
+        threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        status: Status::Complete,
+    }
+}
+
+/// Evaluates the model on validation and test (timed apart from training).
+fn evaluation_of(
+    run: &mut Run,
+    cfg: &FitConfig,
+    data: &Holdout,
+    device: &Device,
+    train_loss: Option<f64>,
+) -> Evaluation {
+    let start = Instant::now();
+    let (val_loss, val_accuracy) = if data.validation.n > 0 {
+        let (l, a) = evaluate(
+            &run.model,
+            &data.validation,
+            data.classes,
+            cfg.loss,
+            EVAL_CHUNK,
+            device,
+        );
+        (Some(l), Some(a))
+    } else {
+        (None, None)
+    };
+    let (test_loss, test_accuracy) = evaluate(
+        &run.model,
+        &data.test,
+        data.classes,
+        cfg.loss,
+        EVAL_CHUNK,
+        device,
+    );
+    run.record.eval_seconds += start.elapsed().as_secs_f64();
+    Evaluation {
+        epoch: run.step as f64 / run.record.steps_per_epoch.max(1) as f64,
+        step: run.step,
+        seconds: run.train_seconds,
+        train_loss,
+        val_loss,
+        val_accuracy,
+        test_loss,
+        test_accuracy,
+        damping: match &run.stepper {
+            Stepper::Ngd(ngd) => Some(ngd.damping()),
+            Stepper::Burn(_) => None,
+        },
+    }
+}
+
+fn add_times(total: &mut PhaseTimes, t: &PhaseTimes) {
+    total.forward_backward += t.forward_backward;
+    total.curvature += t.curvature;
+    total.inversion += t.inversion;
+    total.update += t.update;
+}
+
+/// The run saved at `path`, checked against `cfg` (which may only add epochs).
+fn resume(cfg: &FitConfig, path: &std::path::Path, device: &Device) -> Result<Run> {
+    let loaded = checkpoint::load(path, device)?;
+    let saved = &loaded.progress.record.config;
+    let mut same = saved.clone();
+    same.epochs = cfg.epochs;
+    if &same != cfg {
+        return Err(TrainError::Invalid(format!(
+            "cannot resume {}: it was saved with a different configuration (only --epochs may \
+             change); saved: {}",
+            path.display(),
+            serde_json::to_string(saved).unwrap_or_default()
+        )));
+    }
+    let damping = loaded
+        .progress
+        .record
+        .evaluations
+        .last()
+        .and_then(|e| e.damping);
+    let stepper =
+        checkpoint::restore_optimizer(Stepper::new(cfg)?, loaded.optimizer, device, damping)?;
+    let mut record = loaded.progress.record;
+    record.config = cfg.clone();
+    Ok(Run {
+        model: loaded.model,
+        stepper,
+        record,
+        epochs_done: loaded.progress.epochs_done,
+        step: loaded.progress.step,
+        train_seconds: loaded.progress.train_seconds,
+    })
+}

@@ -1,0 +1,112 @@
+//! One optimizer step on the MLP: NGD ([`ngd_optim::Ngd`]) or one of burn's first-order
+//! optimizers (SGD, Adam, AdamW from `burn::optim`) on the same model and batch.
+
+use super::config::{FitConfig, OptimizerKind};
+use super::eval::loss_tensor;
+use crate::{Result, TrainError};
+use burn::optim::momentum::MomentumConfig;
+use burn::optim::{AdamConfig, AdamWConfig, GradientsParams, ModuleOptimizer, SgdConfig};
+use burn::tensor::Tensor;
+use ngd_model::Mlp;
+use ngd_optim::{FactoredModel, Loss, Ngd, PhaseTimes};
+use std::time::Instant;
+
+/// What one step measured.
+#[derive(Debug, Clone, Copy)]
+pub struct StepOutcome {
+    /// The batch loss before the step.
+    pub loss: f64,
+    /// NGD's damping after the step (it moves with adaptive damping).
+    pub damping: Option<f64>,
+    /// Time by phase (first-order: forward/backward and update only).
+    pub seconds: PhaseTimes,
+}
+
+/// The optimizer of a run and its state.
+pub enum Stepper {
+    /// NGD.
+    Ngd(Box<Ngd>),
+    /// A burn optimizer.
+    Burn(ModuleOptimizer),
+}
+
+impl Stepper {
+    /// The optimizer `cfg` asks for, with fresh state.
+    pub fn new(cfg: &FitConfig) -> Result<Self> {
+        Ok(match cfg.optimizer {
+            OptimizerKind::Ngd(method) => Self::Ngd(Box::new(cfg.ngd_config(method).init()?)),
+            OptimizerKind::Sgd => {
+                let mut sgd = SgdConfig::new();
+                if cfg.momentum > 0.0 {
+                    sgd = sgd.with_momentum(Some(
+                        MomentumConfig::new()
+                            .with_momentum(cfg.momentum)
+                            .with_dampening(0.0)
+                            .with_nesterov(cfg.nesterov),
+                    ));
+                }
+                Self::Burn(sgd.init())
+            }
+            OptimizerKind::Adam => Self::Burn(AdamConfig::new().init()),
+            OptimizerKind::AdamW => Self::Burn(
+                AdamWConfig::new()
+                    .with_weight_decay(cfg.weight_decay as f32)
+                    .init(),
+            ),
+        })
+    }
+
+    /// One step at learning rate `lr` on the batch (x, one-hot y).
+    pub fn step(
+        &mut self,
+        model: Mlp,
+        x: Tensor<2>,
+        y: Tensor<2>,
+        lr: f64,
+        loss: Loss,
+    ) -> Result<(Mlp, StepOutcome)> {
+        match self {
+            Self::Ngd(ngd) => {
+                let mut model = model;
+                ngd.set_lr(lr);
+                let stats = ngd.step(&mut model, x, y)?;
+                let outcome = StepOutcome {
+                    loss: stats.loss,
+                    damping: Some(ngd.damping()),
+                    seconds: stats.seconds,
+                };
+                Ok((model, outcome))
+            }
+            Self::Burn(optim) => {
+                let t = Instant::now();
+                let value = loss_tensor(loss, model.forward_tracked(x), y);
+                let batch_loss =
+                    ngd_model::tensor_to_rows(value.clone().without_autodiff().reshape([1, 1]))[0];
+                let grads = GradientsParams::from_grads(value.backward(), &model);
+                let forward_backward = t.elapsed().as_secs_f64();
+                let t = Instant::now();
+                let model = optim.step(lr, model, grads);
+                // Wait for the update so that its time is its own.
+                let _ = ngd_model::tensor_to_rows(model.biases[0].val().reshape([1, -1]));
+                let seconds = PhaseTimes {
+                    forward_backward,
+                    update: t.elapsed().as_secs_f64(),
+                    ..PhaseTimes::default()
+                };
+                if !batch_loss.is_finite() {
+                    return Err(TrainError::Invalid(format!(
+                        "the batch loss is {batch_loss}"
+                    )));
+                }
+                Ok((
+                    model,
+                    StepOutcome {
+                        loss: batch_loss,
+                        damping: None,
+                        seconds,
+                    },
+                ))
+            }
+        }
+    }
+}
