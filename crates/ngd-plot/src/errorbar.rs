@@ -2,16 +2,17 @@
 
 use std::path::Path;
 
-use crate::axis::{Axis, Scale, Tick, linear_ticks, resolve_range};
-use crate::frame::{self, LABEL_FS, PlotRect, TICK_FS, TICK_LEN, TITLE_FS, clip_segment};
-use crate::legend::{self, LegendEntry, LegendPosition};
-use crate::style::{Marker, filled, hollow, palette_color};
-use crate::svg::{Anchor, SvgDoc, text_width};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-/// Angle (degrees) of category labels that do not fit horizontally.
-const ROTATE_DEG: f64 = 35.0;
-/// Colour of the secondary ("extra") marker and of legend samples.
-const EXTRA_COLOR: &str = "#333333";
+use crate::axis::{Axis, Scale};
+use crate::frame::{self, Chart, DrawResult, INK, TICK_FS, TICK_LEN, font, text_width};
+use crate::legend::{self, Entry, LegendPosition};
+use crate::style::{Marker, palette_color, parse_color};
+
+/// Colour of the secondary ("extra") marker and of the legend samples.
+const EXTRA_COLOR: RGBColor = RGBColor(0x33, 0x33, 0x33);
 
 /// One category of an [`ErrorBarPanel`]: a mean with a ± std bar, plus an optional second value.
 #[derive(Clone, Debug, PartialEq)]
@@ -43,14 +44,10 @@ impl ErrorBarPoint {
         self
     }
 
-    /// Values that must be visible: mean ± std and the extra (non-finite ones dropped later).
-    fn values(&self) -> Vec<f64> {
-        let mut v = vec![self.mean];
-        if self.std.is_finite() && self.std > 0.0 {
-            v.extend([self.mean - self.std, self.mean + self.std]);
-        }
-        v.extend(self.extra);
-        v
+    /// The error bar's ends, if it has one.
+    fn bar(&self) -> Option<(f64, f64)> {
+        (self.std.is_finite() && self.std > 0.0)
+            .then_some((self.mean - self.std, self.mean + self.std))
     }
 }
 
@@ -86,11 +83,27 @@ impl ErrorBarPanel {
 
     /// The y range used (automatic or the override).
     pub fn range(&self) -> (f64, f64) {
-        resolve_range(
-            Scale::Linear,
-            self.y_range,
-            self.points.iter().flat_map(|p| p.values()),
-        )
+        let values = self.points.iter().flat_map(|p| {
+            let bar = p.bar().map(|(a, b)| [a, b]).into_iter().flatten();
+            std::iter::once(p.mean).chain(bar).chain(p.extra)
+        });
+        Scale::Linear.range(self.y_range, values)
+    }
+
+    /// Category labels broken into lines that fit a slot of `slot` pixels.
+    fn label_lines(&self, slot: i32) -> Vec<Vec<String>> {
+        let fits = |s: &str| text_width(s, TICK_FS) as f64 <= 0.92 * f64::from(slot);
+        let wrap = |name: &str| {
+            let mut lines: Vec<String> = Vec::new();
+            for word in name.split_whitespace() {
+                match lines.last_mut() {
+                    Some(l) if fits(&format!("{l} {word}")) => *l = format!("{l} {word}"),
+                    _ => lines.push(word.to_string()),
+                }
+            }
+            lines
+        };
+        self.points.iter().map(|p| wrap(&p.category)).collect()
     }
 }
 
@@ -103,21 +116,12 @@ pub struct ErrorBarChart {
     pub mean_label: String,
     /// Legend text of the open-circle `extra` marker (shown only if some point has one).
     pub extra_label: String,
-    /// Legend position inside the last panel (default: the least crowded corner).
+    /// Legend position, in the last panel (default: a corner free of data, else outside).
     pub legend: LegendPosition,
     /// Image width in pixels.
     pub width: u32,
     /// Image height in pixels.
     pub height: u32,
-}
-
-/// Geometry of one panel.
-struct PanelLayout {
-    rect: PlotRect,
-    y: Axis,
-    ticks: Vec<Tick>,
-    rotate: bool,
-    y_label_x: f64,
 }
 
 impl ErrorBarChart {
@@ -136,22 +140,13 @@ impl ErrorBarChart {
 
     /// Renders the chart as a standalone SVG document.
     pub fn to_svg(&self) -> String {
-        let mut doc = SvgDoc::new(self.width, self.height);
-        let layouts = self.layouts();
-        let mut last_obstacles = Vec::new();
-        for (p, l) in self.panels.iter().zip(&layouts) {
-            last_obstacles = draw_panel(&mut doc, p, l);
-        }
-        if let Some(l) = layouts.last() {
-            legend::draw(
-                &mut doc,
-                &self.legend_entries(),
-                self.legend,
-                &l.rect,
-                &last_obstacles,
-            );
-        }
-        doc.finish()
+        let mut buf = String::new();
+        let (legend_at, extra) = self.plan();
+        let root = SVGBackend::with_string(&mut buf, (self.width, self.height)).into_drawing_area();
+        self.draw(&root, legend_at, extra)
+            .expect("drawing SVG into a String cannot fail");
+        drop(root);
+        buf
     }
 
     /// Writes [`ErrorBarChart::to_svg`] to `path`, creating parent directories.
@@ -160,222 +155,175 @@ impl ErrorBarChart {
     }
 
     /// Legend rows: the mean ± std marker, and the extra marker if any point has one.
-    fn legend_entries(&self) -> Vec<LegendEntry> {
-        let entry = |label: &str, marker, error_bar| LegendEntry {
+    fn entries(&self) -> Vec<Entry> {
+        let entry = |label: &str, filled, error_bar| Entry {
             label: label.to_string(),
-            color: EXTRA_COLOR.to_string(),
+            color: EXTRA_COLOR,
             line: false,
             dashed: false,
-            marker: Some(marker),
+            marker: Some((Marker::Circle, filled)),
             error_bar,
         };
-        let mut out = vec![entry(&self.mean_label, (Marker::Circle, true), true)];
-        if self
+        let has_extra = self
             .panels
             .iter()
             .flat_map(|p| &p.points)
-            .any(|p| p.extra.is_some_and(f64::is_finite))
-        {
-            out.push(entry(&self.extra_label, (Marker::Circle, false), false));
+            .any(|p| p.extra.is_some_and(f64::is_finite));
+        match self.legend {
+            LegendPosition::Hidden => Vec::new(),
+            _ if has_extra => vec![
+                entry(&self.mean_label, true, true),
+                entry(&self.extra_label, false, false),
+            ],
+            _ => vec![entry(&self.mean_label, true, true)],
         }
-        out
     }
 
-    /// Panel geometry, with a common top and bottom edge across panels.
-    fn layouts(&self) -> Vec<PanelLayout> {
-        let n = self.panels.len().max(1) as f64;
-        let pw = self.width as f64 / n;
-        let top = if self.panels.iter().any(|p| !p.title.is_empty()) {
-            40.0
-        } else {
-            15.0
-        };
-        let mut ls: Vec<PanelLayout> = self
+    /// Panel areas, left to right, leaving `extra_right` pixels free on the right.
+    fn areas<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, Shift>,
+        extra_right: i32,
+    ) -> Vec<DrawingArea<DB, Shift>> {
+        let main = root.margin(0, 0, 0, extra_right);
+        main.split_evenly((1, self.panels.len().max(1)))
+    }
+
+    /// The chart of panel `p` on `area`, with `lines` rows of category labels.
+    fn chart<'a, DB: DrawingBackend>(
+        &self,
+        p: &ErrorBarPanel,
+        area: &'a DrawingArea<DB, Shift>,
+        lines: usize,
+    ) -> Chart<'a, DB> {
+        let y = Axis::new(Scale::Linear, p.range());
+        ChartBuilder::on(area)
+            .margin_top(frame::top_margin(
+                self.panels.iter().any(|p| !p.title.is_empty()),
+            ))
+            .margin_left(8)
+            .margin_right(14)
+            .margin_bottom(6)
+            .x_label_area_size(frame::x_area_height(lines, ""))
+            .y_label_area_size(frame::y_area_width(&y, &p.y_label))
+            .build_cartesian_2d(Axis::bare(0.0, p.points.len().max(1) as f64), y)
+            .expect("the chart fits the image")
+    }
+
+    /// Category label lines of every panel and their common row count.
+    fn labels(&self, extra_right: i32) -> (Vec<Vec<Vec<String>>>, usize) {
+        let pw = (self.width as i32 - extra_right) / self.panels.len().max(1) as i32;
+        let lines: Vec<_> = self
             .panels
             .iter()
-            .enumerate()
-            .map(|(k, p)| panel_layout(p, k as f64 * pw, pw, top))
+            .map(|p| p.label_lines((pw - 90) / p.points.len().max(1) as i32))
             .collect();
-        let label_h = self
-            .panels
+        let rows = lines
             .iter()
-            .zip(&ls)
-            .map(|(p, l)| category_label_height(p, l))
-            .fold(0.0, f64::max);
-        let bottom = (self.height as f64 - TICK_LEN - 4.0 - label_h - 12.0).max(top + 10.0);
-        for l in &mut ls {
-            l.rect.bottom = bottom;
-            l.y = Axis::new(Scale::Linear, (l.y.lo, l.y.hi), (bottom, top));
+            .flatten()
+            .map(Vec::len)
+            .max()
+            .unwrap_or(1)
+            .max(1);
+        (lines, rows)
+    }
+
+    /// Legend corner (in the last panel if one is free) and the room kept right of the panels.
+    fn plan(&self) -> (Option<(i32, i32)>, i32) {
+        let Some(p) = self.panels.last() else {
+            return (None, 0);
+        };
+        let mut scratch = String::new();
+        let root =
+            SVGBackend::with_string(&mut scratch, (self.width, self.height)).into_drawing_area();
+        let areas = self.areas(&root, 0);
+        let chart = self.chart(p, &areas[areas.len() - 1], self.labels(0).1);
+        let mut covered = Vec::new();
+        for (i, q) in p.points.iter().enumerate() {
+            let (lo, hi) = q.bar().unwrap_or((q.mean, q.mean));
+            let ends = [lo, hi, q.mean].into_iter().chain(q.extra);
+            let (a, b) = ends
+                .filter(|v| v.is_finite())
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+                    (a.min(v), b.max(v))
+                });
+            let px = |v: f64| chart.backend_coord(&(i as f64 + 0.5, v));
+            covered.extend(legend::samples(px(a), px(b)));
         }
-        ls
+        let rect = frame::plot_rect(&chart);
+        legend::plan(self.legend, &self.entries(), rect, &covered, self.width)
     }
-}
 
-/// Horizontal geometry of one panel starting at `x0` with width `pw` (bottom fixed later).
-fn panel_layout(p: &ErrorBarPanel, x0: f64, pw: f64, top: f64) -> PanelLayout {
-    let yr = p.range();
-    let ticks = linear_ticks(yr.0, yr.1);
-    let tick_w = ticks
-        .iter()
-        .map(|t| text_width(&t.label, TICK_FS))
-        .fold(0.0, f64::max);
-    let y_label_x = x0 + 10.0 + LABEL_FS * 0.85;
-    let label_w = if p.y_label.is_empty() {
-        0.0
-    } else {
-        LABEL_FS + 10.0
-    };
-    let left = x0 + 10.0 + label_w + tick_w + 4.0 + TICK_LEN;
-    let right = (x0 + pw - 14.0).max(left + 10.0);
-    let rect = PlotRect {
-        left,
-        top,
-        right,
-        bottom: top + 10.0,
-    };
-    let widest = p
-        .points
-        .iter()
-        .map(|q| text_width(&q.category, TICK_FS))
-        .fold(0.0, f64::max);
-    let rotate = widest > 0.92 * slot_width(&rect, p.points.len());
-    PanelLayout {
-        rect,
-        y: Axis::new(Scale::Linear, yr, (rect.bottom, top)),
-        ticks,
-        rotate,
-        y_label_x,
-    }
-}
-
-/// Width of one category slot.
-fn slot_width(r: &PlotRect, n: usize) -> f64 {
-    r.width() / n.max(1) as f64
-}
-
-/// Pixel x of the centre of category `i`.
-fn category_x(r: &PlotRect, n: usize, i: usize) -> f64 {
-    r.left + (i as f64 + 0.5) * slot_width(r, n)
-}
-
-/// Vertical space taken by the category labels of a panel.
-fn category_label_height(p: &ErrorBarPanel, l: &PanelLayout) -> f64 {
-    if !l.rotate {
-        return TICK_FS;
-    }
-    let widest = p
-        .points
-        .iter()
-        .map(|q| text_width(&q.category, TICK_FS))
-        .fold(0.0, f64::max);
-    let a = ROTATE_DEG.to_radians();
-    widest * a.sin() + TICK_FS * a.cos()
-}
-
-/// Draws a whole panel; returns the pixel points covered by data (for legend placement).
-fn draw_panel(doc: &mut SvgDoc, p: &ErrorBarPanel, l: &PanelLayout) -> Vec<(f64, f64)> {
-    doc.open_group("panel");
-    frame::draw_grid(doc, &l.rect, None, (&l.y, &l.ticks));
-    let mut covered = Vec::new();
-    for (i, q) in p.points.iter().enumerate() {
-        let x = category_x(&l.rect, p.points.len(), i);
-        covered.extend(draw_point(doc, q, x, &l.y, &l.rect, palette_color(i)));
-    }
-    frame::draw_frame(doc, &l.rect);
-    frame::draw_y_ticks(doc, &l.rect, &l.y, &l.ticks, &[]);
-    draw_categories(doc, p, l);
-    frame::draw_y_label(doc, &l.rect, l.y_label_x, &p.y_label);
-    if !p.title.is_empty() {
-        doc.bold_text(
-            ((l.rect.left + l.rect.right) / 2.0, 24.0),
-            TITLE_FS,
-            &p.title,
-        );
-    }
-    doc.close_group();
-    covered
-}
-
-/// Category ticks and labels under the panel.
-fn draw_categories(doc: &mut SvgDoc, p: &ErrorBarPanel, l: &PanelLayout) {
-    let r = &l.rect;
-    doc.open_group("x-ticks");
-    for (i, q) in p.points.iter().enumerate() {
-        let x = category_x(r, p.points.len(), i);
-        doc.line((x, r.bottom), (x, r.bottom + TICK_LEN), "#222222", 1.0);
-        let y = r.bottom + TICK_LEN + 3.0 + TICK_FS * 0.85;
-        if l.rotate {
-            doc.text((x + 4.0, y), TICK_FS, Anchor::End, -ROTATE_DEG, &q.category);
-        } else {
-            doc.text((x, y), TICK_FS, Anchor::Middle, 0.0, &q.category);
+    /// Draws every panel and the legend.
+    fn draw<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, Shift>,
+        legend_at: Option<(i32, i32)>,
+        extra: i32,
+    ) -> DrawResult<DB> {
+        root.fill(&WHITE)?;
+        let (lines, rows) = self.labels(extra);
+        for ((p, area), lines) in self.panels.iter().zip(self.areas(root, extra)).zip(lines) {
+            let mut chart = self.chart(p, &area, rows);
+            let (y, x) = (Axis::new(Scale::Linear, p.range()), Axis::bare(0.0, 1.0));
+            frame::draw_mesh(&mut chart, (&x, &y), ("", &p.y_label))?;
+            let rect = frame::plot_rect(&chart);
+            for (i, (q, label)) in p.points.iter().zip(lines).enumerate() {
+                let color = parse_color(palette_color(i)).expect("palette entries are #RRGGBB");
+                draw_point(&chart, root, q, i as f64 + 0.5, &y, color)?;
+                let (cx, _) = chart.backend_coord(&(i as f64 + 0.5, 0.0));
+                root.draw(&PathElement::new(
+                    vec![(cx, rect.3), (cx, rect.3 + TICK_LEN)],
+                    INK,
+                ))?;
+                for (k, l) in label.iter().enumerate() {
+                    let at = (cx, rect.3 + 2 * TICK_LEN + k as i32 * (TICK_FS as i32 + 3));
+                    root.draw(&Text::new(
+                        l.clone(),
+                        at,
+                        font(TICK_FS).pos(Pos::new(HPos::Center, VPos::Top)),
+                    ))?;
+                }
+            }
+            frame::draw_frame(root, rect)?;
+            frame::draw_title(root, &p.title, (rect.0 + rect.2) / 2)?;
         }
+        if let Some(at) = legend_at {
+            legend::draw(root, &self.entries(), at)?;
+        }
+        Ok(())
     }
-    doc.close_group();
 }
 
-/// Error bar, mean marker and extra marker of one category at pixel column `x`.
-fn draw_point(
-    doc: &mut SvgDoc,
+/// Error bar (clipped, capped where its ends are visible), mean and extra marker at column `x`.
+fn draw_point<DB: DrawingBackend>(
+    chart: &Chart<'_, DB>,
+    root: &DrawingArea<DB, Shift>,
     q: &ErrorBarPoint,
     x: f64,
     y: &Axis,
-    r: &PlotRect,
-    color: &str,
-) -> Vec<(f64, f64)> {
-    let mut covered = Vec::new();
-    doc.open_group("errorbar-point");
-    if q.std.is_finite() && q.std > 0.0 {
-        covered.extend(draw_bar(
-            doc,
-            x,
-            (y.map(q.mean - q.std), y.map(q.mean + q.std)),
-            r,
-            color,
-        ));
-    }
-    let mean_px = y
-        .map(q.mean)
-        .map(|py| (x, py))
-        .filter(|p| r.contains(*p, 0.5));
-    if let Some(p) = mean_px {
-        doc.raw(&Marker::Circle.svg(p, 4.0, &filled(color)));
-        covered.push(p);
-    }
-    let extra_px = q
-        .extra
-        .and_then(|e| y.map(e))
-        .map(|py| (x, py))
-        .filter(|p| r.contains(*p, 0.5));
-    if let Some(p) = extra_px {
-        doc.raw(&Marker::Circle.svg(p, 5.5, &hollow(EXTRA_COLOR)));
-        covered.push(p);
-    }
-    doc.close_group();
-    covered
-}
-
-/// Vertical bar between the two pixel ends (clipped), with caps at visible ends.
-fn draw_bar(
-    doc: &mut SvgDoc,
-    x: f64,
-    ends: (Option<f64>, Option<f64>),
-    r: &PlotRect,
-    color: &str,
-) -> Vec<(f64, f64)> {
-    let (Some(lo), Some(hi)) = ends else {
-        return Vec::new();
-    };
-    let Some((a, b)) = clip_segment((x, lo), (x, hi), r) else {
-        return Vec::new();
-    };
-    doc.line(a, b, color, 1.5);
-    for end in [lo, hi] {
-        if r.contains((x, end), 0.5) {
-            doc.line((x - 5.0, end), (x + 5.0, end), color, 1.5);
+    color: RGBColor,
+) -> DrawResult<DB> {
+    let px = |v: f64| chart.backend_coord(&(x, v));
+    if let Some((lo, hi)) = q.bar() {
+        let (t0, t1) = y.clip((x, lo), (x, hi), 1, (0.0, 1.0));
+        if t0 <= t1 {
+            let (a, b) = (px(lo + t0 * (hi - lo)), px(lo + t1 * (hi - lo)));
+            root.draw(&PathElement::new(vec![a, b], color.stroke_width(2)))?;
+        }
+        for end in [lo, hi].into_iter().filter(|v| y.contains(*v)) {
+            let (cx, cy) = px(end);
+            root.draw(&PathElement::new(
+                vec![(cx - 5, cy), (cx + 5, cy)],
+                color.stroke_width(2),
+            ))?;
         }
     }
-    let n = ((a.1 - b.1).abs() / 5.0).ceil().max(1.0) as usize;
-    (0..=n)
-        .map(|k| (x, a.1 + (b.1 - a.1) * k as f64 / n as f64))
-        .collect()
+    if y.contains(q.mean) {
+        Marker::Circle.draw(root, px(q.mean), 4, color.filled())?;
+    }
+    if let Some(e) = q.extra.filter(|e| y.contains(*e)) {
+        root.draw(&Circle::new(px(e), 6, EXTRA_COLOR.stroke_width(2)))?;
+    }
+    Ok(())
 }

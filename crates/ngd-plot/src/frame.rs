@@ -1,208 +1,131 @@
-//! Shared plot-area geometry and axis drawing (frame, grid, ticks, tick labels).
+//! Fonts, colours and the shared plotters set-up: axes, grid, frame and title.
 
-use crate::axis::{Axis, Tick};
-use crate::svg::{Anchor, SvgDoc};
+use plotters::coord::Shift;
+use plotters::coord::cartesian::Cartesian2d;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-/// Tick mark length in pixels (drawn outwards).
-pub(crate) const TICK_LEN: f64 = 5.0;
-/// Tick label font size.
+use crate::axis::Axis;
+
+/// Tick-label font size (px).
 pub(crate) const TICK_FS: f64 = 12.0;
-/// Axis label font size.
+/// Axis-label font size (px).
 pub(crate) const LABEL_FS: f64 = 14.0;
-/// Title font size.
-pub(crate) const TITLE_FS: f64 = 15.0;
-/// Colour of grid lines.
-const GRID: &str = "#e3e3e3";
-/// Colour of the frame and ticks.
-const INK: &str = "#222222";
+/// Title font size (px).
+const TITLE_FS: f64 = 15.0;
+/// Tick length (px).
+pub(crate) const TICK_LEN: i32 = 5;
+/// Axis, frame and text colour.
+pub(crate) const INK: RGBColor = RGBColor(0x22, 0x22, 0x22);
 
-/// The rectangle, in pixels, in which data are drawn.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct PlotRect {
-    /// Left edge.
-    pub left: f64,
-    /// Top edge.
-    pub top: f64,
-    /// Right edge.
-    pub right: f64,
-    /// Bottom edge.
-    pub bottom: f64,
+/// Pixel rectangle `(left, top, right, bottom)`.
+pub(crate) type Rect = (i32, i32, i32, i32);
+/// A plotters drawing error of backend `DB`.
+pub(crate) type DrawResult<DB> =
+    Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
+/// The chart type used everywhere: both coordinates transformed by their [`Axis`].
+pub(crate) type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<Axis, Axis>>;
+
+/// Sans-serif text of `px` pixels (plotters' SVG backend writes `font-size = size / 1.24`).
+pub(crate) fn font(px: f64) -> TextStyle<'static> {
+    ("sans-serif", px * 1.24).into_font().color(&INK)
 }
 
-impl PlotRect {
-    /// Width in pixels.
-    pub fn width(&self) -> f64 {
-        self.right - self.left
-    }
-
-    /// Height in pixels.
-    pub fn height(&self) -> f64 {
-        self.bottom - self.top
-    }
-
-    /// Whether `(x, y)` is inside, allowing `tol` pixels of slack.
-    pub fn contains(&self, (x, y): (f64, f64), tol: f64) -> bool {
-        x >= self.left - tol
-            && x <= self.right + tol
-            && y >= self.top - tol
-            && y <= self.bottom + tol
-    }
+/// Estimated rendered width of `text` (average sans-serif glyph ≈ 0.6 em).
+pub(crate) fn text_width(text: &str, px: f64) -> i32 {
+    (text.chars().count() as f64 * px * 0.6).ceil() as i32
 }
 
-/// Light horizontal grid lines at the y ticks and vertical ones at the x ticks (if any).
-pub(crate) fn draw_grid(
-    doc: &mut SvgDoc,
-    r: &PlotRect,
-    x: Option<(&Axis, &[Tick])>,
-    y: (&Axis, &[Tick]),
-) {
-    doc.open_group("grid");
-    if let Some((ax, ticks)) = x {
-        for p in ticks.iter().filter_map(|t| ax.map(t.value)) {
-            doc.line((p, r.top), (p, r.bottom), GRID, 1.0);
-        }
-    }
-    for p in y.1.iter().filter_map(|t| y.0.map(t.value)) {
-        doc.line((r.left, p), (r.right, p), GRID, 1.0);
-    }
-    doc.close_group();
-}
-
-/// The plot-area border.
-pub(crate) fn draw_frame(doc: &mut SvgDoc, r: &PlotRect) {
-    doc.rect((r.left, r.top, r.width(), r.height()), "none", INK);
-}
-
-/// Ticks and labels along the bottom edge.
-pub(crate) fn draw_x_ticks(
-    doc: &mut SvgDoc,
-    r: &PlotRect,
-    ax: &Axis,
-    ticks: &[Tick],
-    minor: &[f64],
-) {
-    doc.open_group("x-ticks");
-    for p in minor.iter().filter_map(|v| ax.map(*v)) {
-        doc.line((p, r.bottom), (p, r.bottom + TICK_LEN * 0.6), INK, 0.8);
-    }
-    for t in ticks {
-        if let Some(p) = ax.map(t.value) {
-            doc.line((p, r.bottom), (p, r.bottom + TICK_LEN), INK, 1.0);
-            doc.text(
-                (p, r.bottom + TICK_LEN + 3.0 + TICK_FS * 0.85),
-                TICK_FS,
-                Anchor::Middle,
-                0.0,
-                &t.label,
-            );
-        }
-    }
-    doc.close_group();
-}
-
-/// Ticks and labels along the left edge.
-pub(crate) fn draw_y_ticks(
-    doc: &mut SvgDoc,
-    r: &PlotRect,
-    ax: &Axis,
-    ticks: &[Tick],
-    minor: &[f64],
-) {
-    doc.open_group("y-ticks");
-    for p in minor.iter().filter_map(|v| ax.map(*v)) {
-        doc.line((r.left - TICK_LEN * 0.6, p), (r.left, p), INK, 0.8);
-    }
-    for t in ticks {
-        if let Some(p) = ax.map(t.value) {
-            doc.line((r.left - TICK_LEN, p), (r.left, p), INK, 1.0);
-            doc.text(
-                (r.left - TICK_LEN - 4.0, p + TICK_FS * 0.35),
-                TICK_FS,
-                Anchor::End,
-                0.0,
-                &t.label,
-            );
-        }
-    }
-    doc.close_group();
-}
-
-/// Rotated y-axis label, vertically centred on the plot area, its baseline at `x`.
-pub(crate) fn draw_y_label(doc: &mut SvgDoc, r: &PlotRect, x: f64, label: &str) {
-    if !label.is_empty() {
-        doc.text(
-            (x, (r.top + r.bottom) / 2.0),
-            LABEL_FS,
-            Anchor::Middle,
-            -90.0,
-            label,
-        );
-    }
-}
-
-/// Liang–Barsky clipping of the segment `p → q` to the rectangle; `None` if fully outside.
-pub fn clip_segment(
-    p: (f64, f64),
-    q: (f64, f64),
-    r: &PlotRect,
-) -> Option<((f64, f64), (f64, f64))> {
-    let (dx, dy) = (q.0 - p.0, q.1 - p.1);
-    let (mut t0, mut t1) = (0.0f64, 1.0f64);
-    let edges = [
-        (-dx, p.0 - r.left),
-        (dx, r.right - p.0),
-        (-dy, p.1 - r.top),
-        (dy, r.bottom - p.1),
-    ];
-    for (pk, qk) in edges {
-        if pk == 0.0 {
-            if qk < 0.0 {
-                return None;
-            }
-            continue;
-        }
-        let t = qk / pk;
-        if pk < 0.0 {
-            t0 = t0.max(t);
-        } else {
-            t1 = t1.min(t);
-        }
-        if t0 > t1 {
-            return None;
-        }
-    }
-    let at = |t: f64| (p.0 + t * dx, p.1 + t * dy);
-    Some((at(t0), at(t1)))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const R: PlotRect = PlotRect {
-        left: 0.0,
-        top: 0.0,
-        right: 10.0,
-        bottom: 10.0,
+/// Width of the y label area: the y axis label, the widest tick label and the tick.
+pub(crate) fn y_area_width(y: &Axis, y_label: &str) -> i32 {
+    let ticks = y
+        .major
+        .iter()
+        .map(|t| text_width(&y.label(*t), TICK_FS))
+        .max()
+        .unwrap_or(0);
+    let label = if y_label.is_empty() {
+        0
+    } else {
+        LABEL_FS as i32 + 8
     };
+    label + ticks + 2 * TICK_LEN + 4
+}
 
-    #[test]
-    fn clip_inside_unchanged() {
-        assert_eq!(
-            clip_segment((1.0, 1.0), (9.0, 9.0), &R),
-            Some(((1.0, 1.0), (9.0, 9.0)))
-        );
-    }
+/// Height of the x label area holding tick labels (`lines` rows) and the x axis label.
+pub(crate) fn x_area_height(lines: usize, x_label: &str) -> i32 {
+    let label = if x_label.is_empty() {
+        0
+    } else {
+        LABEL_FS as i32 + 10
+    };
+    2 * TICK_LEN + lines as i32 * (TICK_FS as i32 + 3) + label + 2
+}
 
-    #[test]
-    fn clip_crossing_is_cut_at_edge() {
-        let (a, b) = clip_segment((5.0, 5.0), (15.0, 5.0), &R).unwrap();
-        assert_eq!(a, (5.0, 5.0));
-        assert_eq!(b, (10.0, 5.0));
+/// Grid (majors bold, minors light), axes, ticks, tick labels and axis labels.
+pub(crate) fn draw_mesh<DB: DrawingBackend>(
+    chart: &mut Chart<'_, DB>,
+    (x, y): (&Axis, &Axis),
+    (x_label, y_label): (&str, &str),
+) -> DrawResult<DB> {
+    let (fx, fy) = (|t: &f64| x.label(*t), |t: &f64| y.label(*t));
+    let mut mesh = chart.configure_mesh();
+    mesh.bold_line_style(RGBColor(0xe3, 0xe3, 0xe3))
+        .light_line_style(RGBColor(0xf2, 0xf2, 0xf2))
+        .axis_style(INK)
+        .set_all_tick_mark_size(TICK_LEN)
+        .x_labels(100)
+        .y_labels(100)
+        .max_light_lines(100)
+        .x_label_style(font(TICK_FS))
+        .y_label_style(font(TICK_FS))
+        .axis_desc_style(font(LABEL_FS))
+        .x_label_formatter(&fx)
+        .y_label_formatter(&fy);
+    if !x_label.is_empty() {
+        mesh.x_desc(x_label);
     }
+    if !y_label.is_empty() {
+        mesh.y_desc(y_label);
+    }
+    mesh.draw()
+}
 
-    #[test]
-    fn clip_outside_is_none() {
-        assert_eq!(clip_segment((11.0, 1.0), (15.0, 9.0), &R), None);
+/// Pixel rectangle `(left, top, right, bottom)` of a chart's plotting area.
+pub(crate) fn plot_rect<DB: DrawingBackend>(chart: &Chart<'_, DB>) -> Rect {
+    let (xs, ys) = chart.plotting_area().get_pixel_range();
+    (xs.start, ys.start, xs.end - 1, ys.end - 1)
+}
+
+/// The frame around the plotting area.
+pub(crate) fn draw_frame<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    (l, t, r, b): Rect,
+) -> DrawResult<DB> {
+    // Around the area, on the axis lines plotters draws just outside it (left, bottom).
+    root.draw(&Rectangle::new(
+        [(l - 1, t - 1), (r + 1, b + 1)],
+        INK.stroke_width(1),
+    ))
+}
+
+/// Bold title centred at pixel `(cx, 22)` (nothing if empty).
+pub(crate) fn draw_title<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    cx: i32,
+) -> DrawResult<DB> {
+    if title.is_empty() {
+        return Ok(());
     }
+    let style = ("sans-serif", TITLE_FS * 1.24, FontStyle::Bold)
+        .into_font()
+        .color(&INK)
+        .pos(Pos::new(HPos::Center, VPos::Center));
+    root.draw(&Text::new(title.to_string(), (cx, 22), style))
+}
+
+/// Top margin: room for a title or a small gap.
+pub(crate) fn top_margin(has_title: bool) -> i32 {
+    if has_title { 40 } else { 15 }
 }

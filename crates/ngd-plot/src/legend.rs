@@ -1,174 +1,165 @@
-//! Legend box: sizing, placement inside the plot area, drawing.
+//! Legend boxes: size, placement away from the data, drawing.
 
-use crate::frame::PlotRect;
-use crate::style::{Marker, filled, hollow};
-use crate::svg::{Anchor, SvgDoc, escape, px, text_width};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-/// Where the legend box goes (always inside the plot area).
+use crate::frame::{DrawResult, Rect, font, text_width};
+use crate::style::Marker;
+
+/// Legend font size (px).
+const FS: f64 = 12.0;
+/// Row height (px).
+const ROW_H: i32 = 18;
+/// Width of the line/marker sample (px).
+const SAMPLE_W: i32 = 26;
+/// Padding inside the box (px).
+const PAD: i32 = 7;
+/// Distance from the plot frame (px).
+const INSET: i32 = 8;
+
+/// Where a legend goes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum LegendPosition {
-    /// Top-right corner.
-    TopRight,
-    /// Top-left corner.
-    TopLeft,
-    /// Bottom-right corner.
-    BottomRight,
-    /// Bottom-left corner.
-    BottomLeft,
-    /// Top-right unless another corner covers fewer drawn data points (ties, in order:
-    /// top-right, top-left, bottom-right, bottom-left). The default.
+    /// The first corner of the plot area (top right, top left, bottom right, bottom left) where
+    /// it covers no data; outside on the right if every corner does.
     #[default]
     Best,
+    /// Top-right corner inside the plot area.
+    TopRight,
+    /// Top-left corner inside the plot area.
+    TopLeft,
+    /// Bottom-right corner inside the plot area.
+    BottomRight,
+    /// Bottom-left corner inside the plot area.
+    BottomLeft,
+    /// Right of the plot area (the plot gets narrower).
+    OutsideRight,
     /// No legend.
     Hidden,
 }
 
-/// Font size of legend text.
-const FS: f64 = 12.0;
-/// Height of one legend row.
-const ROW_H: f64 = 18.0;
-/// Width of the line/marker sample.
-const SAMPLE_W: f64 = 26.0;
-/// Inner padding of the box.
-const PAD: f64 = 7.0;
-/// Distance between the box and the plot-area border.
-const INSET: f64 = 8.0;
-
-/// How a legend row's sample is drawn.
-#[derive(Clone, Debug)]
-pub(crate) struct LegendEntry {
+/// One legend row.
+pub(crate) struct Entry {
     pub label: String,
-    pub color: String,
+    pub color: RGBColor,
     pub line: bool,
     pub dashed: bool,
     /// Marker shape and whether it is filled.
     pub marker: Option<(Marker, bool)>,
-    /// Draw a small vertical error bar through the sample.
     pub error_bar: bool,
 }
 
-/// Width and height of the legend box.
-fn size(entries: &[LegendEntry]) -> (f64, f64) {
+/// Pixel size `(width, height)` of the legend box.
+pub(crate) fn size(entries: &[Entry]) -> (i32, i32) {
     let text = entries
         .iter()
         .map(|e| text_width(&e.label, FS))
-        .fold(0.0, f64::max);
+        .max()
+        .unwrap_or(0);
     (
-        2.0 * PAD + SAMPLE_W + 6.0 + text,
-        2.0 * PAD + entries.len() as f64 * ROW_H - 4.0,
+        2 * PAD + SAMPLE_W + 6 + text,
+        2 * PAD + ROW_H * entries.len() as i32 - 4,
     )
 }
 
-/// Top-left corner of a box of size `(w, h)` in the given corner.
-fn corner(pos: LegendPosition, r: &PlotRect, (w, h): (f64, f64)) -> (f64, f64) {
-    let left = matches!(pos, LegendPosition::TopLeft | LegendPosition::BottomLeft);
-    let bottom = matches!(
-        pos,
-        LegendPosition::BottomLeft | LegendPosition::BottomRight
-    );
-    let x = if left {
-        r.left + INSET
-    } else {
-        r.right - INSET - w
-    };
-    let y = if bottom {
-        r.bottom - INSET - h
-    } else {
-        r.top + INSET
-    };
-    (x, y)
-}
-
-/// Number of `obstacles` within (a slightly enlarged) box at `origin` of size `(w, h)`.
-fn covered(origin: (f64, f64), (w, h): (f64, f64), obstacles: &[(f64, f64)]) -> usize {
-    let b = PlotRect {
-        left: origin.0 - 3.0,
-        top: origin.1 - 3.0,
-        right: origin.0 + w + 3.0,
-        bottom: origin.1 + h + 3.0,
-    };
-    obstacles.iter().filter(|p| b.contains(**p, 0.0)).count()
-}
-
-/// Top-left corner of the legend box, or `None` when hidden or empty.
-fn place(
+/// Top-left corner of the box for an inside position; for [`LegendPosition::Best`] the first
+/// corner whose box contains none of the `covered` pixels (`None`: every corner is taken).
+pub(crate) fn place(
     pos: LegendPosition,
-    r: &PlotRect,
-    sz: (f64, f64),
-    obstacles: &[(f64, f64)],
-) -> Option<(f64, f64)> {
+    (w, h): (i32, i32),
+    (l, t, r, b): Rect,
+    covered: &[(i32, i32)],
+) -> Option<(i32, i32)> {
+    let corner = |p| match p {
+        LegendPosition::TopLeft => (l + INSET, t + INSET),
+        LegendPosition::BottomRight => (r - INSET - w, b - INSET - h),
+        LegendPosition::BottomLeft => (l + INSET, b - INSET - h),
+        _ => (r - INSET - w, t + INSET),
+    };
+    if pos != LegendPosition::Best {
+        return Some(corner(pos));
+    }
     use LegendPosition::*;
-    match pos {
-        Hidden => None,
-        Best => [TopRight, TopLeft, BottomRight, BottomLeft]
-            .into_iter()
-            .map(|p| corner(p, r, sz))
-            .min_by_key(|o| covered(*o, sz, obstacles)),
-        p => Some(corner(p, r, sz)),
-    }
+    [TopRight, TopLeft, BottomRight, BottomLeft]
+        .into_iter()
+        .map(corner)
+        .find(|&(x, y)| {
+            !covered
+                .iter()
+                .any(|&(px, py)| px >= x - 3 && px <= x + w + 3 && py >= y - 3 && py <= y + h + 3)
+        })
 }
 
-/// Draws the legend (one `<g class="legend-entry">` per entry) at `pos`, avoiding `obstacles`
-/// (pixel points of drawn data) when `pos` is [`LegendPosition::Best`].
-pub(crate) fn draw(
-    doc: &mut SvgDoc,
-    entries: &[LegendEntry],
+/// Legend corner and the room to keep right of the plot for it: a [`place`]d corner, or
+/// outside on the right (image width `width`) when that is asked for or no corner is free.
+pub(crate) fn plan(
     pos: LegendPosition,
-    r: &PlotRect,
-    obstacles: &[(f64, f64)],
-) {
-    if entries.is_empty() {
-        return;
+    entries: &[Entry],
+    rect: Rect,
+    covered: &[(i32, i32)],
+    width: u32,
+) -> (Option<(i32, i32)>, i32) {
+    let (w, h) = size(entries);
+    match pos {
+        _ if entries.is_empty() => (None, 0),
+        LegendPosition::OutsideRight => (Some((width as i32 - w - INSET, rect.1)), w + 2 * INSET),
+        _ => match place(pos, (w, h), rect, covered) {
+            Some(at) => (Some(at), 0),
+            None => plan(LegendPosition::OutsideRight, entries, rect, covered, width),
+        },
     }
-    let sz = size(entries);
-    let Some((x, y)) = place(pos, r, sz, obstacles) else {
-        return;
-    };
-    doc.open_group("legend");
-    doc.raw(&format!(
-        "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" rx=\"3\" fill=\"white\" fill-opacity=\"0.88\" stroke=\"#bbbbbb\" stroke-width=\"1\"/>",
-        px(x), px(y), px(sz.0), px(sz.1)
-    ));
-    for (i, e) in entries.iter().enumerate() {
-        draw_entry(doc, e, (x + PAD, y + PAD + i as f64 * ROW_H + 7.0));
-    }
-    doc.close_group();
 }
 
-/// One legend row; `(x, cy)` is the left end of the sample at its vertical centre.
-fn draw_entry(doc: &mut SvgDoc, e: &LegendEntry, (x, cy): (f64, f64)) {
-    doc.open_group("legend-entry");
-    let mid = x + SAMPLE_W / 2.0;
-    if e.line {
-        let dash = if e.dashed {
-            " stroke-dasharray=\"6 4\""
-        } else {
-            ""
-        };
-        doc.raw(&format!(
-            "<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"{}\" stroke-width=\"2\"{dash}/>",
-            px(x), px(cy), px(x + SAMPLE_W), px(cy), escape(&e.color)
-        ));
+/// Pixels every ~4 px from `a` to `b` (both included).
+pub(crate) fn samples(a: (i32, i32), b: (i32, i32)) -> impl Iterator<Item = (i32, i32)> {
+    let n = (a.0 - b.0).abs().max((a.1 - b.1).abs()) / 4 + 1;
+    (0..=n).map(move |k| (a.0 + (b.0 - a.0) * k / n, a.1 + (b.1 - a.1) * k / n))
+}
+
+/// Draws the box with its top-left corner at `(x, y)`.
+pub(crate) fn draw<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    entries: &[Entry],
+    (x, y): (i32, i32),
+) -> DrawResult<DB> {
+    let (w, h) = size(entries);
+    root.draw(&Rectangle::new(
+        [(x, y), (x + w, y + h)],
+        WHITE.mix(0.9).filled(),
+    ))?;
+    root.draw(&Rectangle::new(
+        [(x, y), (x + w, y + h)],
+        RGBColor(0xbb, 0xbb, 0xbb).stroke_width(1),
+    ))?;
+    for (k, e) in entries.iter().enumerate() {
+        let cy = y + PAD + ROW_H * k as i32 + ROW_H / 2 - 2;
+        let (x0, x1, cx) = (x + PAD, x + PAD + SAMPLE_W, x + PAD + SAMPLE_W / 2);
+        let stroke = e.color.stroke_width(2);
+        if e.line && e.dashed {
+            for (a, b) in [(x0, x0 + 7), (x0 + 10, x0 + 16), (x0 + 19, x1)] {
+                root.draw(&PathElement::new(vec![(a, cy), (b, cy)], stroke))?;
+            }
+        } else if e.line {
+            root.draw(&PathElement::new(vec![(x0, cy), (x1, cy)], stroke))?;
+        }
+        if e.error_bar {
+            let s = e.color.stroke_width(1);
+            root.draw(&PathElement::new(vec![(cx, cy - 7), (cx, cy + 7)], s))?;
+            for dy in [-7, 7] {
+                root.draw(&PathElement::new(
+                    vec![(cx - 3, cy + dy), (cx + 3, cy + dy)],
+                    s,
+                ))?;
+            }
+        }
+        match e.marker {
+            Some((m, true)) => m.draw(root, (cx, cy), 4, e.color.filled())?,
+            Some((_, false)) => root.draw(&Circle::new((cx, cy), 5, e.color.stroke_width(1)))?,
+            None => {}
+        }
+        let style = font(FS).pos(Pos::new(HPos::Left, VPos::Center));
+        root.draw(&Text::new(e.label.clone(), (x1 + 6, cy), style))?;
     }
-    if e.error_bar {
-        doc.line((mid, cy - 6.0), (mid, cy + 6.0), &e.color, 1.3);
-        doc.line((mid - 3.0, cy - 6.0), (mid + 3.0, cy - 6.0), &e.color, 1.3);
-        doc.line((mid - 3.0, cy + 6.0), (mid + 3.0, cy + 6.0), &e.color, 1.3);
-    }
-    if let Some((m, is_filled)) = e.marker {
-        let paint = if is_filled {
-            filled(&e.color)
-        } else {
-            hollow(&e.color)
-        };
-        doc.raw(&m.svg((mid, cy), if is_filled { 3.5 } else { 4.5 }, &paint));
-    }
-    doc.text(
-        (x + SAMPLE_W + 6.0, cy + FS * 0.35),
-        FS,
-        Anchor::Start,
-        0.0,
-        &e.label,
-    );
-    doc.close_group();
+    Ok(())
 }

@@ -1,13 +1,18 @@
-//! Dependency-free, publication-style SVG charts for experiment results.
+//! Publication-style SVG charts for experiment results, drawn with [`plotters`].
 //!
 //! * [`LineChart`]: several `(x, y)` [`Series`] on linear or log₁₀ axes (loss curves, …), with
-//!   nice ticks, axis labels, a title and a legend box inside the plot area.
+//!   decade ticks labelled `10ᵏ`, a title and a legend placed where it covers no data.
 //! * [`ErrorBarChart`]: one or more [`ErrorBarPanel`]s of categorical mean ± std values, with
 //!   an optional second marker per category (e.g. a kernel-regression reference).
 //!
-//! Output is a standalone SVG 1.1 document (`xmlns`, `viewBox`); all text is XML-escaped.
-//! Colours come from the colour-blind-safe Okabe–Ito [`PALETTE`]; line series also cycle
-//! marker shapes so that series differ by more than colour.
+//! Output is a standalone SVG document (plotters' SVG backend: `xmlns`, `viewBox`, escaped
+//! text). Colours come from the colour-blind-safe Okabe–Ito [`PALETTE`]; line series also
+//! cycle marker shapes so that series differ by more than colour.
+//!
+//! Fonts: plotters is built without a font backend (no `ttf`/`ab_glyph` feature), so nothing
+//! reads system fonts or needs a font file; SVG text is written as `font-family="sans-serif"`
+//! and laid out by the viewer. Layout sizes (label areas, legend boxes) use a fixed 0.6 em
+//! average glyph width.
 //!
 //! ```
 //! use ngd_plot::{LineChart, Scale, Series, Style};
@@ -26,18 +31,12 @@ mod frame;
 mod legend;
 mod line;
 mod style;
-mod svg;
 
-pub use axis::{
-    AUTO_MARGIN, Axis, Scale, Tick, auto_range, decade_label, linear_ticks, log_minor_ticks,
-    log_ticks, nice_step, superscript,
-};
+pub use axis::Scale;
 pub use errorbar::{ErrorBarChart, ErrorBarPanel, ErrorBarPoint};
-pub use frame::{PlotRect, clip_segment};
 pub use legend::LegendPosition;
 pub use line::{LineChart, Series};
 pub use style::{PALETTE, Style, palette_color};
-pub use svg::escape;
 
 use std::path::Path;
 

@@ -1,13 +1,15 @@
 //! Line charts: several (x, y) series on linear or log axes.
 
-use std::fmt::Write as _;
 use std::path::Path;
 
-use crate::axis::{Axis, Scale, Tick, resolve_range};
-use crate::frame::{self, LABEL_FS, PlotRect, TICK_FS, TICK_LEN, TITLE_FS, clip_segment};
-use crate::legend::{self, LegendEntry, LegendPosition};
-use crate::style::{Marker, Style, filled, palette_color};
-use crate::svg::{Anchor, SvgDoc, escape, px, text_width};
+use plotters::coord::Shift;
+use plotters::element::DashedPathElement;
+use plotters::prelude::*;
+
+use crate::axis::{Axis, Scale};
+use crate::frame::{self, Chart, DrawResult, TICK_FS, text_width};
+use crate::legend::{self, Entry, LegendPosition};
+use crate::style::{Marker, Style, palette_color, parse_color};
 
 /// One data series of a [`LineChart`].
 #[derive(Clone, Debug, PartialEq)]
@@ -18,7 +20,7 @@ pub struct Series {
     pub points: Vec<(f64, f64)>,
     /// Line/marker style.
     pub style: Style,
-    /// SVG colour (e.g. `"#0072B2"`); `None` picks the palette colour of the series index.
+    /// `#RRGGBB` colour; `None` (or another syntax) picks the palette colour of the index.
     pub color: Option<String>,
 }
 
@@ -33,7 +35,7 @@ impl Series {
         }
     }
 
-    /// Sets an explicit colour.
+    /// Sets an explicit `#RRGGBB` colour.
     pub fn with_color(mut self, color: impl Into<String>) -> Self {
         self.color = Some(color.into());
         self
@@ -62,8 +64,7 @@ pub struct LineChart {
     pub y_range: Option<(f64, f64)>,
     /// The data.
     pub series: Vec<Series>,
-    /// Where the legend goes (default [`LegendPosition::Best`]: top-right inside the plot area
-    /// unless that covers more data than another corner).
+    /// Where the legend goes.
     pub legend: LegendPosition,
     /// Image width in pixels.
     pub width: u32,
@@ -71,13 +72,12 @@ pub struct LineChart {
     pub height: u32,
 }
 
-/// Geometry of a rendered line chart.
-struct Layout {
-    rect: PlotRect,
-    x: Axis,
-    y: Axis,
-    x_ticks: Vec<Tick>,
-    y_ticks: Vec<Tick>,
+/// A series' geometry in transformed coordinates (log₁₀ on log axes).
+struct Shape {
+    /// Clipped polyline pieces (empty without a line).
+    runs: Vec<Vec<(f64, f64)>>,
+    /// Marker positions inside the axes (empty without markers).
+    marks: Vec<(f64, f64)>,
 }
 
 impl LineChart {
@@ -115,105 +115,37 @@ impl LineChart {
         self
     }
 
-    /// The x and y data → pixel mappings used by [`LineChart::to_svg`].
-    pub fn axes(&self) -> (Axis, Axis) {
-        let l = self.layout();
-        (l.x, l.y)
-    }
-
     /// The x and y data ranges used (automatic or the overrides).
     pub fn ranges(&self) -> ((f64, f64), (f64, f64)) {
-        let xs = self.series.iter().flat_map(|s| self.shown(s).map(|p| p.0));
-        let ys = self.series.iter().flat_map(|s| self.shown(s).map(|p| p.1));
+        let shown = || {
+            self.series
+                .iter()
+                .flat_map(|s| &s.points)
+                .filter(|p| self.transform(**p).is_some())
+        };
         (
-            resolve_range(self.x_scale, self.x_range, xs),
-            resolve_range(self.y_scale, self.y_range, ys),
+            self.x_scale.range(self.x_range, shown().map(|p| p.0)),
+            self.y_scale.range(self.y_range, shown().map(|p| p.1)),
         )
     }
 
-    /// Points of `s` whose both coordinates the scales can show (the others are skipped).
-    fn shown<'a>(&'a self, s: &'a Series) -> impl Iterator<Item = &'a (f64, f64)> + 'a {
-        s.points.iter().filter(|(x, y)| {
-            self.x_scale.forward(*x).is_some() && self.y_scale.forward(*y).is_some()
-        })
-    }
-
-    /// Plot-area rectangle and axes.
-    fn layout(&self) -> Layout {
-        let (xr, yr) = self.ranges();
-        let (w, h) = (self.width as f64, self.height as f64);
-        let probe_x = Axis::new(self.x_scale, xr, (0.0, 1.0));
-        let probe_y = Axis::new(self.y_scale, yr, (0.0, 1.0));
-        let (x_ticks, y_ticks) = (probe_x.ticks(), probe_y.ticks());
-        let y_tick_w = y_ticks
-            .iter()
-            .map(|t| text_width(&t.label, TICK_FS))
-            .fold(0.0, f64::max);
-        let last_x_w = x_ticks
-            .last()
-            .map_or(0.0, |t| text_width(&t.label, TICK_FS));
-        let left =
-            12.0 + if self.y_label.is_empty() {
-                0.0
-            } else {
-                LABEL_FS + 10.0
-            } + y_tick_w
-                + 4.0
-                + TICK_LEN;
-        let top = if self.title.is_empty() { 15.0 } else { 40.0 };
-        let bottom_margin = TICK_LEN
-            + 4.0
-            + TICK_FS
-            + if self.x_label.is_empty() {
-                0.0
-            } else {
-                LABEL_FS + 12.0
-            }
-            + 12.0;
-        let right = w - (last_x_w / 2.0 + 6.0).max(20.0);
-        let rect = PlotRect {
-            left,
-            top,
-            right: right.max(left + 10.0),
-            bottom: (h - bottom_margin).max(top + 10.0),
-        };
-        let x = Axis::new(self.x_scale, xr, (rect.left, rect.right));
-        let y = Axis::new(self.y_scale, yr, (rect.bottom, rect.top));
-        Layout {
-            rect,
-            x,
-            y,
-            x_ticks,
-            y_ticks,
-        }
+    /// Pixel rectangle `(left, top, right, bottom)` of the plotting area in the rendered SVG.
+    pub fn plot_area(&self) -> (i32, i32, i32, i32) {
+        let mut scratch = String::new();
+        let root =
+            SVGBackend::with_string(&mut scratch, (self.width, self.height)).into_drawing_area();
+        frame::plot_rect(&self.chart(&root, self.plan().1))
     }
 
     /// Renders the chart as a standalone SVG document.
     pub fn to_svg(&self) -> String {
-        let l = self.layout();
-        let mut doc = SvgDoc::new(self.width, self.height);
-        frame::draw_grid(
-            &mut doc,
-            &l.rect,
-            Some((&l.x, &l.x_ticks)),
-            (&l.y, &l.y_ticks),
-        );
-        let mut obstacles = Vec::new();
-        for (i, s) in self.series.iter().enumerate() {
-            obstacles.extend(self.draw_series(&mut doc, &l, i, s));
-        }
-        frame::draw_frame(&mut doc, &l.rect);
-        frame::draw_x_ticks(&mut doc, &l.rect, &l.x, &l.x_ticks, &l.x.minor_ticks());
-        frame::draw_y_ticks(&mut doc, &l.rect, &l.y, &l.y_ticks, &l.y.minor_ticks());
-        self.draw_labels(&mut doc, &l.rect);
-        legend::draw(
-            &mut doc,
-            &self.legend_entries(),
-            self.legend,
-            &l.rect,
-            &obstacles,
-        );
-        doc.finish()
+        let mut buf = String::new();
+        let plan = self.plan();
+        let root = SVGBackend::with_string(&mut buf, (self.width, self.height)).into_drawing_area();
+        self.draw(&root, plan)
+            .expect("drawing SVG into a String cannot fail");
+        drop(root);
+        buf
     }
 
     /// Writes [`LineChart::to_svg`] to `path`, creating parent directories.
@@ -221,130 +153,149 @@ impl LineChart {
         crate::write_file(path, &self.to_svg())
     }
 
-    /// Title and axis labels.
-    fn draw_labels(&self, doc: &mut SvgDoc, r: &PlotRect) {
-        let cx = (r.left + r.right) / 2.0;
-        if !self.title.is_empty() {
-            doc.bold_text((cx, 24.0), TITLE_FS, &self.title);
-        }
-        if !self.x_label.is_empty() {
-            let y = r.bottom + TICK_LEN + 4.0 + TICK_FS + 10.0 + LABEL_FS * 0.85;
-            doc.text((cx, y), LABEL_FS, Anchor::Middle, 0.0, &self.x_label);
-        }
-        frame::draw_y_label(doc, r, 12.0 + LABEL_FS * 0.85, &self.y_label);
+    /// `(x, y)` transformed by the axis scales, `None` if an axis cannot show it.
+    fn transform(&self, (x, y): (f64, f64)) -> Option<(f64, f64)> {
+        Some((self.x_scale.forward(x)?, self.y_scale.forward(y)?))
+    }
+
+    /// The two axes.
+    fn axes(&self) -> (Axis, Axis) {
+        let (xr, yr) = self.ranges();
+        (Axis::new(self.x_scale, xr), Axis::new(self.y_scale, yr))
     }
 
     /// Colour of the `i`-th series.
-    fn color(&self, i: usize) -> String {
-        self.series[i]
-            .color
-            .clone()
-            .unwrap_or_else(|| palette_color(i).to_string())
-    }
-
-    /// Draws one series; returns pixel points it covers (for legend placement).
-    fn draw_series(&self, doc: &mut SvgDoc, l: &Layout, i: usize, s: &Series) -> Vec<(f64, f64)> {
-        let pts: Vec<Option<(f64, f64)>> = s
-            .points
-            .iter()
-            .map(|&(x, y)| Some((l.x.map(x)?, l.y.map(y)?)))
-            .collect();
-        let color = self.color(i);
-        let mut covered = Vec::new();
-        if s.style.line {
-            let (d, samples) = line_path(&pts, &l.rect);
-            let dash = if s.style.dashed {
-                " stroke-dasharray=\"6 4\""
-            } else {
-                ""
-            };
-            doc.raw(&format!(
-                "<path class=\"series-line\" d=\"{d}\" fill=\"none\" stroke=\"{}\" stroke-width=\"2\" stroke-linejoin=\"round\" stroke-linecap=\"round\"{dash}/>",
-                escape(&color)
-            ));
-            covered.extend(samples);
-        }
-        if s.style.markers {
-            covered.extend(draw_markers(
-                doc,
-                &pts,
-                &l.rect,
-                Marker::for_index(i),
-                &color,
-            ));
-        }
-        covered
+    fn color(&self, i: usize) -> RGBColor {
+        let own = self.series[i].color.as_deref().and_then(parse_color);
+        own.unwrap_or_else(|| parse_color(palette_color(i)).expect("palette entries are #RRGGBB"))
     }
 
     /// One legend row per series.
-    fn legend_entries(&self) -> Vec<LegendEntry> {
-        (0..self.series.len())
-            .map(|i| {
-                let s = &self.series[i];
-                LegendEntry {
-                    label: s.label.clone(),
-                    color: self.color(i),
-                    line: s.style.line,
-                    dashed: s.style.dashed,
-                    marker: s.style.markers.then_some((Marker::for_index(i), true)),
-                    error_bar: false,
-                }
-            })
-            .collect()
-    }
-}
-
-/// SVG path data through the pixel points, broken at `None` and clipped to `r`, plus sample
-/// points along the drawn segments.
-pub(crate) fn line_path(pts: &[Option<(f64, f64)>], r: &PlotRect) -> (String, Vec<(f64, f64)>) {
-    let mut d = String::new();
-    let mut pen: Option<(f64, f64)> = None;
-    let mut samples = Vec::new();
-    for w in pts.windows(2) {
-        let (Some(p), Some(q)) = (w[0], w[1]) else {
-            continue;
-        };
-        let Some((a, b)) = clip_segment(p, q, r) else {
-            continue;
-        };
-        if pen != Some(a) {
-            let _ = write!(d, "M{},{}", px(a.0), px(a.1));
+    fn entries(&self) -> Vec<Entry> {
+        let rows = self.series.iter().enumerate().map(|(i, s)| Entry {
+            label: s.label.clone(),
+            color: self.color(i),
+            line: s.style.line,
+            dashed: s.style.dashed,
+            marker: s.style.markers.then_some((Marker::for_index(i), true)),
+            error_bar: false,
+        });
+        if self.legend == LegendPosition::Hidden {
+            Vec::new()
+        } else {
+            rows.collect()
         }
-        let _ = write!(d, "L{},{}", px(b.0), px(b.1));
-        pen = Some(b);
-        samples.extend(sample_segment(a, b));
     }
-    (d, samples)
-}
 
-/// Points every ~5 px along a segment (both ends included).
-fn sample_segment(a: (f64, f64), b: (f64, f64)) -> impl Iterator<Item = (f64, f64)> {
-    let n = (((b.0 - a.0).hypot(b.1 - a.1) / 5.0).ceil() as usize).max(1);
-    (0..=n).map(move |k| {
-        let t = k as f64 / n as f64;
-        (a.0 + t * (b.0 - a.0), a.1 + t * (b.1 - a.1))
-    })
-}
-
-/// Draws markers at the points inside `r`; returns their positions.
-fn draw_markers(
-    doc: &mut SvgDoc,
-    pts: &[Option<(f64, f64)>],
-    r: &PlotRect,
-    m: Marker,
-    color: &str,
-) -> Vec<(f64, f64)> {
-    let inside: Vec<(f64, f64)> = pts
-        .iter()
-        .flatten()
-        .copied()
-        .filter(|p| r.contains(*p, 0.5))
-        .collect();
-    doc.open_group("series-markers");
-    let paint = filled(color);
-    for p in &inside {
-        doc.raw(&m.svg(*p, 3.5, &paint));
+    /// Clipped lines and visible markers of a series.
+    fn shape(&self, s: &Series, x: &Axis, y: &Axis) -> Shape {
+        let pts: Vec<Option<(f64, f64)>> = s.points.iter().map(|p| self.transform(*p)).collect();
+        let mut runs: Vec<Vec<(f64, f64)>> = Vec::new();
+        let mut pen = None;
+        for w in pts.windows(2).filter(|_| s.style.line) {
+            let (Some(p), Some(q)) = (w[0], w[1]) else {
+                continue;
+            };
+            let (t0, t1) = y.clip(p, q, 1, x.clip(p, q, 0, (0.0, 1.0)));
+            if t0 > t1 {
+                continue;
+            }
+            let at = |t: f64| (p.0 + t * (q.0 - p.0), p.1 + t * (q.1 - p.1));
+            if pen != Some(at(t0)) {
+                runs.push(vec![at(t0)]);
+            }
+            runs.last_mut().expect("a run was started").push(at(t1));
+            pen = Some(at(t1));
+        }
+        let inside = |p: &(f64, f64)| x.contains(p.0) && y.contains(p.1);
+        let marks = pts
+            .into_iter()
+            .flatten()
+            .filter(inside)
+            .filter(|_| s.style.markers)
+            .collect();
+        Shape { runs, marks }
     }
-    doc.close_group();
-    inside
+
+    /// Builds the plotters chart on `root` (`extra_right`: room kept right of the plot).
+    fn chart<'a, DB: DrawingBackend>(
+        &self,
+        root: &'a DrawingArea<DB, Shift>,
+        extra_right: i32,
+    ) -> Chart<'a, DB> {
+        let (x, y) = self.axes();
+        let last_x = x
+            .major
+            .last()
+            .map_or(0, |t| text_width(&x.label(*t), TICK_FS));
+        ChartBuilder::on(root)
+            .margin_top(frame::top_margin(!self.title.is_empty()))
+            .margin_left(8)
+            .margin_bottom(6)
+            .margin_right((last_x / 2 + 6).max(20) + extra_right)
+            .x_label_area_size(frame::x_area_height(1, &self.x_label))
+            .y_label_area_size(frame::y_area_width(&y, &self.y_label))
+            .build_cartesian_2d(x, y)
+            .expect("the chart fits the image")
+    }
+
+    /// Legend corner and the room kept right of the plot for it.
+    fn plan(&self) -> (Option<(i32, i32)>, i32) {
+        let mut scratch = String::new();
+        let root =
+            SVGBackend::with_string(&mut scratch, (self.width, self.height)).into_drawing_area();
+        let chart = self.chart(&root, 0);
+        let (x, y) = self.axes();
+        let px = |p: &(f64, f64)| chart.backend_coord(p);
+        let mut covered = Vec::new();
+        for s in &self.series {
+            let shape = self.shape(s, &x, &y);
+            covered.extend(shape.marks.iter().map(px));
+            for seg in shape.runs.iter().flat_map(|r| r.windows(2)) {
+                covered.extend(legend::samples(px(&seg[0]), px(&seg[1])));
+            }
+        }
+        let rect = frame::plot_rect(&chart);
+        legend::plan(self.legend, &self.entries(), rect, &covered, self.width)
+    }
+
+    /// Draws everything on `root`.
+    fn draw<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, Shift>,
+        (legend_at, extra): (Option<(i32, i32)>, i32),
+    ) -> DrawResult<DB> {
+        root.fill(&WHITE)?;
+        let mut chart = self.chart(root, extra);
+        let (x, y) = self.axes();
+        frame::draw_mesh(&mut chart, (&x, &y), (&self.x_label, &self.y_label))?;
+        for (i, s) in self.series.iter().enumerate() {
+            let shape = self.shape(s, &x, &y);
+            let stroke = self.color(i).stroke_width(2);
+            for run in shape.runs {
+                if s.style.dashed {
+                    chart
+                        .plotting_area()
+                        .draw(&DashedPathElement::new(run, 6, 4, stroke))?;
+                } else {
+                    chart.plotting_area().draw(&PathElement::new(run, stroke))?;
+                }
+            }
+            for p in &shape.marks {
+                Marker::for_index(i).draw(
+                    root,
+                    chart.backend_coord(p),
+                    4,
+                    self.color(i).filled(),
+                )?;
+            }
+        }
+        let rect = frame::plot_rect(&chart);
+        frame::draw_frame(root, rect)?;
+        frame::draw_title(root, &self.title, (rect.0 + rect.2) / 2)?;
+        if let Some(at) = legend_at {
+            legend::draw(root, &self.entries(), at)?;
+        }
+        Ok(())
+    }
 }

@@ -1,6 +1,6 @@
 //! Series styles, the colour palette and marker shapes.
 
-use crate::svg::{escape, px};
+use plotters::prelude::*;
 
 /// How a series is drawn.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -14,40 +14,33 @@ pub struct Style {
 }
 
 impl Style {
+    /// The style with these three switches.
+    const fn of(line: bool, markers: bool, dashed: bool) -> Self {
+        Style {
+            line,
+            markers,
+            dashed,
+        }
+    }
+
     /// Solid line, no markers.
     pub fn line() -> Self {
-        Style {
-            line: true,
-            markers: false,
-            dashed: false,
-        }
+        Style::of(true, false, false)
     }
 
     /// Markers only.
     pub fn markers() -> Self {
-        Style {
-            line: false,
-            markers: true,
-            dashed: false,
-        }
+        Style::of(false, true, false)
     }
 
-    /// Dashed line, no markers.
+    /// Dashed line, no markers (e.g. a theory curve next to measured markers).
     pub fn dashed_line() -> Self {
-        Style {
-            line: true,
-            markers: false,
-            dashed: true,
-        }
+        Style::of(true, false, true)
     }
 
     /// Solid line with a marker at every point.
     pub fn line_and_markers() -> Self {
-        Style {
-            line: true,
-            markers: true,
-            dashed: false,
-        }
+        Style::of(true, true, false)
     }
 }
 
@@ -68,6 +61,13 @@ pub fn palette_color(i: usize) -> &'static str {
     PALETTE[i % PALETTE.len()]
 }
 
+/// `#RRGGBB` as a plotters colour; anything else gives `None`.
+pub(crate) fn parse_color(s: &str) -> Option<RGBColor> {
+    let hex = s.strip_prefix('#').filter(|h| h.len() == 6)?;
+    let byte = |i: usize| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok();
+    Some(RGBColor(byte(0)?, byte(2)?, byte(4)?))
+}
+
 /// Marker shapes, cycled by series index so series differ by more than colour.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Marker {
@@ -81,80 +81,31 @@ pub(crate) enum Marker {
 impl Marker {
     /// Shape of the `i`-th series.
     pub(crate) fn for_index(i: usize) -> Marker {
-        const ALL: [Marker; 5] = [
-            Marker::Circle,
-            Marker::Square,
-            Marker::TriangleUp,
-            Marker::Diamond,
-            Marker::TriangleDown,
-        ];
-        ALL[i % ALL.len()]
+        use Marker::*;
+        [Circle, Square, TriangleUp, Diamond, TriangleDown][i % 5]
     }
 
-    /// SVG element for this marker centred at `(x, y)` with radius `r`; `paint` holds the
-    /// fill/stroke attributes. Never emits `<path>` (reserved for series lines).
-    pub(crate) fn svg(self, (x, y): (f64, f64), r: f64, paint: &str) -> String {
-        match self {
-            Marker::Circle => {
-                format!(
-                    "<circle cx=\"{}\" cy=\"{}\" r=\"{}\" {paint}/>",
-                    px(x),
-                    px(y),
-                    px(r)
-                )
-            }
-            Marker::Square => {
-                let s = r * 0.9;
-                format!(
-                    "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" {paint}/>",
-                    px(x - s),
-                    px(y - s),
-                    px(2.0 * s),
-                    px(2.0 * s)
-                )
-            }
-            Marker::TriangleUp => polygon(
-                &[
-                    (x, y - 1.2 * r),
-                    (x + 1.1 * r, y + 0.8 * r),
-                    (x - 1.1 * r, y + 0.8 * r),
-                ],
-                paint,
-            ),
-            Marker::TriangleDown => polygon(
-                &[
-                    (x, y + 1.2 * r),
-                    (x + 1.1 * r, y - 0.8 * r),
-                    (x - 1.1 * r, y - 0.8 * r),
-                ],
-                paint,
-            ),
-            Marker::Diamond => polygon(
-                &[(x, y - 1.3 * r), (x + r, y), (x, y + 1.3 * r), (x - r, y)],
-                paint,
-            ),
-        }
+    /// Draws the marker centred at pixel `at` with radius `r`.
+    pub(crate) fn draw<DB: DrawingBackend>(
+        self,
+        area: &DrawingArea<DB, plotters::coord::Shift>,
+        at: (i32, i32),
+        r: i32,
+        style: ShapeStyle,
+    ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+        let offsets: Vec<(i32, i32)> = match self {
+            Marker::Circle => return area.draw(&Circle::new(at, r, style)),
+            Marker::Square => vec![
+                (1 - r, 1 - r),
+                (r - 1, 1 - r),
+                (r - 1, r - 1),
+                (1 - r, r - 1),
+            ],
+            Marker::TriangleUp => vec![(0, -r - 1), (r + 1, r), (-r - 1, r)],
+            Marker::TriangleDown => vec![(0, r + 1), (r + 1, -r), (-r - 1, -r)],
+            Marker::Diamond => vec![(0, -r - 1), (r, 0), (0, r + 1), (-r, 0)],
+        };
+        let pts = offsets.into_iter().map(|(dx, dy)| (at.0 + dx, at.1 + dy));
+        area.draw(&Polygon::new(pts.collect::<Vec<_>>(), style))
     }
-}
-
-/// `<polygon>` through the given pixel points.
-fn polygon(pts: &[(f64, f64)], paint: &str) -> String {
-    let list: Vec<String> = pts
-        .iter()
-        .map(|(x, y)| format!("{},{}", px(*x), px(*y)))
-        .collect();
-    format!("<polygon points=\"{}\" {paint}/>", list.join(" "))
-}
-
-/// `fill="…"` attribute set for a filled marker of colour `color`.
-pub(crate) fn filled(color: &str) -> String {
-    format!("fill=\"{}\" stroke=\"none\"", escape(color))
-}
-
-/// Attribute set for an open (hollow) marker outlined in `color`.
-pub(crate) fn hollow(color: &str) -> String {
-    format!(
-        "fill=\"none\" stroke=\"{}\" stroke-width=\"1.5\"",
-        escape(color)
-    )
 }

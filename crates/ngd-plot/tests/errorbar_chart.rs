@@ -1,8 +1,8 @@
 //! Rendering tests for `ErrorBarChart`.
 
 mod common;
-use common::{attr_values, check_well_formed, count, texts};
-use ngd_plot::{ErrorBarChart, ErrorBarPanel, ErrorBarPoint};
+use common::{check_well_formed, count, polylines, texts};
+use ngd_plot::{ErrorBarChart, ErrorBarPanel, ErrorBarPoint, PALETTE};
 
 fn panel(title: &str, names: &[&str], with_extra: bool) -> ErrorBarPanel {
     let mut p = ErrorBarPanel::new(title, "test accuracy");
@@ -17,50 +17,74 @@ fn panel(title: &str, names: &[&str], with_extra: bool) -> ErrorBarPanel {
     p
 }
 
+/// Hollow circles (the extra marker and its legend sample).
+const HOLLOW: &str = "fill=\"none\" stroke=\"#333333\"";
+
 #[test]
 fn renders_well_formed_panels() {
-    let chart = ErrorBarChart::new(vec![
+    let mut chart = ErrorBarChart::new(vec![
         panel("MNIST", &["SGD", "NGD", "K-FAC"], true),
         panel("CIFAR-10", &["SGD", "NGD", "K-FAC"], true),
     ]);
+    chart.extra_label = "kernel regression".into();
     let svg = chart.to_svg();
     assert_eq!(check_well_formed(&svg), Ok("svg".to_string()));
     assert!(svg.contains("viewBox=\"0 0 720 380\""));
-    assert_eq!(count(&svg, "class=\"panel\""), 2);
-    assert_eq!(count(&svg, "class=\"errorbar-point\""), 6);
     assert_eq!(
-        count(&svg, "class=\"legend-entry\""),
+        count(&svg, "fill=\"none\" stroke=\"#222222\""),
         2,
-        "mean ± std and extra"
+        "one frame per panel"
     );
     assert_eq!(
-        count(&svg, "fill=\"none\" stroke="),
-        6 + 1 + 2,
-        "open circles, legend sample, 2 frames"
+        count(&svg, HOLLOW),
+        6 + 1,
+        "open circles and the legend sample"
     );
     let t = texts(&svg);
-    assert!(t.iter().any(|s| s == "MNIST") && t.iter().any(|s| s == "CIFAR-10"));
+    for s in ["MNIST", "CIFAR-10", "mean ± std", "kernel regression"] {
+        assert!(t.iter().any(|x| x == s), "{s}");
+    }
     assert_eq!(t.iter().filter(|s| *s == "K-FAC").count(), 2);
+    // Each category has its palette colour: a bar with two caps and a filled mean marker.
+    for c in &PALETTE[..3] {
+        assert_eq!(
+            polylines(&svg, c).len(),
+            2 * 3,
+            "bar + 2 caps per panel in {c}"
+        );
+        assert_eq!(
+            count(&svg, &format!("fill=\"{c}\" stroke=\"none\"")),
+            2,
+            "mean marker per panel in {c}"
+        );
+    }
 }
 
 #[test]
 fn no_extra_legend_without_extras() {
     let svg = ErrorBarChart::new(vec![panel("p", &["a", "b"], false)]).to_svg();
-    assert_eq!(count(&svg, "class=\"legend-entry\""), 1);
+    assert!(texts(&svg).iter().any(|t| t == "mean ± std"));
+    assert!(!texts(&svg).iter().any(|t| t == "extra"));
+    assert_eq!(count(&svg, HOLLOW), 0);
 }
 
 #[test]
-fn long_category_names_are_rotated_and_escaped() {
+fn long_category_names_are_wrapped_and_escaped() {
     let names = [
         "exact NGD <full Fisher>",
         "block-diagonal & damped",
         "SGD with momentum",
+        "Adam",
     ];
     let svg = ErrorBarChart::new(vec![panel("p", &names, false)]).to_svg();
     check_well_formed(&svg).unwrap();
-    assert!(svg.contains("exact NGD &lt;full Fisher&gt;"));
-    assert!(svg.contains("block-diagonal &amp; damped"));
-    assert_eq!(count(&svg, "transform=\"rotate(-35"), 3);
+    assert!(svg.contains("&lt;full") && svg.contains("Fisher&gt;") && svg.contains("&amp;"));
+    let t = texts(&svg);
+    assert!(
+        !t.iter().any(|s| s == "SGD with momentum"),
+        "wrapped: {t:?}"
+    );
+    assert!(t.iter().any(|s| s == "Adam"), "short names stay whole");
 }
 
 #[test]
@@ -75,12 +99,15 @@ fn y_range_covers_error_bars_and_extras() {
     assert_eq!(fixed.range(), (0.6, 0.8));
     let svg = ErrorBarChart::new(vec![fixed]).to_svg();
     check_well_formed(&svg).unwrap();
-    // mean 0.5 is below the fixed range (not drawn), 0.7 is inside; extra 0.95 is above.
-    let data = &svg[..svg.find("class=\"legend\"").unwrap()];
-    let cys = attr_values(data, "<circle", "cy");
+    // Mean 0.5 is below the fixed range (not drawn), 0.7 is inside; extra 0.95 is above.
     assert_eq!(
-        cys.len(),
-        1,
-        "only the mean inside the range is drawn: {cys:?}"
+        count(&svg, &format!("fill=\"{}\" stroke=\"none\"", PALETTE[0])),
+        0
     );
+    assert_eq!(
+        count(&svg, &format!("fill=\"{}\" stroke=\"none\"", PALETTE[1])),
+        1
+    );
+    assert_eq!(count(&svg, HOLLOW), 1, "only the legend sample");
+    assert!(!svg.contains("NaN"));
 }

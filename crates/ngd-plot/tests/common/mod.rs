@@ -153,14 +153,22 @@ pub fn attr_values(svg: &str, tag_prefix: &str, attr: &str) -> Vec<String> {
         .collect()
 }
 
-/// All numbers in an SVG path `d` string, as (x, y) pairs.
-pub fn path_points(d: &str) -> Vec<(f64, f64)> {
-    let nums: Vec<f64> = d
-        .split(['M', 'L', ','])
-        .filter(|t| !t.is_empty())
-        .map(|t| t.parse().expect("number in path"))
-        .collect();
-    nums.chunks(2).map(|c| (c[0], c[1])).collect()
+/// The pixel points of every `<polyline>` whose stroke is `color`, one list per polyline.
+pub fn polylines(svg: &str, color: &str) -> Vec<Vec<(f64, f64)>> {
+    let key = format!("stroke=\"{color}\"");
+    svg.lines()
+        .filter(|l| l.starts_with("<polyline") && l.contains(&key))
+        .map(|l| {
+            let pts = &l[l.find("points=\"").expect("points") + 8..];
+            pts[..pts.find('"').expect("end of points")]
+                .split_whitespace()
+                .map(|p| {
+                    let (x, y) = p.split_once(',').expect("x,y");
+                    (x.parse().expect("x"), y.parse().expect("y"))
+                })
+                .collect()
+        })
+        .collect()
 }
 
 /// The text content of every `<text>` element.
@@ -169,7 +177,7 @@ pub fn texts(svg: &str) -> Vec<String> {
         .filter_map(|(i, _)| {
             let start = i + svg[i..].find('>')? + 1;
             let end = start + svg[start..].find("</text>")?;
-            Some(svg[start..end].to_string())
+            Some(svg[start..end].trim().to_string())
         })
         .collect()
 }
