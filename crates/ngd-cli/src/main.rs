@@ -40,6 +40,9 @@ enum Command {
     Train(commands::TrainArgs),
     /// Test loss and accuracy of a checkpoint written by `ngd train --batch-size … --save`.
     Eval(minibatch::EvalArgs),
+    /// Compare optimizers on a whole dataset: tune each on the validation split, run every
+    /// seed, write time-to-accuracy tables and charts (e.g. experiments/full-mnist/config.json).
+    Sweep(minibatch::SweepArgs),
     /// Time one training step per method, split into phases, on one or more backends.
     Bench(commands::BenchArgs),
     /// Reproduce a paper figure from its experiment config (e.g. experiments/fig1a/config.json).
@@ -65,6 +68,7 @@ fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Train(args) => commands::train(args),
         Command::Eval(args) => minibatch::eval(args),
+        Command::Sweep(args) => minibatch::sweep(args),
         Command::Bench(args) => commands::bench(args),
         Command::Figure(args) => figure::run(args),
         Command::Predict(args) => predict::run(args),

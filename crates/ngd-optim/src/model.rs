@@ -223,15 +223,19 @@ impl Tap {
 }
 
 /// What one probed pass returns (device tensors and host outputs).
-struct TapPass {
-    inputs: Vec<Tensor<2>>,
-    bias_scales: Vec<f64>,
-    signals: Vec<Tensor<2>>,
-    outputs: Mat<f64>,
+pub(crate) struct TapPass {
+    /// h̃_{l−1} without the bias column, on the device (N × M_{l−1}).
+    pub inputs: Vec<Tensor<2>>,
+    /// s_b of each layer (0 without bias).
+    pub bias_scales: Vec<f64>,
+    /// Σ_c w_c(n) δ_l^{(c)}(n) on the device (N × M_l).
+    pub signals: Vec<Tensor<2>>,
+    /// f(x), N × C.
+    pub outputs: Mat<f64>,
 }
 
 /// The output weights w of a probed pass's backward of Σ_n w(n)·f(x_n).
-enum OutputWeights {
+pub(crate) enum OutputWeights {
     /// w = e_c: δ^{(c)} itself.
     Output(usize),
     /// Any N × C weights.
@@ -239,7 +243,7 @@ enum OutputWeights {
 }
 
 /// One forward pass with probes and one backward of Σ_n w(n)·f(x_n), w = `weights(f)`.
-fn tapped_pass<M: FactoredModel + ?Sized>(
+pub(crate) fn tapped_pass<M: FactoredModel + ?Sized>(
     model: &M,
     x: Tensor<2>,
     weights: impl FnOnce(&Mat<f64>) -> OutputWeights,

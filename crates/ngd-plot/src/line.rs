@@ -14,7 +14,7 @@ use crate::style::{Marker, Style, palette_color, parse_color};
 /// One data series of a [`LineChart`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct Series {
-    /// Legend text.
+    /// Legend text (empty: not in the legend).
     pub label: String,
     /// Data points `(x, y)`, drawn in order.
     pub points: Vec<(f64, f64)>,
@@ -170,16 +170,21 @@ impl LineChart {
         own.unwrap_or_else(|| parse_color(palette_color(i)).expect("palette entries are #RRGGBB"))
     }
 
-    /// One legend row per series.
+    /// One legend row per series with a label (an empty label keeps a series out of it).
     fn entries(&self) -> Vec<Entry> {
-        let rows = self.series.iter().enumerate().map(|(i, s)| Entry {
-            label: s.label.clone(),
-            color: self.color(i),
-            line: s.style.line,
-            dashed: s.style.dashed,
-            marker: s.style.markers.then_some((Marker::for_index(i), true)),
-            error_bar: false,
-        });
+        let rows = self
+            .series
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| !s.label.is_empty())
+            .map(|(i, s)| Entry {
+                label: s.label.clone(),
+                color: self.color(i),
+                line: s.style.line,
+                dashed: s.style.dashed,
+                marker: s.style.markers.then_some((Marker::for_index(i), true)),
+                error_bar: false,
+            });
         if self.legend == LegendPosition::Hidden {
             Vec::new()
         } else {

@@ -129,6 +129,28 @@ fn one_legend_entry_per_series() {
     assert!(!texts(&svg).iter().any(|t| t == "NGD"));
 }
 
+/// A series with an empty label (a spread band beside its mean) is drawn but not listed: the
+/// legend box is as tall as without it.
+#[test]
+fn unlabelled_series_stay_out_of_the_legend() {
+    let height = |chart: &LineChart| legend_box(&chart.to_svg()).expect("legend").3;
+    let base = loss_chart();
+    let mut banded = loss_chart();
+    banded.series.push(Series::new(
+        "",
+        vec![(1.0, 0.5), (2.0, 0.2)],
+        Style::dashed_line(),
+    ));
+    assert_eq!(height(&banded), height(&base));
+    let mut labelled = loss_chart();
+    labelled.series.push(Series::new(
+        "band",
+        vec![(1.0, 0.5), (2.0, 0.2)],
+        Style::dashed_line(),
+    ));
+    assert!(height(&labelled) > height(&base));
+}
+
 #[test]
 fn legend_top_right_inside_plot_area() {
     let mut chart = loss_chart();

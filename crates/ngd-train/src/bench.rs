@@ -110,6 +110,12 @@ fn median(runs: &[PhaseTimes]) -> PhaseTimes {
     }
 }
 
+/// Resets the peak resident set size of this process to its current size (Linux
+/// `/proc/self/clear_refs`), so that [`peak_memory_bytes`] measures what follows.
+pub fn reset_peak_memory() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
 /// Peak resident set size of this process (VmHWM from /proc/self/status), if available.
 pub fn peak_memory_bytes() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;

@@ -12,7 +12,9 @@ mod record;
 pub mod test_theory;
 mod theory;
 
-pub use bench::{BenchConfig, BenchRecord, PhaseTimes, bench_step, peak_memory_bytes};
+pub use bench::{
+    BenchConfig, BenchRecord, PhaseTimes, bench_step, peak_memory_bytes, reset_peak_memory,
+};
 pub use record::{RunConfig, RunRecord, StepRecord, TrainConfig};
 pub use test_theory::TestTheory;
 pub use theory::TheoryLine;

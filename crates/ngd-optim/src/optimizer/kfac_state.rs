@@ -216,7 +216,7 @@ fn with_signals(mut factors: Factors, signals: Vec<Mat<f64>>) -> Factors {
 
 /// Output weights p_n − e_ŷ with ŷ ~ p(y|x_n) (softmax; C = 1: Bernoulli σ(f) on {0, 1});
 /// for MSE the Fisher is exact and sampling ŷ ~ N(f, I) gives weights ε ~ N(0, I).
-fn sampled_weights(loss: Loss, f: &Mat<f64>, rng: &mut ChaCha8Rng) -> Mat<f64> {
+pub(super) fn sampled_weights(loss: Loss, f: &Mat<f64>, rng: &mut ChaCha8Rng) -> Mat<f64> {
     let (n, c_out) = (f.nrows(), f.ncols());
     let mut w = Mat::zeros(n, c_out);
     for i in 0..n {

@@ -6,6 +6,7 @@
 //! (MATH.md §2), the output gradient g = N∂L/∂f, the method's direction Δθ (MATH.md §3; K-FAC
 //! with running factors, MATH.md §8), momentum v ← μv + Δθ, and θ ← θ − ηv.
 
+mod kfac_device;
 mod kfac_state;
 mod record;
 
@@ -153,6 +154,9 @@ pub struct Ngd {
     config: NgdConfig,
     curvature: Box<dyn Curvature>,
     state: NgdState,
+    /// K-FAC's damped inverses as f32 device tensors (A⁻¹, S⁻¹ per layer), uploaded after
+    /// each inversion; empty until needed.
+    device_inverses: Vec<(Tensor<2>, Tensor<2>)>,
 }
 
 impl NgdConfig {
@@ -206,6 +210,7 @@ impl NgdConfig {
             config: self.clone(),
             curvature,
             state: NgdState::default(),
+            device_inverses: Vec::new(),
         })
     }
 
@@ -217,6 +222,12 @@ impl NgdConfig {
             || self.kfac_inverse_interval > 1
             || self.fisher != Fisher::Exact
             || self.kfac_stats_batch.is_some()
+    }
+
+    /// Whether K-FAC's step runs on the device: with state and a sampled or empirical Fisher
+    /// (one extra backward pass; the exact Fisher's C passes are assembled on the host).
+    fn device_kfac(&self) -> bool {
+        self.stateful_kfac() && self.fisher != Fisher::Exact
     }
 
     /// Whether K-FAC keeps state; otherwise it is today's full-batch dual form, which also
@@ -269,8 +280,12 @@ impl Ngd {
         let x_kept = self.config.adaptive_damping.then(|| x.clone());
         let mut times = PhaseTimes::default();
         let start = Instant::now();
-        let (factors, direction) = if self.config.stateful_kfac() {
-            self.kfac_direction(model, x, &y, &mut times)?
+        let lr_known = self.state.lr.is_some() || self.config.lr.is_some();
+        let planned = if self.config.device_kfac() && lr_known {
+            Planned::Device(self.kfac_device_step(model, x, &y, &mut times)?)
+        } else if self.config.stateful_kfac() {
+            let (factors, direction) = self.kfac_direction(model, x, &y, &mut times)?;
+            Planned::Host(factors, direction)
         } else {
             let factors = model.factors(x);
             times.forward_backward = start.elapsed().as_secs_f64();
@@ -278,45 +293,51 @@ impl Ngd {
             let t = Instant::now();
             let direction = self.curvature.direction(&factors, &g)?;
             times.curvature = t.elapsed().as_secs_f64();
-            (factors, direction)
+            Planned::Host(factors, direction)
         };
-        let loss = self.config.loss.value(
-            &ngd_linalg::to_rows(&factors.outputs),
-            &y,
-            factors.outputs_dim(),
-        );
+        let outputs = planned.outputs();
+        let c_out = outputs.ncols();
+        let loss = self
+            .config
+            .loss
+            .value(&ngd_linalg::to_rows(outputs), &y, c_out);
         if !loss.is_finite() {
             return Err(OptimError::Unsupported(format!(
                 "the loss is {loss} at step {} (diverged: lower the learning rate or raise \
                  the damping)",
-                self.state.step
+                self.state.step + 1
             )));
         }
-        let lr = match (self.state.lr, self.config.lr) {
-            (Some(lr), _) | (None, Some(lr)) => lr,
-            (None, None) => self
+        let lr = match (self.state.lr, self.config.lr, &planned) {
+            (Some(lr), _, _) | (None, Some(lr), _) => lr,
+            (None, None, Planned::Host(factors, _)) => self
                 .config
                 .method
-                .optimal_lr(self.curvature.as_ref(), &factors)?,
+                .optimal_lr(self.curvature.as_ref(), factors)?,
+            (None, None, Planned::Device(_)) => unreachable!("the device path needs a known lr"),
         };
         self.state.lr = Some(lr);
         let damping = self.config.damping;
         let t = Instant::now();
         // ∇Lᵀ Δθ for the quadratic model of the Levenberg–Marquardt rule, before the update.
-        let slope = self.config.adaptive_damping.then(|| {
-            let g = self
-                .output_gradient(&factors.outputs, &y)
-                .unwrap_or_default();
-            crate::direction::gradient_dot(&factors, &direction, &g, self.config.stateful_kfac())
-        });
-        let clip = self.update(model, &factors, &direction, lr);
+        let (updates, slope) = match planned {
+            Planned::Host(factors, direction) => {
+                let slope = self.config.adaptive_damping.then(|| {
+                    let g = self
+                        .output_gradient(&factors.outputs, &y)
+                        .unwrap_or_default();
+                    let signals = self.config.stateful_kfac();
+                    crate::direction::gradient_dot(&factors, &direction, &g, signals)
+                });
+                (direction.layer_updates(&factors), slope)
+            }
+            Planned::Device(step) => (step.updates, step.slope),
+        };
+        let clip = self.update(model, updates, lr);
         times.update = t.elapsed().as_secs_f64();
         if let (Some(slope), Some(x)) = (slope, x_kept) {
             let after = model.forward_plain(x);
-            let after = self
-                .config
-                .loss
-                .value(&tensor_to_rows(after), &y, factors.outputs_dim());
+            let after = self.config.loss.value(&tensor_to_rows(after), &y, c_out);
             self.adapt_damping(loss, after, slope, lr * clip)?;
         }
         self.state.step += 1;
@@ -366,16 +387,14 @@ impl Ngd {
     }
 
     /// v ← μv + Δθ, θ ← θ − νηv with ν = min(1, c/‖ηv‖) under [`NgdConfig::max_step_norm`];
-    /// returns ν.
+    /// returns ν. `updates`: (ΔW_l, Δb_l) per layer on the device.
     fn update<M: FactoredModel>(
         &mut self,
         model: &mut M,
-        factors: &Factors,
-        direction: &Direction,
+        mut updates: Vec<(Tensor<2>, Tensor<1>)>,
         lr: f64,
     ) -> f64 {
         let mu = self.config.momentum;
-        let mut updates = direction.layer_updates(factors);
         if mu != 0.0 {
             if self.state.momentum.is_empty() {
                 self.state.momentum = updates;
@@ -407,6 +426,25 @@ impl Ngd {
             model.update_layer(l, w, b, lr * clip);
         }
         clip
+    }
+}
+
+/// A step planned before the update: a host direction at the factors, or K-FAC's update
+/// computed on the device.
+enum Planned {
+    /// Factors and direction (dual forms, K-FAC with the exact Fisher).
+    Host(Factors, Direction),
+    /// Device updates (K-FAC with a sampled or empirical Fisher).
+    Device(kfac_device::DeviceStep),
+}
+
+impl Planned {
+    /// f(x) of the batch (N × C).
+    fn outputs(&self) -> &Mat<f64> {
+        match self {
+            Planned::Host(factors, _) => &factors.outputs,
+            Planned::Device(step) => &step.outputs,
+        }
     }
 }
 

@@ -19,6 +19,7 @@ impl Ngd {
     /// Restores the state from [`Ngd::to_bytes`]' buffer; tensors go to `device`.
     pub fn load_bytes(&mut self, bytes: Bytes, device: &Device) -> Result<()> {
         self.state = read(Reader::from_bytes(bytes).map_err(record_error)?, device)?;
+        self.device_inverses.clear();
         Ok(())
     }
 

@@ -122,6 +122,7 @@ impl Schedule {
 
 /// Everything a mini-batch run depends on (with the seed and backend, its numbers).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct FitConfig {
     /// Dataset.
     pub dataset: DatasetName,
@@ -173,6 +174,9 @@ pub struct FitConfig {
     pub curvature_batch: Option<usize>,
     /// K-FAC: decay of the running factor averages.
     pub kfac_decay: f64,
+    /// K-FAC: update the factors' statistics every this many steps.
+    #[serde(default = "one")]
+    pub kfac_stats_interval: usize,
     /// K-FAC: invert the factors every this many steps.
     pub kfac_inverse_interval: usize,
     /// Mini-batch size B.
@@ -217,6 +221,7 @@ impl FitConfig {
             fisher: Fisher::Exact,
             curvature_batch: None,
             kfac_decay: 0.0,
+            kfac_stats_interval: 1,
             kfac_inverse_interval: 1,
             batch_size: 256,
             epochs: 5,
@@ -263,6 +268,7 @@ impl FitConfig {
             || self.curvature_batch.is_some()
             || self.kfac_decay != d.kfac_decay
             || self.kfac_inverse_interval != d.kfac_inverse_interval
+            || self.kfac_stats_interval != d.kfac_stats_interval
     }
 
     /// The NGD optimizer's config.
@@ -275,11 +281,16 @@ impl FitConfig {
             .with_fisher(self.fisher)
             .with_kfac_decay(self.kfac_decay)
             .with_kfac_inverse_interval(self.kfac_inverse_interval)
+            .with_kfac_stats_interval(self.kfac_stats_interval)
             .with_kfac_stats_batch(self.curvature_batch)
             .with_adaptive_damping(self.adaptive_damping)
             .with_max_step_norm(self.max_step_norm)
             .with_seed(self.seed)
     }
+}
+
+fn one() -> usize {
+    1
 }
 
 /// The default learning rate of each optimizer (Adam 1e-3, SGD 0.1, NGD 0.1).

@@ -12,11 +12,15 @@ mod checkpoint;
 mod config;
 mod eval;
 mod stepper;
+mod summary;
+mod sweep;
 
 pub use checkpoint::{Loaded, Progress, load as load_checkpoint};
 pub use config::{FitConfig, OptimizerKind, Schedule, curvature_bytes, default_lr};
 pub use eval::{batch, evaluate, loss_tensor};
 pub use stepper::{StepOutcome, Stepper};
+pub use summary::{Spread, Summary, SummaryRow, accuracy_chart, markdown, summarize};
+pub use sweep::{Contender, SweepConfig, SweepEvent, SweepRecord, TuneResult, run_sweep};
 
 use crate::{Result, TrainError};
 use burn::tensor::Device;
