@@ -277,3 +277,61 @@ fn holdout_standardises_with_training_statistics() {
         "test set must not be re-centred on itself"
     );
 }
+
+/// A comparison end to end: tuning picks the grid point with the best validation accuracy,
+/// every seed runs at it, and the summary's times to target are the first evaluations at or
+/// above the target in each run.
+#[test]
+fn sweep_tunes_runs_every_seed_and_summarizes() {
+    let data = data();
+    let sweep: fit::SweepConfig = serde_json::from_value(serde_json::json!({
+        "name": "tiny", "title": "tiny", "tune_epochs": 1, "seeds": [0, 1],
+        "reference": "adam", "target_accuracy": 0.7,
+        "base": {"n_train": 2000, "n_test": 1000, "validation": 200, "width": 64,
+                 "parameterization": "standard", "batch_size": 100, "epochs": 1,
+                 "evals_per_epoch": 3},
+        "optimizers": [
+            {"label": "adam", "settings": {"optimizer": "adam"}, "grid": {"lr": [1e-4, 3e-3]}},
+            {"label": "kfac", "settings": {"optimizer": "kfac", "fisher": "sampled",
+             "kfac_decay": 0.9, "kfac_inverse_interval": 3}, "grid": {"lr": [0.2], "damping": [0.1]}}
+        ]
+    }))
+    .unwrap();
+    let record = fit::run_sweep(&sweep, &data, &ngd_suite::device(), &mut |_| {}).unwrap();
+    assert_eq!(record.tuning.len(), 3);
+    let adam: Vec<_> = record.tuning.iter().filter(|t| t.label == "adam").collect();
+    let best = if adam[0].val_accuracy > adam[1].val_accuracy {
+        0
+    } else {
+        1
+    };
+    assert_eq!(record.chosen["adam"], adam[best].point);
+    for label in ["adam", "kfac"] {
+        let runs = &record.runs[label];
+        assert_eq!(
+            runs.iter().map(|r| r.config.seed).collect::<Vec<_>>(),
+            [0, 1]
+        );
+        assert!(
+            runs.iter()
+                .all(|r| r.config.lr == record.chosen[label]["lr"])
+        );
+    }
+    let summary = fit::summarize(&record);
+    assert_eq!(summary.target_accuracy, 0.7);
+    for row in &summary.rows {
+        for (run, t) in record.runs[&row.label].iter().zip(&row.seconds_to_target) {
+            let first = run.evaluations.iter().find(|e| e.test_accuracy >= 0.7);
+            assert_eq!(*t, first.map(|e| e.seconds));
+        }
+        assert!(row.ms_per_step[0] > 0.0);
+    }
+    assert_eq!(summary.rows[0].step_ratio, 1.0);
+    let table = fit::markdown(&summary, "adam");
+    assert!(
+        table.contains("| kfac |") && table.contains("| adam |"),
+        "{table}"
+    );
+    let svg = fit::accuracy_chart(&record, &summary, false).to_svg();
+    assert!(svg.contains("adam (2 seeds)") && svg.contains("target 70.0%"));
+}

@@ -410,23 +410,29 @@ pub fn sweep(args: SweepArgs) -> Result<()> {
         let mut progress = Progress::new();
         let mut failure = None;
         let mut current = String::new();
+        let mut tune_index = 0;
         let record = fit::run_sweep(&sweep, &data, &device, &mut |event| match event {
             fit::SweepEvent::Start(phase, label, cfg) => {
                 progress = Progress::new();
                 current = label.to_string();
+                let damping = match cfg.optimizer.method() {
+                    Some(_) => format!(" damping {}", cfg.damping),
+                    None => String::new(),
+                };
                 eprintln!(
-                    "[{phase}] {label}: lr {} damping {} epochs {}",
-                    cfg.lr, cfg.damping, cfg.epochs
+                    "[{phase}] {label}: lr {}{damping} epochs {} seed {}",
+                    cfg.lr, cfg.epochs, cfg.seed
                 );
             }
             fit::SweepEvent::Fit(e) => progress.event(e),
             fit::SweepEvent::Done(phase, rec) => {
                 progress.finish();
-                let name = format!(
-                    "{current}_{}_{}.json",
-                    phase.replace(' ', ""),
-                    rec.evaluations.len()
-                );
+                let name = if phase == "tune" {
+                    tune_index += 1;
+                    format!("{current}_tune{tune_index}.json")
+                } else {
+                    format!("{current}_{}.json", phase.replace(' ', ""))
+                };
                 if let Err(e) = write_json(&runs_dir.join(name), rec) {
                     failure = Some(e);
                 }

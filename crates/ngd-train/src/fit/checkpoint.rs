@@ -90,13 +90,13 @@ fn optimizer_bytes(stepper: &Stepper, path: &Path) -> Result<Bytes> {
 pub struct Loaded {
     /// The model.
     pub model: Mlp,
-    /// The optimizer state (restore with [`restore_optimizer`]).
+    /// The optimizer state (burnpack bytes).
     pub optimizer: Bytes,
     /// The run so far.
     pub progress: Progress,
 }
 
-/// Reads a checkpoint written by [`save`].
+/// Reads a checkpoint written by `ngd train --save` (the run's checkpoint after each epoch).
 pub fn load(path: &Path, device: &Device) -> Result<Loaded> {
     let bytes = std::fs::read(path).map_err(|e| error(path, e))?;
     let reader = Reader::from_bytes(Bytes::from_bytes_vec(bytes)).map_err(|e| error(path, e))?;

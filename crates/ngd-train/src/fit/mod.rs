@@ -173,18 +173,29 @@ pub fn check(cfg: &FitConfig, data: &Holdout) -> Result<()> {
     }
     if let (Some(method), Some(available)) = (cfg.optimizer.method(), available_memory()) {
         let widths = network_config(cfg, data).widths;
-        let need = curvature_bytes(method, cfg.batch_size, &widths);
-        if need > 0.8 * available as f64 {
-            return Err(TrainError::Invalid(format!(
-                "{method} at batch {} with {} outputs needs about {:.1} GB for its curvature \
-                 (the C·B × C·B systems), more than the {:.1} GB available: use a smaller batch \
-                 or a layer-wise method",
-                cfg.batch_size,
-                data.classes,
-                need / 1e9,
-                available as f64 / 1e9
-            )));
-        }
+        check_memory(method, cfg.batch_size, &widths, available)?;
+    }
+    Ok(())
+}
+
+/// Refuses an NGD method whose curvature at `batch` ([`curvature_bytes`]) would take more than
+/// 80 % of the `available` bytes, before anything is allocated.
+pub fn check_memory(
+    method: ngd_optim::Method,
+    batch: usize,
+    widths: &[usize],
+    available: u64,
+) -> Result<()> {
+    let need = curvature_bytes(method, batch, widths);
+    if need > 0.8 * available as f64 {
+        return Err(TrainError::Invalid(format!(
+            "{method} at batch {batch} with {} outputs needs about {:.1} GB for its curvature \
+             (the C·B × C·B systems), more than the {:.1} GB available: use a smaller batch \
+             or a layer-wise method",
+            widths.last().copied().unwrap_or(0),
+            need / 1e9,
+            available as f64 / 1e9
+        )));
     }
     Ok(())
 }
@@ -429,4 +440,37 @@ fn resume(cfg: &FitConfig, path: &std::path::Path, device: &Device) -> Result<Ru
         step: loaded.progress.step,
         train_seconds: loaded.progress.train_seconds,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ngd_optim::Method;
+
+    /// Exact NGD at batch 256 with 10 outputs fits in 8 GiB; at batch 4096 its 40960² Gram
+    /// (three copies: 40 GB) does not, and the refusal states the estimate; K-FAC's factors do
+    /// not grow with the batch's square.
+    #[test]
+    fn exact_ngd_beyond_memory_is_refused_with_the_estimate() {
+        let widths = [784, 1024, 1024, 10];
+        let available = 8 << 30;
+        check_memory(Method::Exact, 256, &widths, available).unwrap();
+        let err = check_memory(Method::Exact, 4096, &widths, available)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("needs about 41.2 GB"), "{err}");
+        assert!(err.contains("8.6 GB available"), "{err}");
+        check_memory(Method::Kfac, 4096, &widths, available).unwrap();
+    }
+
+    #[test]
+    fn epoch_orders_are_permutations_that_differ_by_epoch_and_seed() {
+        let a = epoch_order(100, 0, 0);
+        let mut sorted = a.clone();
+        sorted.sort();
+        assert_eq!(sorted, (0..100).collect::<Vec<_>>());
+        assert_ne!(a, epoch_order(100, 0, 1));
+        assert_ne!(a, epoch_order(100, 1, 0));
+        assert_eq!(a, epoch_order(100, 0, 0));
+    }
 }

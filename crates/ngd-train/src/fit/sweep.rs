@@ -64,7 +64,7 @@ pub struct TuneResult {
 
 /// What the sweep reports while it runs.
 pub enum SweepEvent<'a> {
-    /// A run starts: its phase ("tune" or "seed <s>"), label and configuration.
+    /// A run starts: its phase ("tune" or "seed S"), label and configuration.
     Start(&'a str, &'a str, &'a FitConfig),
     /// An event of the running fit.
     Fit(FitEvent<'a>),
