@@ -3,7 +3,8 @@
 use crate::backend::Backend;
 use anyhow::{Context, Result};
 use clap::Args;
-use ngd_data::{DataConfig, Dataset, DatasetName};
+use ngd_data::{Dataset, DatasetName};
+use ngd_experiments::Network;
 use ngd_model::Activation;
 use ngd_optim::Method;
 use ngd_train::fit::OptimizerKind;
@@ -60,6 +61,22 @@ pub fn parse_count(text: &str) -> std::result::Result<usize, String> {
 }
 
 impl NetArgs {
+    /// The data and network these options describe.
+    pub fn network(&self) -> Network {
+        Network {
+            dataset: self.dataset,
+            classes: self.classes.clone(),
+            n_train: self.n_train,
+            n_test: self.n_test,
+            depth: self.depth,
+            width: self.width,
+            sigma_w2: self.sigma_w2,
+            sigma_b2: self.sigma_b2,
+            activation: self.activation,
+            seed: self.seed,
+        }
+    }
+
     /// Loads and preprocesses the data (MATH.md §7).
     pub fn load_data(&self) -> Result<Dataset> {
         if self.n_train == ngd_data::ALL || self.n_test == ngd_data::ALL {
@@ -68,37 +85,18 @@ impl NetArgs {
                  paper's full-batch setting solves N·C × N·C systems"
             );
         }
-        let classes = ngd_data::parse_classes(self.dataset, &self.classes)?;
-        let cfg = DataConfig {
-            dataset: self.dataset,
-            classes,
-            n_train: self.n_train,
-            n_test: self.n_test,
-        };
-        Ok(ngd_data::load(&cfg)?)
+        Ok(self.network().load_data()?)
     }
 
     /// The training configuration for `method`.
     pub fn train_config(&self, data: &Dataset, method: Method, opt: &OptArgs) -> TrainConfig {
+        let backend = self.backend.to_string();
         TrainConfig {
-            dataset: self.dataset.to_string(),
-            classes: data.classes.clone(),
-            n_train: self.n_train,
-            n_test: self.n_test,
-            depth: self.depth,
-            width: self.width,
-            sigma_w2: self.sigma_w2,
-            sigma_b2: self.sigma_b2,
-            activation: self.activation,
-            method,
             lr: opt.lr,
-            lr_scale: 1.0,
             damping: opt.damping.unwrap_or(defaults::DAMPING),
             sigma: opt.sigma.clone().map(|s| s.0),
-            loss: ngd_optim::Loss::Mse,
             steps: opt.steps,
-            seed: self.seed,
-            backend: self.backend.to_string(),
+            ..self.network().train_config(data, method, &backend)
         }
     }
 }
@@ -171,10 +169,7 @@ pub struct TrainArgs {
 
 /// Applies the Forster transform to the train inputs (and its map to the test inputs).
 fn apply_forster(data: &mut Dataset) -> Result<()> {
-    let train = &mut data.train;
-    let report = ngd_optim::forster::forster(&mut train.x, train.n, train.dim, 1e-6, 2000)?;
-    let test = &mut data.test;
-    ngd_optim::forster::forster_apply(&mut test.x, test.n, test.dim, &report);
+    let report = ngd_experiments::forster_inputs(data)?;
     eprintln!(
         "forster: {} iterations, ‖ZᵀZ − (N/M_0)I‖/‖(N/M_0)I‖ = {:.2e}",
         report.iterations, report.deviation

@@ -1,12 +1,16 @@
 //! The command-line hint for a library error: the libraries' errors are typed and never name
 //! a flag; this is where an error becomes advice about `ngd`'s options.
 
+use ngd_experiments::Error as ExperimentError;
 use ngd_optim::{LinalgError, MethodError, OptimError, SigmaError};
 use ngd_train::TrainError;
 
 /// The option(s) that fix `err`, if any of its causes is a known library error.
 pub fn hint(err: &anyhow::Error) -> Option<&'static str> {
     err.chain().find_map(|cause| {
+        if let Some(e) = cause.downcast_ref::<ExperimentError>() {
+            return experiment_hint(e);
+        }
         if let Some(e) = cause.downcast_ref::<OptimError>() {
             return optim_hint(e);
         }
@@ -14,15 +18,48 @@ pub fn hint(err: &anyhow::Error) -> Option<&'static str> {
             return linalg_hint(e);
         }
         if let Some(e) = cause.downcast_ref::<TrainError>() {
-            return match e {
-                TrainError::Diverged { .. } => Some("try a smaller --lr or a larger --damping"),
-                TrainError::Optim(e) => optim_hint(e),
-                TrainError::Method(e) => method_hint(e),
-                _ => None,
-            };
+            return train_hint(e);
         }
         cause.downcast_ref::<MethodError>().and_then(method_hint)
     })
+}
+
+fn experiment_hint(e: &ExperimentError) -> Option<&'static str> {
+    match e {
+        ExperimentError::Optim(e) => optim_hint(e),
+        ExperimentError::Method(e) => method_hint(e),
+        ExperimentError::Run {
+            source: TrainError::Diverged { .. },
+            ..
+        } => Some(
+            "lower its lr or raise its damping, or set \"allow_divergence\": true in the config",
+        ),
+        ExperimentError::Run { source, .. } => train_hint(source),
+        ExperimentError::AnalyticNeedsRelu(_) => {
+            Some("use --activation relu or --kernel empirical")
+        }
+        ExperimentError::UnknownPredictor(_) | ExperimentError::DuplicatePredictor(_) => Some(
+            "--methods takes exact, block-diagonal, block-tri-diagonal, kfac, kfac-printed, each once",
+        ),
+        ExperimentError::KfacMultiOutput { .. } => {
+            Some("drop kfac from --methods, or give two --classes")
+        }
+        ExperimentError::NotTwoClasses(_) => Some("give two --classes"),
+        ExperimentError::Memory { .. } if e.is_empirical_memory() => {
+            Some("use fewer samples (--n-train, --n-test), --kernel analytic or a smaller --width")
+        }
+        ExperimentError::Memory { .. } => Some("use fewer samples (--n-train, --n-test)"),
+        _ => None,
+    }
+}
+
+fn train_hint(e: &TrainError) -> Option<&'static str> {
+    match e {
+        TrainError::Diverged { .. } => Some("try a smaller --lr or a larger --damping"),
+        TrainError::Optim(e) => optim_hint(e),
+        TrainError::Method(e) => method_hint(e),
+        _ => None,
+    }
 }
 
 fn optim_hint(e: &OptimError) -> Option<&'static str> {
@@ -68,6 +105,8 @@ mod tests {
         assert!(hint(&err).unwrap().contains("--damping"));
         let err = anyhow::Error::new(TrainError::Optim(OptimError::NoDefaultLr { method: "x" }));
         assert!(hint(&err).unwrap().contains("--lr"));
+        let err = anyhow::Error::new(ExperimentError::Optim(OptimError::NeedsDamping));
+        assert!(hint(&err).unwrap().contains("--damping"));
         let err = anyhow::anyhow!("something else");
         assert!(hint(&err).is_none());
     }

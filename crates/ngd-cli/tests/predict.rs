@@ -151,11 +151,15 @@ fn predict_refuses_empirical_kernels_that_do_not_fit_in_memory() {
         "1000000",
     ]);
     assert!(!ok);
-    let last = err.trim_end().lines().last().unwrap_or_default();
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("error:"))
+        .unwrap_or_default();
     assert!(
-        last.starts_with("error: ngd predict would hold") && last.contains("Jacobian factors"),
+        line.starts_with("error: the predictions would hold") && line.contains("Jacobian factors"),
         "{err}"
     );
+    assert!(err.contains("hint:") && err.contains("--width"), "{err}");
 }
 
 /// Analytic kernels are N×N per layer and family: 30000 training samples need 3 × 6.7 GiB of
@@ -174,11 +178,15 @@ fn predict_refuses_kernels_that_do_not_fit_in_memory() {
         "100",
     ]);
     assert!(!ok);
-    let last = err.trim_end().lines().last().unwrap_or_default();
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("error:"))
+        .unwrap_or_default();
     assert!(
-        last.starts_with("error: ngd predict would hold 20.2 GiB") && !last.contains("factors"),
+        line.starts_with("error: the predictions would hold 20.2 GiB") && !line.contains("factors"),
         "{err}"
     );
+    assert!(err.contains("hint: use fewer samples"), "{err}");
 }
 
 /// `ngd predict --kernel empirical` runs every predictor, also for three classes.

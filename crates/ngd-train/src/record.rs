@@ -4,10 +4,10 @@ use crate::{Result, TrainError};
 use ngd_data::Dataset;
 use ngd_model::Activation;
 use ngd_optim::Method;
-use serde::Serialize;
+use serde::{Deserialize, Deserializer, Serialize};
 
 /// Every option of a training run.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TrainConfig {
     /// Dataset name (`mnist`, `cifar10`).
     pub dataset: String,
@@ -77,17 +77,21 @@ impl TrainConfig {
 }
 
 /// Measurements after one step (step 0 = initialisation).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StepRecord {
     /// Step index t.
     pub step: usize,
     /// L(θ_t) on the train set.
+    #[serde(deserialize_with = "f64_or_nan")]
     pub train_loss: f64,
     /// Train accuracy.
+    #[serde(deserialize_with = "f64_or_nan")]
     pub train_accuracy: f64,
     /// Loss on the test set.
+    #[serde(deserialize_with = "f64_or_nan")]
     pub test_loss: f64,
     /// Test accuracy.
+    #[serde(deserialize_with = "f64_or_nan")]
     pub test_accuracy: f64,
     /// The theory prediction of the train loss at step t (MSE, eq. 10); null for cross-entropy.
     pub theory_train_loss: Option<f64>,
@@ -101,7 +105,7 @@ pub struct StepRecord {
 }
 
 /// Every option of a run together with where its data came from.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunConfig {
     /// The options, including seed and backend.
     #[serde(flatten)]
@@ -113,7 +117,7 @@ pub struct RunConfig {
 }
 
 /// A whole run: configuration, constants and per-step records.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunRecord {
     /// The configuration, including seed, backend and data source.
     pub config: RunConfig,
@@ -139,4 +143,9 @@ impl RunRecord {
             steps: Vec::new(),
         }
     }
+}
+
+/// A measured value read back from JSON, where a non-finite f64 was written as `null`: NaN.
+fn f64_or_nan<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }

@@ -1,0 +1,108 @@
+//! The data and network options every experiment shares, with their defaults in one place
+//! ([`ngd_train::defaults`]), and the Forster transform of a dataset's inputs.
+
+use crate::Result;
+use ngd_data::{DataConfig, Dataset, DatasetName};
+use ngd_model::{Activation, MlpConfig};
+use ngd_optim::Method;
+use ngd_optim::forster::ForsterReport;
+use ngd_train::{TrainConfig, defaults};
+
+/// Data and network of a run: dataset, classes, split sizes, architecture and seed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Network {
+    /// Dataset.
+    pub dataset: DatasetName,
+    /// Classes by index ("0,7") or, for CIFAR-10, by name.
+    pub classes: String,
+    /// Training samples N.
+    pub n_train: usize,
+    /// Test samples N′.
+    pub n_test: usize,
+    /// Depth L.
+    pub depth: usize,
+    /// Hidden width M.
+    pub width: usize,
+    /// σ_w².
+    pub sigma_w2: f64,
+    /// σ_b².
+    pub sigma_b2: f64,
+    /// Activation φ.
+    pub activation: Activation,
+    /// Seed of the initial weights.
+    pub seed: u64,
+}
+
+impl Default for Network {
+    fn default() -> Self {
+        Self {
+            dataset: defaults::DATASET,
+            classes: defaults::CLASSES.into(),
+            n_train: defaults::N_TRAIN,
+            n_test: defaults::N_TEST,
+            depth: defaults::DEPTH,
+            width: defaults::WIDTH,
+            sigma_w2: defaults::SIGMA_W2,
+            sigma_b2: defaults::SIGMA_B2,
+            activation: defaults::ACTIVATION,
+            seed: defaults::SEED,
+        }
+    }
+}
+
+impl Network {
+    /// Loads and preprocesses the data (MATH.md §7).
+    pub fn load_data(&self) -> Result<Dataset> {
+        let classes = ngd_data::parse_classes(self.dataset, &self.classes)?;
+        let cfg = DataConfig {
+            dataset: self.dataset,
+            classes,
+            n_train: self.n_train,
+            n_test: self.n_test,
+        };
+        Ok(ngd_data::load(&cfg)?)
+    }
+
+    /// The NTK MLP on `data`'s inputs and outputs.
+    pub fn mlp_config(&self, data: &Dataset) -> MlpConfig {
+        MlpConfig::new(data.train.dim, self.width, self.depth, data.outputs)
+            .with_variances(self.sigma_w2, self.sigma_b2)
+            .with_activation(self.activation)
+    }
+
+    /// The full-batch training configuration for `method` on `backend` with the default
+    /// learning rate (the method's optimum), damping, loss (MSE) and step count.
+    pub fn train_config(&self, data: &Dataset, method: Method, backend: &str) -> TrainConfig {
+        TrainConfig {
+            dataset: self.dataset.to_string(),
+            classes: data.classes.clone(),
+            n_train: self.n_train,
+            n_test: self.n_test,
+            depth: self.depth,
+            width: self.width,
+            sigma_w2: self.sigma_w2,
+            sigma_b2: self.sigma_b2,
+            activation: self.activation,
+            method,
+            lr: None,
+            lr_scale: 1.0,
+            damping: defaults::DAMPING,
+            sigma: None,
+            loss: ngd_optim::Loss::Mse,
+            steps: defaults::STEPS,
+            seed: self.seed,
+            backend: backend.to_string(),
+        }
+    }
+}
+
+/// Forster-transforms the training inputs (Z ← normalise_rows(Z(ZᵀZ)^{-1/2}) until
+/// ZᵀZ ≈ (N/M_0)I; needs N ≥ M_0) and applies the same map to the test inputs, for K-FAC with
+/// M_0 < N.
+pub fn forster_inputs(data: &mut Dataset) -> Result<ForsterReport> {
+    let train = &mut data.train;
+    let report = ngd_optim::forster::forster(&mut train.x, train.n, train.dim, 1e-6, 2000)?;
+    let test = &mut data.test;
+    ngd_optim::forster::forster_apply(&mut test.x, test.n, test.dim, &report);
+    Ok(report)
+}
