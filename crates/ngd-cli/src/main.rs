@@ -8,6 +8,8 @@ mod figure;
 mod isotropy;
 mod minibatch;
 mod predict;
+mod progress;
+mod sweep;
 
 use ngd_cli::backend;
 
@@ -42,7 +44,7 @@ enum Command {
     Eval(minibatch::EvalArgs),
     /// Compare optimizers on a whole dataset: tune each on the validation split, run every
     /// seed, write time-to-accuracy tables and charts (e.g. experiments/full-mnist/config.json).
-    Sweep(minibatch::SweepArgs),
+    Sweep(sweep::SweepArgs),
     /// Time one training step per method, split into phases, on one or more backends.
     Bench(commands::BenchArgs),
     /// Reproduce a paper figure from its experiment config (e.g. experiments/fig1a/config.json).
@@ -68,7 +70,7 @@ fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Train(args) => commands::train(args),
         Command::Eval(args) => minibatch::eval(args),
-        Command::Sweep(args) => minibatch::sweep(args),
+        Command::Sweep(args) => sweep::sweep(args),
         Command::Bench(args) => commands::bench(args),
         Command::Figure(args) => figure::run(args),
         Command::Predict(args) => predict::run(args),

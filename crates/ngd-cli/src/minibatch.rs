@@ -3,12 +3,10 @@
 use crate::commands::{NetArgs, check_writable, write_json};
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use ngd_data::{ALL, DataConfig};
 use ngd_model::Parameterization;
 use ngd_optim::{Fisher, Loss};
-use ngd_train::fit::{self, FitConfig, FitEvent, FitOptions, OptimizerKind, Schedule, Status};
-use std::io::IsTerminal;
+use ngd_train::fit::{self, FitConfig, FitOptions, OptimizerKind, Schedule, Status};
 use std::path::{Path, PathBuf};
 
 /// The options of mini-batch training (`ngd train --batch-size B`).
@@ -128,7 +126,7 @@ fn fit_config(
 }
 
 /// Loads the splits of a mini-batch run.
-fn load_data(cfg: &FitConfig) -> Result<ngd_data::Holdout> {
+pub fn load_data(cfg: &FitConfig) -> Result<ngd_data::Holdout> {
     let data_cfg = DataConfig {
         dataset: cfg.dataset,
         classes: cfg.classes.clone(),
@@ -178,7 +176,7 @@ pub fn train(
         save: args.save.clone(),
         resume: args.resume.clone(),
     };
-    let mut progress = Progress::new();
+    let mut progress = crate::progress::Progress::new();
     println!("{}", evaluation_header());
     let record = fit::fit(&cfg, &data, &device, &options, &mut |event| {
         progress.event(event)
@@ -223,86 +221,6 @@ fn evaluation_header() -> String {
         "{:>6} {:>7} {:>9} {:>11} {:>9} {:>11} {:>9}",
         "epoch", "step", "seconds", "train_loss", "val_acc", "test_loss", "test_acc"
     )
-}
-
-/// A progress bar on a terminal, plain lines otherwise; evaluation lines on stdout.
-struct Progress {
-    bar: Option<ProgressBar>,
-    last_line: std::time::Instant,
-}
-
-impl Progress {
-    fn new() -> Self {
-        Self {
-            bar: None,
-            last_line: std::time::Instant::now(),
-        }
-    }
-
-    fn event(&mut self, event: FitEvent) {
-        match event {
-            FitEvent::Step {
-                epoch,
-                step,
-                total,
-                loss,
-                lr,
-            } => {
-                let bar = self.bar.get_or_insert_with(|| new_bar(total));
-                bar.set_position(step);
-                bar.set_message(format!("epoch {} loss {loss:.4} lr {lr:.3e}", epoch + 1));
-                if !std::io::stderr().is_terminal()
-                    && (self.last_line.elapsed().as_secs() >= 10 || step == total)
-                {
-                    self.last_line = std::time::Instant::now();
-                    eprintln!(
-                        "step {step}/{total} epoch {} batch loss {loss:.4} lr {lr:.3e}",
-                        epoch + 1
-                    );
-                }
-            }
-            FitEvent::Evaluation(e) => {
-                let line = format!(
-                    "{:>6.2} {:>7} {:>9.1} {:>11} {:>9} {:>11.4} {:>9.4}",
-                    e.epoch,
-                    e.step,
-                    e.seconds,
-                    e.train_loss.map_or("-".into(), |v| format!("{v:.4}")),
-                    e.val_accuracy.map_or("-".into(), |v| format!("{v:.4}")),
-                    e.test_loss,
-                    e.test_accuracy
-                );
-                match &self.bar {
-                    Some(bar) => bar.suspend(|| println!("{line}")),
-                    None => println!("{line}"),
-                }
-            }
-            FitEvent::Saved(path) => {
-                let line = format!("saved {}", path.display());
-                match &self.bar {
-                    Some(bar) => bar.suspend(|| eprintln!("{line}")),
-                    None => eprintln!("{line}"),
-                }
-            }
-        }
-    }
-
-    fn finish(&self) {
-        if let Some(bar) = &self.bar {
-            bar.finish_and_clear();
-        }
-    }
-}
-
-fn new_bar(total: u64) -> ProgressBar {
-    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{bar:30} {pos}/{len} steps [{elapsed_precise}<{eta_precise}, {per_sec}] {msg}",
-        )
-        .expect("valid template"),
-    );
-    bar
 }
 
 /// Arguments of `ngd eval`.
@@ -361,100 +279,6 @@ pub fn eval(args: EvalArgs) -> Result<()> {
             "test_loss": test_loss,
         });
         write_json(out, &doc)?;
-    }
-    Ok(())
-}
-
-/// Arguments of `ngd sweep`.
-#[derive(Args, Debug)]
-pub struct SweepArgs {
-    /// Comparison config (JSON), e.g. experiments/full-mnist/config.json.
-    pub config: PathBuf,
-    /// Folder for sweep.json, summary.json, table.md and the charts (default: the config's).
-    #[arg(long)]
-    pub out_dir: Option<PathBuf>,
-    /// Compute backend of every run.
-    #[arg(long, default_value = ngd_train::defaults::BACKEND)]
-    pub backend: crate::backend::Backend,
-    /// Only redo the table and charts from an existing sweep.json.
-    #[arg(long)]
-    pub replot: bool,
-}
-
-/// `ngd sweep`: tune every optimizer, run every seed, write the comparison.
-pub fn sweep(args: SweepArgs) -> Result<()> {
-    let out_dir = args
-        .out_dir
-        .clone()
-        .or_else(|| args.config.parent().map(PathBuf::from))
-        .unwrap_or_else(|| PathBuf::from("."));
-    let record_path = out_dir.join("sweep.json");
-    let record: fit::SweepRecord = if args.replot {
-        let text = std::fs::read_to_string(&record_path)
-            .with_context(|| format!("reading {}", record_path.display()))?;
-        serde_json::from_str(&text).with_context(|| format!("parsing {}", record_path.display()))?
-    } else {
-        check_writable(&record_path)?;
-        let text = std::fs::read_to_string(&args.config)
-            .with_context(|| format!("reading {}", args.config.display()))?;
-        let sweep: fit::SweepConfig = serde_json::from_str(&text)
-            .with_context(|| format!("parsing comparison config {}", args.config.display()))?;
-        let first = sweep
-            .optimizers
-            .first()
-            .context("the config lists no optimizers")?;
-        let data_cfg = sweep.run_config(first, &Default::default())?;
-        let data = load_data(&data_cfg)?;
-        let device = args.backend.device()?;
-        let runs_dir = out_dir.join("runs");
-        let mut progress = Progress::new();
-        let mut failure = None;
-        let mut current = String::new();
-        let mut tune_index = 0;
-        let record = fit::run_sweep(&sweep, &data, &device, &mut |event| match event {
-            fit::SweepEvent::Start(phase, label, cfg) => {
-                progress = Progress::new();
-                current = label.to_string();
-                let damping = match cfg.optimizer.method() {
-                    Some(_) => format!(" damping {}", cfg.damping),
-                    None => String::new(),
-                };
-                eprintln!(
-                    "[{phase}] {label}: lr {}{damping} epochs {} seed {}",
-                    cfg.lr, cfg.epochs, cfg.seed
-                );
-            }
-            fit::SweepEvent::Fit(e) => progress.event(e),
-            fit::SweepEvent::Done(phase, rec) => {
-                progress.finish();
-                let name = if phase == "tune" {
-                    tune_index += 1;
-                    format!("{current}_tune{tune_index}.json")
-                } else {
-                    format!("{current}_{}.json", phase.replace(' ', ""))
-                };
-                if let Err(e) = write_json(&runs_dir.join(name), rec) {
-                    failure = Some(e);
-                }
-            }
-        })?;
-        if let Some(e) = failure {
-            return Err(e);
-        }
-        write_json(&record_path, &record)?;
-        record
-    };
-    let summary = fit::summarize(&record);
-    write_json(&out_dir.join("summary.json"), &summary)?;
-    let table = fit::markdown(&summary, &record.config.reference);
-    std::fs::write(out_dir.join("table.md"), &table)?;
-    print!("{table}");
-    for (name, by_epoch) in [("accuracy_time.svg", false), ("accuracy_epoch.svg", true)] {
-        let path = out_dir.join(name);
-        fit::accuracy_chart(&record, &summary, by_epoch)
-            .save(&path)
-            .with_context(|| format!("writing {}", path.display()))?;
-        eprintln!("wrote {}", path.display());
     }
     Ok(())
 }

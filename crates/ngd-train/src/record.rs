@@ -37,7 +37,9 @@ pub struct TrainConfig {
     pub damping: f64,
     /// Σ of the `layer-wise` method (eq. 15), rows of the L × L matrix.
     pub sigma: Option<Vec<Vec<f64>>>,
-    /// Training loss (MSE, or cross-entropy with its Fisher JᵀΛJ/N).
+    /// Training loss (MSE, or cross-entropy with its Fisher JᵀΛJ/N); MSE in records that
+    /// predate the option.
+    #[serde(default)]
     pub loss: ngd_optim::Loss,
     /// Number of steps.
     pub steps: usize,

@@ -1,0 +1,103 @@
+//! `ngd sweep`: a comparison of optimizers on a whole dataset.
+
+use crate::commands::{check_writable, write_json};
+use crate::minibatch::load_data;
+use crate::progress::Progress;
+use anyhow::{Context, Result};
+use clap::Args;
+use ngd_train::fit;
+use std::path::PathBuf;
+
+/// Arguments of `ngd sweep`.
+#[derive(Args, Debug)]
+pub struct SweepArgs {
+    /// Comparison config (JSON), e.g. experiments/full-mnist/config.json.
+    pub config: PathBuf,
+    /// Folder for sweep.json, summary.json, table.md and the charts (default: the config's).
+    #[arg(long)]
+    pub out_dir: Option<PathBuf>,
+    /// Compute backend of every run.
+    #[arg(long, default_value = ngd_train::defaults::BACKEND)]
+    pub backend: crate::backend::Backend,
+    /// Only redo the table and charts from an existing sweep.json.
+    #[arg(long)]
+    pub replot: bool,
+}
+
+/// `ngd sweep`: tune every optimizer, run every seed, write the comparison.
+pub fn sweep(args: SweepArgs) -> Result<()> {
+    let out_dir = args
+        .out_dir
+        .clone()
+        .or_else(|| args.config.parent().map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from("."));
+    let record_path = out_dir.join("sweep.json");
+    let record: fit::SweepRecord = if args.replot {
+        let text = std::fs::read_to_string(&record_path)
+            .with_context(|| format!("reading {}", record_path.display()))?;
+        serde_json::from_str(&text).with_context(|| format!("parsing {}", record_path.display()))?
+    } else {
+        check_writable(&record_path)?;
+        let text = std::fs::read_to_string(&args.config)
+            .with_context(|| format!("reading {}", args.config.display()))?;
+        let sweep: fit::SweepConfig = serde_json::from_str(&text)
+            .with_context(|| format!("parsing comparison config {}", args.config.display()))?;
+        let first = sweep
+            .optimizers
+            .first()
+            .context("the config lists no optimizers")?;
+        let data_cfg = sweep.run_config(first, &Default::default())?;
+        let data = load_data(&data_cfg)?;
+        let device = args.backend.device()?;
+        let runs_dir = out_dir.join("runs");
+        let mut progress = Progress::new();
+        let mut failure = None;
+        let mut current = String::new();
+        let mut tune_index = 0;
+        let record = fit::run_sweep(&sweep, &data, &device, &mut |event| match event {
+            fit::SweepEvent::Start(phase, label, cfg) => {
+                progress = Progress::new();
+                current = label.to_string();
+                let damping = match cfg.optimizer.method() {
+                    Some(_) => format!(" damping {}", cfg.damping),
+                    None => String::new(),
+                };
+                eprintln!(
+                    "[{phase}] {label}: lr {}{damping} epochs {} seed {}",
+                    cfg.lr, cfg.epochs, cfg.seed
+                );
+            }
+            fit::SweepEvent::Fit(e) => progress.event(e),
+            fit::SweepEvent::Done(phase, rec) => {
+                progress.finish();
+                let name = if phase == "tune" {
+                    tune_index += 1;
+                    format!("{current}_tune{tune_index}.json")
+                } else {
+                    format!("{current}_{}.json", phase.replace(' ', ""))
+                };
+                if let Err(e) = write_json(&runs_dir.join(name), rec) {
+                    failure = Some(e);
+                }
+            }
+        })?;
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        write_json(&record_path, &record)?;
+        record
+    };
+    let summary = fit::summarize(&record);
+    write_json(&out_dir.join("summary.json"), &summary)?;
+    let table = fit::markdown(&summary, &record.config.reference);
+    std::fs::write(out_dir.join("table.md"), &table)?;
+    print!("{table}");
+    for (name, by_epoch) in [("accuracy_time.svg", false), ("accuracy_epoch.svg", true)] {
+        let path = out_dir.join(name);
+        fit::accuracy_chart(&record, &summary, by_epoch)
+            .save(&path)
+            .with_context(|| format!("writing {}", path.display()))?;
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(())
+}
