@@ -187,4 +187,126 @@ mod tests {
             }
         }
     }
+
+    /// Outputs (N × C) with moderate and large logits (p close to 0 and 1), and targets.
+    fn fd_cases() -> Vec<(Mat<f64>, Vec<f64>)> {
+        let softmax = Mat::from_fn(4, 3, |i, j| {
+            [
+                [0.3, -0.8, 1.1],
+                [6.0, -4.0, 1.0],
+                [-2.5, -2.4, 3.2],
+                [0.0, 0.0, 0.0],
+            ][i][j]
+        });
+        let logistic = Mat::from_fn(4, 1, |i, _| [-3.0, 0.4, 5.0, 0.0][i]);
+        vec![(softmax, targets(4, 3)), (logistic, targets(4, 1))]
+    }
+
+    /// Λ_n of `output_hessian` (softmax diag(p) − ppᵀ for C = 3, logistic p(1 − p) for C = 1)
+    /// against the central second difference of the per-sample loss `Loss::value` (one row,
+    /// Richardson over h = 2e-3, 1e-3) with respect to the outputs f_n, including samples with
+    /// p near 0 and 1; and with the mean loss over all N samples, N·∂²L/∂f_n∂f_m = Λ_n for
+    /// m = n and 0 for m ≠ n. Measured: max |Λ − FD| = 1.3e-9 (per sample), tolerance 1e-8;
+    /// 1.3e-9 (N × mean loss, off-diagonal blocks 0), tolerance 2e-8.
+    #[test]
+    fn cross_entropy_output_hessian_is_the_second_derivative_of_the_loss() {
+        let loss = Loss::CrossEntropy;
+        let (mut worst, mut worst_mean) = (0.0f64, 0.0f64);
+        for (outputs, y) in fd_cases() {
+            let (n, c) = (outputs.nrows(), outputs.ncols());
+            // Central second difference at flat indices a, b of the row-major outputs, step h,
+            // Richardson-extrapolated over h = 2e-3 and 1e-3 (truncation O(h⁴)).
+            let second = |value: &dyn Fn(&[f64]) -> f64, base: &[f64], a: usize, b: usize| {
+                let diff = |h: f64| {
+                    let at = |sa: f64, sb: f64| {
+                        let mut v = base.to_vec();
+                        v[a] += sa * h;
+                        v[b] += sb * h;
+                        value(&v)
+                    };
+                    (at(1.0, 1.0) - at(1.0, -1.0) - at(-1.0, 1.0) + at(-1.0, -1.0)) / (4.0 * h * h)
+                };
+                (4.0 * diff(1e-3) - diff(2e-3)) / 3.0
+            };
+            let rows = ngd_linalg::to_rows(&outputs);
+            for i in 0..n {
+                let lambda = super::output_hessian(loss, &outputs, i);
+                assert_eq!((lambda.nrows(), lambda.ncols()), (c, c));
+                let row = &rows[i * c..(i + 1) * c];
+                let t = &y[i * c..(i + 1) * c];
+                let per_sample = |v: &[f64]| loss.value(v, t, c);
+                for a in 0..c {
+                    for b in 0..c {
+                        let fd = second(&per_sample, row, a, b);
+                        let err = (fd - lambda[(a, b)]).abs();
+                        worst = worst.max(err);
+                        assert!(
+                            err < 1e-8,
+                            "C = {c}, sample {i}, ({a}, {b}): Λ = {:e}, FD {fd:e}",
+                            lambda[(a, b)]
+                        );
+                    }
+                }
+            }
+            // The mean loss: N × its Hessian is blockdiag(Λ_n).
+            let mean = |v: &[f64]| loss.value(v, &y, c);
+            for a in 0..n * c {
+                for b in 0..n * c {
+                    let (ia, ib) = (a / c, b / c);
+                    let want = if ia == ib {
+                        super::output_hessian(loss, &outputs, ia)[(a % c, b % c)]
+                    } else {
+                        0.0
+                    };
+                    let fd = n as f64 * second(&mean, &rows, a, b);
+                    worst_mean = worst_mean.max((fd - want).abs());
+                    assert!(
+                        (fd - want).abs() < 2e-8,
+                        "C = {c}, mean loss, ({a}, {b}): {want:e} vs FD {fd:e}"
+                    );
+                }
+            }
+        }
+        eprintln!(
+            "Λ vs finite-difference Hessian: max abs error {worst:.2e} (per sample), \
+             {worst_mean:.2e} (N × mean loss)"
+        );
+    }
+
+    /// g = N∂L/∂f (class-major) of `output_gradient` against the central difference of the mean
+    /// loss `Loss::value` (Richardson over h = 2e-3, 1e-3), for cross-entropy (softmax C = 3 and
+    /// logistic C = 1 with ±½ targets, large logits included) and MSE. Measured 3.7e-12;
+    /// tolerance 5e-11.
+    #[test]
+    fn output_gradient_is_the_derivative_of_the_mean_loss() {
+        let mut worst = 0.0f64;
+        for (outputs, y) in fd_cases() {
+            let (n, c) = (outputs.nrows(), outputs.ncols());
+            let rows = ngd_linalg::to_rows(&outputs);
+            for loss in [Loss::CrossEntropy, Loss::Mse] {
+                let g = loss.output_gradient(&outputs, &y);
+                for i in 0..n {
+                    for j in 0..c {
+                        let diff = |h: f64| {
+                            let (mut plus, mut minus) = (rows.clone(), rows.clone());
+                            plus[i * c + j] += h;
+                            minus[i * c + j] -= h;
+                            n as f64 * (loss.value(&plus, &y, c) - loss.value(&minus, &y, c))
+                                / (2.0 * h)
+                        };
+                        // Richardson over h = 2e-3, 1e-3: truncation O(h⁴).
+                        let fd = (4.0 * diff(1e-3) - diff(2e-3)) / 3.0;
+                        let err = (fd - g[j * n + i]).abs();
+                        worst = worst.max(err);
+                        assert!(
+                            err < 5e-11,
+                            "{loss}, C = {c}, sample {i}, output {j}: g = {:e}, FD {fd:e}",
+                            g[j * n + i]
+                        );
+                    }
+                }
+            }
+        }
+        eprintln!("output gradient vs finite differences: max abs error {worst:.2e}");
+    }
 }
