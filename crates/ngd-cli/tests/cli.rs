@@ -218,3 +218,130 @@ fn kfac_and_unit_wise_train_ten_class_mnist() {
         assert!(acc > 0.4, "{method} {loss}: test accuracy {acc}");
     }
 }
+
+/// Mini-batch training end to end: `ngd train --batch-size … --save --out` writes a complete
+/// record and a checkpoint, and `ngd eval` on the checkpoint reproduces the recorded test
+/// accuracy and loss.
+#[test]
+fn minibatch_train_save_then_eval_reproduces_the_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let (model, out, eval) = (
+        dir.path().join("model.mpk"),
+        dir.path().join("run.json"),
+        dir.path().join("eval.json"),
+    );
+    let (ok, stdout, err) = ngd(&[
+        "train",
+        "--dataset",
+        "mnist",
+        "--classes",
+        "all",
+        "--n-train",
+        "1200",
+        "--n-test",
+        "300",
+        "--validation",
+        "200",
+        "--width",
+        "64",
+        "--parameterization",
+        "standard",
+        "--method",
+        "kfac",
+        "--fisher",
+        "sampled",
+        "--kfac-decay",
+        "0.9",
+        "--lr",
+        "0.1",
+        "--damping",
+        "0.1",
+        "--batch-size",
+        "100",
+        "--epochs",
+        "2",
+        "--save",
+        model.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    assert!(stdout.contains("test_acc"), "{stdout}");
+    let record = read_json(&out);
+    let evals = record["evaluations"].as_array().unwrap();
+    assert_eq!(evals.len(), 3);
+    assert_eq!(record["status"]["kind"], "complete");
+    assert_eq!(record["config"]["optimizer"], "kfac");
+    let last = evals.last().unwrap();
+    assert!(last["test_accuracy"].as_f64().unwrap() > 0.5, "{last}");
+    let (ok, stdout, err) = ngd(&[
+        "eval",
+        "--model",
+        model.to_str().unwrap(),
+        "--out",
+        eval.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    assert!(stdout.contains("test_accuracy="), "{stdout}");
+    let e = read_json(&eval);
+    assert_eq!(e["test_accuracy"], last["test_accuracy"]);
+    assert_eq!(e["test_images"], 300);
+    let (a, b) = (
+        e["test_loss"].as_f64().unwrap(),
+        last["test_loss"].as_f64().unwrap(),
+    );
+    assert!((a - b).abs() <= 1e-12 * b.abs(), "{a} vs {b}");
+}
+
+/// Mini-batch bad input: an unwritable --save is refused before training, a first-order
+/// optimizer without --batch-size and a mini-batch option without it are clear errors.
+#[test]
+fn minibatch_bad_input_is_refused_before_training() {
+    let dir = tempfile::tempdir().unwrap();
+    let blocker = dir.path().join("file");
+    std::fs::write(&blocker, b"x").unwrap();
+    let save = blocker.join("model.mpk");
+    let (ok, stdout, err) = ngd(&[
+        "train",
+        "--classes",
+        "all",
+        "--n-train",
+        "500",
+        "--n-test",
+        "100",
+        "--validation",
+        "100",
+        "--width",
+        "32",
+        "--method",
+        "adam",
+        "--batch-size",
+        "50",
+        "--save",
+        save.to_str().unwrap(),
+    ]);
+    assert!(!ok && err.contains("model.mpk"), "{err}");
+    assert!(!stdout.contains("test_acc"), "training started:\n{stdout}");
+    expect_error(&["--method", "adam"], "--batch-size");
+    // clap's own error for an option that needs --batch-size (with its usage lines).
+    let (ok, _, err) = ngd(&["train", "--epochs", "3"]);
+    assert!(
+        !ok && err.contains("--batch-size") && !err.contains("panicked"),
+        "{err}"
+    );
+    expect_error(
+        &[
+            "--batch-size",
+            "5000",
+            "--classes",
+            "all",
+            "--n-train",
+            "500",
+            "--validation",
+            "100",
+            "--method",
+            "adam",
+        ],
+        "larger than the training set",
+    );
+}
