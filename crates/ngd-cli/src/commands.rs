@@ -153,8 +153,10 @@ pub struct TrainArgs {
     /// Write the run (config, α, lr, per-step records) as JSON to this file.
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Forster-transform the inputs before training (Z ← normalise_rows(Z(ZᵀZ)^{-1/2}) until
-    /// ZᵀZ ≈ (N/M_0)I; needs N ≥ M_0; the test inputs get the same map), for K-FAC with M_0 < N.
+    /// Forster-transform the inputs before training, for K-FAC with M_0 < N: on the inputs'
+    /// principal span of r dimensions (eigenvalues of ZᵀZ above 1e-5·λ_max, raised tenfold while
+    /// the iteration stalls), Z ← normalise_rows(Z(ZᵀZ)^{-1/2}) until ZᵀZ ≈ (N/r)·projector; the
+    /// test inputs get the same map.
     #[arg(long)]
     pub forster: bool,
     /// Loss: mse (the paper's) or cross-entropy (softmax; logistic for two classes with one
@@ -168,11 +170,11 @@ pub struct TrainArgs {
 }
 
 /// Applies the Forster transform to the train inputs (and its map to the test inputs).
-fn apply_forster(data: &mut Dataset) -> Result<()> {
+pub(crate) fn apply_forster(data: &mut Dataset) -> Result<()> {
     let report = ngd_experiments::forster_inputs(data)?;
     eprintln!(
-        "forster: {} iterations, ‖ZᵀZ − (N/M_0)I‖/‖(N/M_0)I‖ = {:.2e}",
-        report.iterations, report.deviation
+        "forster: span r = {} (cut {:.0e}·λ_max), {} iterations, ‖ZᵀZ − (N/r)P‖/‖(N/r)P‖ = {:.2e}",
+        report.rank, report.span_tol, report.iterations, report.deviation
     );
     Ok(())
 }

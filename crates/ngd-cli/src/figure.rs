@@ -63,8 +63,8 @@ fn train_runs(args: &FigureArgs) -> Result<FigureResults> {
             label,
         } => eprintln!("[{}/{total}] {label}", index + 1),
         FigureEvent::Forster(r) => eprintln!(
-            "  forster: {} iterations, ‖ZᵀZ − (N/M_0)I‖/‖(N/M_0)I‖ = {:.2e}",
-            r.iterations, r.deviation
+            "  forster: span r = {} (cut {:.0e}·λ_max), {} iterations, ‖ZᵀZ − (N/r)P‖/‖(N/r)P‖ = {:.2e}",
+            r.rank, r.span_tol, r.iterations, r.deviation
         ),
         FigureEvent::Step(s) => eprintln!("  {}", step_line(s)),
         FigureEvent::Diverged(d) => eprintln!(

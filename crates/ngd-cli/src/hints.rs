@@ -67,7 +67,9 @@ fn optim_hint(e: &OptimError) -> Option<&'static str> {
         OptimError::NeedsDamping => Some("pass --damping ρ > 0, e.g. --damping 1e-3"),
         OptimError::NoDefaultLr { .. } => Some("give --lr explicitly (and --damping ρ > 0)"),
         OptimError::SingularInputFactor { .. } => Some("use --forster or --damping ρ > 0"),
-        OptimError::Forster(_) => Some("drop --forster and use --damping ρ > 0 instead"),
+        OptimError::Forster(_) | OptimError::ForsterStalled { .. } => {
+            Some("drop --forster and use --damping ρ > 0 instead")
+        }
         OptimError::Linalg(e) => linalg_hint(e),
         OptimError::Sigma(SigmaError::Singular { .. }) => {
             Some("use --damping ρ > 0, another --depth, or another --sigma")

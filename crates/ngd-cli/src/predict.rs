@@ -39,6 +39,10 @@ pub struct PredictArgs {
     /// Samples per forward/backward chunk on the device (bounds memory).
     #[arg(long, default_value_t = 1000)]
     pub chunk: usize,
+    /// Forster-transform the inputs first (on their principal span, see `ngd train --forster`);
+    /// K-FAC then pseudo-inverts its first input factor through the inputs.
+    #[arg(long)]
+    pub forster: bool,
     /// Write the results as JSON to this file.
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -90,9 +94,13 @@ pub fn run(args: PredictArgs) -> Result<()> {
         seeds: args.seeds,
         chunk: args.chunk,
         backend: args.net.backend.to_string(),
+        forster: args.forster,
     };
     cfg.validate()?;
-    let data = args.net.load_data()?;
+    let mut data = args.net.load_data()?;
+    if args.forster {
+        crate::commands::apply_forster(&mut data)?;
+    }
     let device = args.net.backend.device()?;
     let mut results = predict::run_predictions(&cfg, &data, &device, &mut |m| log(m))?;
     println!(

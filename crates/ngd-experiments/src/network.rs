@@ -96,9 +96,9 @@ impl Network {
     }
 }
 
-/// Forster-transforms the training inputs (Z ← normalise_rows(Z(ZᵀZ)^{-1/2}) until
-/// ZᵀZ ≈ (N/M_0)I; needs N ≥ M_0) and applies the same map to the test inputs, for K-FAC with
-/// M_0 < N.
+/// Forster-transforms the training inputs on their principal span of r dimensions
+/// ([`ngd_optim::forster::forster`]: Z ← normalise_rows(Z(ZᵀZ)^{-1/2}) until ZᵀZ ≈ (N/r)P,
+/// relative deviation 1e-6) and applies the same map to the test inputs, for K-FAC with M_0 < N.
 pub fn forster_inputs(data: &mut Dataset) -> Result<ForsterReport> {
     let train = &mut data.train;
     let report = ngd_optim::forster::forster(&mut train.x, train.n, train.dim, 1e-6, 2000)?;

@@ -69,6 +69,11 @@ pub struct PredictConfig {
     pub chunk: usize,
     /// The backend's name, for the record.
     pub backend: String,
+    /// Whether the inputs of the data passed to [`run_predictions`] were Forster-transformed
+    /// ([`crate::forster_inputs`]); recorded, and K-FAC then pseudo-inverts its first input
+    /// factor through the inputs at any N (the transformed inputs span r ≤ min(N, M_0)
+    /// dimensions).
+    pub forster: bool,
 }
 
 impl PredictConfig {
@@ -170,7 +175,7 @@ pub fn run_predictions(
         set
     };
     memory::check_memory(cfg.kernel, &net_cfg, set, n, n_test)?;
-    let kfac_low_rank = n + usize::from(net.sigma_b2 > 0.0) > dim;
+    let kfac_low_rank = cfg.forster || n + usize::from(net.sigma_b2 > 0.0) > dim;
     let x_train = from_rows(&data.train.x, n, dim);
     let x_test = from_rows(&data.test.x, n_test, dim);
 

@@ -79,6 +79,9 @@ pub struct PredictRecordConfig {
     /// How K-FAC's first-layer factor was treated.
     #[serde(default)]
     pub kfac_note: String,
+    /// Whether the inputs were Forster-transformed (absent in records before the option).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forster: Option<bool>,
     /// The loss reported.
     #[serde(default)]
     pub loss: String,
@@ -106,7 +109,10 @@ impl PredictRecordConfig {
                 "empirical (each seed's network at init; C > 1: class-averaged diagonal block of δ·δ)"
             }
         };
-        let kfac_note = if kfac_low_rank {
+        let kfac_note = if cfg.forster {
+            "Forster-transformed inputs (on their principal span of r dimensions): layer-1 input \
+             factor pseudo-inverted through the inputs (FunctionSpace::kfac_low_rank_inputs)"
+        } else if kfac_low_rank {
             "N > M_0: layer-1 input factor pseudo-inverted through the inputs \
              (FunctionSpace::kfac_low_rank_inputs, paper §4.3 'M_0 < N' form, no Forster transform)"
         } else {
@@ -132,6 +138,7 @@ impl PredictRecordConfig {
             data_source: data.source.clone(),
             methods: cfg.methods.clone(),
             kfac_note: kfac_note.into(),
+            forster: cfg.forster.then_some(true),
             loss: "1/2 · mean over test samples of Σ_c (f − y)²".into(),
             std: "population standard deviation over seeds (ddof = 0)".into(),
             kernel_regression_note: "f_∞ with f_0 = 0 (α⁻¹Θ̄(x',x)y); with empirical kernels \

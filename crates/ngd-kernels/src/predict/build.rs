@@ -137,7 +137,8 @@ impl<'a> FunctionSpace<'a> {
     /// [`Predictor::KfacPinvInput`], but the first layer's pseudo-inverse comes from the inputs,
     /// Q_1'Q_1⁺ = X̃'(X̃ᵀX̃)⁻¹X̃ᵀ with X̃ = [σ_w X/√M_0, σ_b 1], which costs O(N M_0²) instead of
     /// an N×N eigen-decomposition. `x_train` (N×M_0) and `x_test` (N'×M_0) must be the inputs
-    /// the kernels were built from (spot-checked against A_0) and X̃ must have full column rank.
+    /// the kernels were built from (spot-checked against A_0); X̃ of lower column rank (constant pixels,
+    /// Forster inputs on a span) is pseudo-inverted.
     /// Θ̄(x,x) = N[(L−1)I + diag(X̃(X̃ᵀX̃)⁻¹X̃ᵀ)] is diagonal; it is isotropic (α reported) only
     /// for Forster-transformed inputs. `predictor` is [`Predictor::Kfac`] (training's last-layer
     /// weight 1: Θ̄(x,x) = N[(L−2)I + diag(X̃(X̃ᵀX̃)⁻¹X̃ᵀ)] + I) or [`Predictor::KfacPrinted`]

@@ -16,8 +16,8 @@ pub(super) enum FirstFactor<'x> {
     InvertLastLayerOnce,
     /// Moore–Penrose pseudo-inverse through Q_1's eigen-decomposition (relative cut-off).
     PseudoInverse(f64),
-    /// Pseudo-inverse through the inputs: Q_1'Q_1⁺ = X̃'(X̃ᵀX̃)⁻¹X̃ᵀ with the bias-augmented
-    /// X̃ = [σ_w X/√M_0, σ_b 1] (train, test); needs X̃ of full column rank.
+    /// Pseudo-inverse through the inputs: Q_1'Q_1⁺ = X̃'(X̃ᵀX̃)⁺X̃ᵀ with the bias-augmented
+    /// X̃ = [σ_w X/√M_0, σ_b 1] (train, test).
     FromInputs(MatRef<'x, f64>, MatRef<'x, f64>),
     /// [`FirstFactor::FromInputs`] with the last layer weighted 1 instead of N.
     FromInputsLastLayerOnce(MatRef<'x, f64>, MatRef<'x, f64>),
@@ -144,11 +144,19 @@ pub(super) fn input_projection(
     check_inputs_match(xa.as_ref(), xa.as_ref(), &train.a[0], train)?;
     check_inputs_match(xa_test.as_ref(), xa.as_ref(), &test.a[0], train)?;
     let gram = xa.transpose() * &xa;
-    let chol = Cholesky::new(
-        gram.as_ref(),
-        "K-FAC layer-1 input Gram X̃ᵀX̃ (inputs must have full column rank M_0 (+1 with bias) ≤ N)",
-    )?;
-    let z = chol.solve(xa.transpose()); // (X̃ᵀX̃)⁻¹X̃ᵀ, r×N
+    // (X̃ᵀX̃)⁺X̃ᵀ, r×N: Cholesky when X̃ has full column rank, else the pseudo-inverse (inputs that
+    // span fewer than M_0 dimensions: constant pixels, a Forster span), eigenvalues at or below
+    // 1e-12·λ_max dropped like training's first input factor (ngd_optim::blocks PINV_REL_TOL).
+    let z = match Cholesky::new(gram.as_ref(), "K-FAC layer-1 input Gram X̃ᵀX̃") {
+        Ok(chol) => chol.solve(xa.transpose()),
+        Err(LinalgError::Singular { .. }) => ngd_linalg::solve_pseudo_inverse(
+            gram.as_ref(),
+            xa.transpose(),
+            1e-12,
+            "K-FAC layer-1 input Gram X̃ᵀX̃ (pseudo-inverse)",
+        )?,
+        Err(e) => return Err(e.into()),
+    };
     let diag = (0..n)
         .map(|i| (0..xa.ncols()).map(|k| xa[(i, k)] * z[(k, i)]).sum())
         .collect();

@@ -36,8 +36,21 @@ impl Curvature for Kfac {
     /// whose B*_L = δ_Lᵀδ_L/N = 1 is 1 × 1 (C = 1, δ_L = 1), is exactly BD's block and gives I.
     /// So α = N(L−1) + 1; the paper's eq. 21 states N·L (its last term is N·A A⁻¹). With C > 1
     /// outputs and MSE the same holds: the last layer's B* = I_C.
+    ///
+    /// When the first input factor has rank r_0 = rank(h̃_0) < N (M_0 + 1 < N, or dependent
+    /// inputs), its ρ → 0 limit is the pseudo-inverse and the first layer contributes
+    /// N·diag(h̃_0(h̃_0ᵀh̃_0)⁺h̃_0ᵀ), N times the leverages of h̃_0, which sum to r_0. The mean
+    /// eigenvalue of Θ̄ is then α = N(L−2) + r_0 + 1, returned here; Θ̄ = αI exactly when the
+    /// leverages are equal, which the Forster transform makes so (r_0 = r, the dimension of the
+    /// transformed span, at σ_b = 0; see [`crate::forster`]).
     fn alpha(&self, factors: &Factors) -> Option<f64> {
-        Some((factors.samples() * (factors.depth() - 1) + 1) as f64)
+        let (n, depth) = (factors.samples(), factors.depth());
+        let hidden = n * (depth - 1) + 1;
+        if depth < 2 {
+            return Some(hidden as f64);
+        }
+        let r0 = first_input_rank(&factors.layers[0].input).ok()?;
+        Some((hidden - n + r0) as f64)
     }
 
     fn direction(&self, factors: &Factors, residual: &[f64]) -> Result<Direction> {
@@ -83,8 +96,8 @@ impl Kfac {
             // B the K × N matrix of β, so the only large products are the two Grams and P X.
             let b_inv = damped_gram(x, n, rho_b, &what_b, false)?.inverse();
             let scaled = root.combine(&b_inv, n);
-            let p =
-                damped_gram(&layer.input, n, rho_a, &what_a, first_input)?.solve(scaled.as_ref());
+            let p = input_factor(gram(layer.input.as_ref()), n, rho_a, &what_a, first_input)?
+                .solve(scaled.as_ref());
             return Ok(LayerStep::Coefficients(&p * x));
         }
         // X̂ = X (B* + ρ_B)⁻¹ (K × M_l), then Σ_k β_k x̂_k(n) / N per sample (N × M_l).
@@ -92,11 +105,12 @@ impl Kfac {
         let scaled = root.combine(&x_hat, n);
         if layer.input.ncols() >= n {
             // R = (H̃/N + ρ_A)⁻¹ Σ_k β_k x̂_k / N.
-            let chol = damped_gram(&layer.input, n, rho_a, &what_a, first_input)?;
-            Ok(LayerStep::Coefficients(chol.solve(scaled.as_ref())))
+            let a = input_factor(gram(layer.input.as_ref()), n, rho_a, &what_a, first_input)?;
+            Ok(LayerStep::Coefficients(a.solve(scaled.as_ref())))
         } else {
             // Dense: Δ(W_lᵀ|b_l) = (A* + ρ_A)⁻¹ h̃ᵀ Σ_k β_k x̂_k / N.
-            let a = factor_inverse_explicit(&layer.input, n, rho_a, &what_a, first_input)?;
+            let g = layer.input.transpose() * &layer.input;
+            let a = input_factor(g, n, rho_a, &what_a, first_input)?;
             Ok(LayerStep::Dense(
                 a.solve((layer.input.transpose() * &scaled).as_ref()),
             ))
@@ -214,6 +228,85 @@ fn right_inverse(
     }
 }
 
+/// Relative eigenvalue cut of the first input factor's pseudo-inverse at ρ = 0: eigenvalues at
+/// or below `PINV_REL_TOL`·λ_max are taken as zero. Exact zeros (a zero bias column at σ_b = 0,
+/// constant pixels, directions outside a Forster span) come out at ≲ 1e-15·λ_max from the f32
+/// network inputs; the smallest genuine eigenvalue of raw MNIST's A*_0 is ≈ 1e-11·λ_max.
+pub const PINV_REL_TOL: f64 = 1e-12;
+
+/// An inverted input factor: Cholesky, or at ρ = 0 for the first layer the pseudo-inverse.
+enum FactorSolve {
+    Cholesky(Cholesky),
+    /// U_r diag(1/λ) U_rᵀ of the kept eigenpairs.
+    PseudoInverse {
+        vectors: Mat<f64>,
+        inverse: Vec<f64>,
+    },
+}
+
+impl FactorSolve {
+    fn solve(&self, b: faer::MatRef<'_, f64>) -> Mat<f64> {
+        match self {
+            FactorSolve::Cholesky(c) => c.solve(b),
+            FactorSolve::PseudoInverse { vectors, inverse } => {
+                let mut coeff = vectors.transpose() * b;
+                for (k, &inv) in inverse.iter().enumerate() {
+                    for j in 0..coeff.ncols() {
+                        coeff[(k, j)] *= inv;
+                    }
+                }
+                vectors * coeff
+            }
+        }
+    }
+}
+
+/// G/N + ρI for an unscaled input Gram G (h̃h̃ᵀ or h̃ᵀh̃) inverted by Cholesky; when that fails
+/// for the first layer at ρ = 0, the pseudo-inverse (the ρ → 0 limit, since the gradient lies in
+/// the factor's range): the zero bias column at σ_b = 0 and inputs that span fewer dimensions
+/// than the factor's size (M_0 + 1 < N, or a Forster span) make it singular.
+fn input_factor(g: Mat<f64>, n: usize, rho: f64, what: &str, first: bool) -> Result<FactorSolve> {
+    let mut g = g * Scale(1.0 / n as f64);
+    add_to_diagonal(&mut g, rho);
+    match Cholesky::new(g.as_ref(), what) {
+        Ok(c) => Ok(FactorSolve::Cholesky(c)),
+        Err(ngd_linalg::LinalgError::Singular { .. }) if first && rho == 0.0 => {
+            let eig = ngd_linalg::symmetric_eigen(g.as_ref(), what)?;
+            let keep = kept_eigenvalues(&eig.values);
+            let u = &eig.vectors;
+            Ok(FactorSolve::PseudoInverse {
+                vectors: Mat::from_fn(u.nrows(), keep.len(), |i, k| u[(i, keep[k])]),
+                inverse: keep.iter().map(|&k| 1.0 / eig.values[k]).collect(),
+            })
+        }
+        Err(err) => Err(input_error(err, first)),
+    }
+}
+
+/// Indices of the eigenvalues above [`PINV_REL_TOL`]·λ_max.
+fn kept_eigenvalues(values: &[f64]) -> Vec<usize> {
+    let max = values.iter().cloned().fold(0.0f64, f64::max);
+    (0..values.len())
+        .filter(|&k| values[k] > PINV_REL_TOL * max)
+        .collect()
+}
+
+/// rank(h̃_0) (≤ N) as the pseudo-inverse of [`input_factor`] counts it: full when the smaller
+/// Gram factorises, else the eigenvalues above [`PINV_REL_TOL`]·λ_max.
+fn first_input_rank(input: &Mat<f64>) -> Result<usize> {
+    let (n, d) = (input.nrows(), input.ncols());
+    let g = if d < n {
+        input.transpose() * input
+    } else {
+        gram(input.as_ref())
+    };
+    if Cholesky::new(g.as_ref(), "K-FAC first input factor").is_ok() {
+        return Ok(n.min(d));
+    }
+    let values = ngd_linalg::symmetric_eigenvalues(g.as_ref(), "K-FAC first input factor")?;
+    Ok(kept_eigenvalues(&values).len())
+}
+
 /// A singular first-layer input factor becomes [`OptimError::SingularInputFactor`].
 fn input_error(err: ngd_linalg::LinalgError, first_input: bool) -> OptimError {
     match err {
@@ -281,27 +374,71 @@ mod tests {
         }
     }
 
+    /// Relative max error of every layer of `got` against `want` (Frobenius scale).
+    fn layers_rel_err(got: &[Mat<f64>], want: &[Mat<f64>]) -> f64 {
+        got.iter()
+            .zip(want)
+            .map(|(g, w)| {
+                ngd_linalg::max_abs_diff(g.as_ref(), w.as_ref()) / ngd_linalg::frobenius(w.as_ref())
+            })
+            .fold(0.0, f64::max)
+    }
+
+    /// At ρ = 0 a singular first input factor is pseudo-inverted (the ρ → 0 limit): a
+    /// duplicated sample (h̃₀h̃₀ᵀ singular, pushed through) and M_0 + 1 < N with a zero bias
+    /// column (σ_b = 0, A*_0 explicit and singular). The step equals the damped step at
+    /// ρ = 1e-18 (ρ_A ≈ 1e-9; measured ≤ 1.0e-7 relative, tolerance 1e-6), the zero bias column
+    /// gets a zero step, and α = N(L−2) + rank(h̃₀) + 1 is the mean eigenvalue tr(Θ̄)/N.
     #[test]
-    fn kfac_without_damping_on_a_singular_input_gram_suggests_forster() {
-        // A duplicated sample makes the input Gram h̃₀h̃₀ᵀ (6 × 6, pushed through since 11 ≥ N)
-        // singular, as when M_0 < N.
-        let mut f = synthetic_factors(6, 1, &[10, 12, 1], 33);
-        let row: Vec<f64> = (0..11).map(|j| f.layers[0].input[(0, j)]).collect();
+    fn kfac_without_damping_pseudo_inverts_a_singular_first_input_factor() {
+        // Duplicated sample: h̃₀ is 6 × 11, pushed through, rank 5.
+        let mut dup = synthetic_factors(6, 1, &[10, 12, 1], 33);
+        let row: Vec<f64> = (0..11).map(|j| dup.layers[0].input[(0, j)]).collect();
         for (j, v) in row.into_iter().enumerate() {
-            f.layers[0].input[(1, j)] = v;
+            dup.layers[0].input[(1, j)] = v;
         }
-        let err = Kfac::default().direction(&f, &residual(6)).unwrap_err();
-        let msg = err.to_string();
-        assert!(
-            matches!(err, crate::OptimError::SingularInputFactor { .. })
-                && msg.contains("singular")
-                && msg.contains("Forster"),
-            "{msg}"
-        );
+        // M_0 + 1 < N with a zero bias column: h̃₀ is 12 × 6, explicit, rank 5.
+        let mut low = synthetic_factors(12, 1, &[5, 16, 1], 34);
+        for i in 0..12 {
+            low.layers[0].input[(i, 5)] = 0.0;
+        }
+        for (name, f, rank) in [
+            ("duplicated sample", &dup, 5usize),
+            ("zero bias column", &low, 5),
+        ] {
+            let n = f.samples();
+            let e = residual(n);
+            let exact = dense_steps(f, &Kfac::default().direction(f, &e).unwrap());
+            let tiny = Kfac {
+                damping: 1e-18,
+                ..Kfac::default()
+            };
+            let damped = dense_steps(f, &tiny.direction(f, &e).unwrap());
+            let err = layers_rel_err(&exact, &damped);
+            eprintln!("{name}: ρ = 0 vs ρ = 1e-18 relative {err:.2e}");
+            assert!(err < 1e-6, "{name}: {err:.2e}");
+            if name == "zero bias column" {
+                let bias_row = exact[0].ncols();
+                assert!(
+                    (0..bias_row)
+                        .all(|j| exact[0][(5, j)] == 0.0 || exact[0][(5, j)].abs() < 1e-12)
+                );
+            }
+            let alpha = Kfac::default().alpha(f).unwrap();
+            assert_eq!(alpha, (n * (f.depth() - 2) + rank + 1) as f64, "{name}");
+            let theta = crate::coefficient_matrix(&Kfac::default(), f).unwrap();
+            let mean = (0..n).map(|k| theta[(k, k)]).sum::<f64>() / n as f64;
+            eprintln!("{name}: α = {alpha}, tr(Θ̄)/N = {mean}");
+            assert!(
+                (mean - alpha).abs() < 1e-9 * alpha,
+                "{name}: {mean} vs {alpha}"
+            );
+        }
+        // With damping a singular factor is not special-cased.
         let damped = Kfac {
             damping: 1e-2,
             ..Kfac::default()
         };
-        assert!(damped.direction(&f, &residual(6)).is_ok());
+        assert!(damped.direction(&dup, &residual(6)).is_ok());
     }
 }
