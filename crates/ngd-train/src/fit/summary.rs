@@ -259,6 +259,7 @@ pub fn accuracy_chart(sweep: &SweepRecord, summary: &Summary, by_epoch: bool) ->
     };
     let mut chart = LineChart::new(sweep.config.title.clone(), x_label, "test accuracy");
     let mut x_max: f64 = 0.0;
+    let mut y_max: f64 = 0.0;
     for (i, c) in sweep.config.optimizers.iter().enumerate() {
         let runs: Vec<&FitRecord> = sweep
             .runs
@@ -287,6 +288,7 @@ pub fn accuracy_chart(sweep: &SweepRecord, summary: &Summary, by_epoch: bool) ->
                 Spread::of(&ys).expect("runs"),
             );
             x_max = x_max.max(x.mean);
+            y_max = y_max.max(y.max);
             mean.push((x.mean, y.mean));
             lo.push((x.mean, y.min));
             hi.push((x.mean, y.max));
@@ -310,6 +312,6 @@ pub fn accuracy_chart(sweep: &SweepRecord, summary: &Summary, by_epoch: bool) ->
         )
         .with_color("#999999"),
     );
-    chart.y_range = Some((t - 0.04, (t + 0.015).min(1.0)));
+    chart.y_range = Some((t - 0.04, (t + 0.015).max(y_max + 0.003).min(1.0)));
     chart
 }
