@@ -6,11 +6,15 @@
 //! (MATH.md §2), the output gradient g = N∂L/∂f, the method's direction Δθ (MATH.md §3; K-FAC
 //! with running factors, MATH.md §8), momentum v ← μv + Δθ, and θ ← θ − ηv.
 
+mod fisher;
 mod kfac_device;
 mod kfac_state;
 mod record;
+mod stats;
 
+pub use fisher::Fisher;
 pub use kfac_state::KfacLayer;
+pub use stats::{PhaseTimes, StepStats};
 
 use crate::convert::tensor_to_rows;
 use crate::direction::Direction;
@@ -18,46 +22,7 @@ use crate::{Curvature, FactoredModel, Factors, Loss, Method, OptimError};
 use burn::config::Config;
 use burn::tensor::Tensor;
 use faer::Mat;
-use serde::{Deserialize, Serialize};
 use std::time::Instant;
-
-/// The output-side Fisher that K-FAC accumulates (for cross-entropy; MSE's Λ = I is exact).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "kebab-case")]
-pub enum Fisher {
-    /// The true Fisher: Λ_n = diag(p_n) − p_np_nᵀ, C backward passes per statistics step.
-    #[default]
-    Exact,
-    /// The true Fisher estimated with one label ŷ ~ p(y|x_n) per sample (Monte Carlo): one
-    /// backward pass of Σ_n (p_n − e_ŷ)·f(x_n).
-    Sampled,
-    /// The empirical Fisher: the loss gradients themselves (biased; Kunstner et al. 2019).
-    Empirical,
-}
-
-impl std::str::FromStr for Fisher {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "exact" => Ok(Self::Exact),
-            "sampled" => Ok(Self::Sampled),
-            "empirical" => Ok(Self::Empirical),
-            _ => Err(format!(
-                "unknown Fisher '{s}' (expected exact, sampled or empirical)"
-            )),
-        }
-    }
-}
-
-impl std::fmt::Display for Fisher {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Self::Exact => "exact",
-            Self::Sampled => "sampled",
-            Self::Empirical => "empirical",
-        })
-    }
-}
 
 /// Configuration of [`Ngd`].
 #[derive(Config, Debug)]
@@ -107,34 +72,6 @@ pub struct NgdConfig {
 
 /// ω of the Levenberg–Marquardt rule ([`NgdConfig::adaptive_damping`]).
 pub const LM_DECAY: f64 = 0.95;
-
-/// Wall time of one step by phase, seconds.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
-pub struct PhaseTimes {
-    /// Forward and backward passes (Jacobian factors, loss signals).
-    pub forward_backward: f64,
-    /// Curvature statistics and the direction's solves (dual methods: all of the direction).
-    pub curvature: f64,
-    /// K-FAC's factor inversions.
-    pub inversion: f64,
-    /// Momentum and the parameter update.
-    pub update: f64,
-}
-
-/// What one step measured.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct StepStats {
-    /// L(θ) on the batch before the step.
-    pub loss: f64,
-    /// The learning rate used.
-    pub lr: f64,
-    /// The damping ρ used (it moves with [`NgdConfig::adaptive_damping`]).
-    pub damping: f64,
-    /// The factor ν ≤ 1 the step was scaled by ([`NgdConfig::max_step_norm`]; 1: unclipped).
-    pub clip: f64,
-    /// Time by phase.
-    pub seconds: PhaseTimes,
-}
 
 /// The optimizer's state between steps.
 #[derive(Debug, Clone, Default)]
