@@ -91,12 +91,13 @@ impl NetArgs {
     /// The training configuration for `method`.
     pub fn train_config(&self, data: &Dataset, method: Method, opt: &OptArgs) -> TrainConfig {
         let backend = self.backend.to_string();
+        let base = self.network().train_config(data, method, &backend);
         TrainConfig {
             lr: opt.lr,
-            damping: opt.damping.unwrap_or(defaults::DAMPING),
+            damping: opt.damping.unwrap_or(base.damping),
             sigma: opt.sigma.clone().map(|s| s.0),
             steps: opt.steps,
-            ..self.network().train_config(data, method, &backend)
+            ..base
         }
     }
 }
@@ -106,12 +107,12 @@ impl NetArgs {
 pub struct OptArgs {
     /// Learning rate η. Default: the optimum 1/α: 1 for exact, 1/L for block-diagonal,
     /// 1/(1ᵀΣ⁻¹1) for block-tri-diagonal and layer-wise, 1/(N(L−1)+1) for kfac (its measured α;
-    /// the paper states N·L), CN/Σ|active units| for unit-wise; 1/λ_max(Θ) for gd and
+    /// the paper states N·L), CN/tr Θ̄ for unit-wise (CN/Σ|active units| at ρ = 0); 1/λ_max(Θ) for gd and
     /// 1/λ_max(Θ̄) for diagonal and quasi-diagonal.
     #[arg(long)]
     pub lr: Option<f64>,
     /// Damping ρ ≥ 0 added to the Fisher (G = F + ρI); 0 (the default) is the pseudo-inverse
-    /// limit; mini-batch training defaults to 1e-3.
+    /// limit; unit-wise defaults to 4e-8/M (M: --width), mini-batch training to 1e-3.
     #[arg(long)]
     pub damping: Option<f64>,
     /// Number of training steps.

@@ -86,7 +86,7 @@ impl Network {
             method,
             lr: None,
             lr_scale: 1.0,
-            damping: defaults::DAMPING,
+            damping: method.default_damping(self.width),
             sigma: None,
             loss: ngd_optim::Loss::Mse,
             steps: defaults::STEPS,

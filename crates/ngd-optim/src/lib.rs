@@ -51,7 +51,7 @@ pub use direction::{
 };
 pub use factors::{Factors, LayerFactors};
 pub use loss::Loss;
-pub use method::{LrRule, Method, MethodError, parse_sigma};
+pub use method::{LrRule, Method, MethodError, UNIT_WISE_DAMPING_TIMES_WIDTH, parse_sigma};
 pub use model::{FactoredModel, Tap, step_param, update_linear};
 pub use network::{BlockTriDiagonal, Exact, Gd, LayerWise};
 pub use optimizer::{Fisher, KfacLayer, Ngd, NgdConfig, NgdState, PhaseTimes, StepStats};

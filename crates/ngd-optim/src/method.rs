@@ -84,6 +84,19 @@ impl Method {
         }
     }
 
+    /// The default damping ρ of this method at hidden width M: 0 (the pseudo-inverse limit) for
+    /// all but unit-wise NGD, whose default is [`UNIT_WISE_DAMPING_TIMES_WIDTH`]/M. A unit's Gram
+    /// entries are O(1/M) in the NTK parameterisation, so this is ρ̄ = 4e-8 on the Gram rescaled
+    /// by M (Theorem 5.1's normalisation, experiments/theorem51-damping): at ρ = 0 ReLU
+    /// unit-wise NGD diverges on MNIST 0 vs 7, with the theorem's ρ̄ = M^(−ε), ε < 1/12, the
+    /// damping dominates the Gram and 1/α̂ overshoots; ρ̄ = 4e-8 converges at M = 256–4096.
+    pub fn default_damping(self, width: usize) -> f64 {
+        match self {
+            Method::UnitWise => UNIT_WISE_DAMPING_TIMES_WIDTH / width.max(1) as f64,
+            _ => 0.0,
+        }
+    }
+
     /// How the paper's learning rate of this method is set at initialisation.
     pub fn lr_rule(self) -> LrRule {
         match self {
@@ -193,6 +206,9 @@ impl Method {
         }
     }
 }
+
+/// Unit-wise NGD's default damping times the hidden width M ([`Method::default_damping`]).
+pub const UNIT_WISE_DAMPING_TIMES_WIDTH: f64 = 4e-8;
 
 /// The paper's learning-rate rule of a method (Cor. 4.2, Fig. 1a, Fig. 3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
