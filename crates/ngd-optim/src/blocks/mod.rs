@@ -5,6 +5,7 @@
 mod block_diagonal;
 mod diagonal;
 pub(crate) mod kfac;
+mod output_root;
 mod quasi_diagonal;
 mod unit_wise;
 
