@@ -22,9 +22,9 @@ pub struct StepStats {
     pub loss: f64,
     /// The learning rate used.
     pub lr: f64,
-    /// The damping ρ used (it moves with [`NgdConfig::adaptive_damping`]).
+    /// The damping ρ used (it moves with [`NgdConfig::adaptive_damping`](super::NgdConfig::adaptive_damping)).
     pub damping: f64,
-    /// The factor ν ≤ 1 the step was scaled by ([`NgdConfig::max_step_norm`]; 1: unclipped).
+    /// The factor ν ≤ 1 the step was scaled by ([`NgdConfig::max_step_norm`](super::NgdConfig::max_step_norm); 1: unclipped).
     pub clip: f64,
     /// Time by phase.
     pub seconds: PhaseTimes,
