@@ -52,7 +52,7 @@ impl Curvature for UnitWise {
     /// ρ = 0: Σ_units |S_i| / (CN). ρ > 0: the mean eigenvalue of the damped operator the step
     /// applies, Θ̄ = Σ_units K_i (K_i + NρI)⁻¹ (K_i = g_i g_iᵀ), i.e.
     /// α̂ = Σ_units tr[K_i (K_i + NρI)⁻¹] / (CN) = Σ_units (N − Nρ·tr (K_i + NρI)⁻¹) / (CN)
-    /// (K_i's non-zero spectrum is that of the N × N diag(d) H̃ diag(d) of [`unit_signal`]).
+    /// (K_i's non-zero spectrum is that of the N × N diag(d) H̃ diag(d) of `unit_signal`).
     fn alpha(&self, factors: &Factors) -> Option<f64> {
         let cn = (factors.samples() * factors.outputs_dim()) as f64;
         if self.damping > 0.0 {
