@@ -53,6 +53,15 @@ pub struct RunSpec {
     /// Forster-transform the inputs first (K-FAC with M_0 < N; needs N ≥ M_0).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub forster: Option<bool>,
+    /// Arithmetic of the layer-wise dual solve (f64 unless set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub precision: Option<ngd_optim::Precision>,
+    /// How ρ enters the layer-wise dual matrix (per-sample Nρ unless set, or authors' 2ρ).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub damping_convention: Option<ngd_optim::DampingConvention>,
+    /// Record ‖ηΔθ_l‖/‖W_l‖ and the dual null component per step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diagnostics: Option<bool>,
 }
 
 /// An experiment: shared options and the list of runs.
@@ -98,7 +107,10 @@ impl RunSpec {
             damping,
             steps,
             allow_divergence,
-            forster
+            forster,
+            precision,
+            damping_convention,
+            diagnostics
         )
     }
 
@@ -220,6 +232,9 @@ fn run_one(
     cfg.damping = spec.damping.unwrap_or(defaults::DAMPING);
     cfg.steps = spec.steps.unwrap_or(defaults::STEPS);
     cfg.lr_scale = spec.lr_scale.unwrap_or(1.0);
+    cfg.precision = spec.precision.unwrap_or_default();
+    cfg.damping_convention = spec.damping_convention.unwrap_or_default();
+    cfg.diagnostics = spec.diagnostics.unwrap_or(false);
     let mut seen = Vec::new();
     let outcome = ngd_train::train(&cfg, &data, device, &mut |s| {
         on_event(FigureEvent::Step(s));

@@ -41,6 +41,15 @@ pub struct TrainConfig {
     /// predate the option.
     #[serde(default)]
     pub loss: ngd_optim::Loss,
+    /// Arithmetic of the layer-wise dual solve (float64 unless set; absent in older records).
+    #[serde(default, skip_serializing_if = "ngd_optim::Precision::is_default")]
+    pub precision: ngd_optim::Precision,
+    /// How ρ enters the layer-wise dual matrix: Nρ (default) or the authors' 2ρ.
+    #[serde(default, skip_serializing_if = "ngd_optim::DampingConvention::is_default")]
+    pub damping_convention: ngd_optim::DampingConvention,
+    /// Record per step ‖ηΔθ_l‖/‖W_l‖ and the dual solve's null component.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub diagnostics: bool,
     /// Number of steps.
     pub steps: usize,
     /// Seed of the initial weights.
@@ -104,6 +113,14 @@ pub struct StepRecord {
     pub theory_test_accuracy: Option<f64>,
     /// Wall time of the step (factors, direction, update), seconds.
     pub seconds: f64,
+    /// ‖ηΔθ_l‖_F/‖W_l‖_F per layer of the step that led here (W_l before the step); with
+    /// `diagnostics` only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relative_step: Option<Vec<f64>>,
+    /// [`ngd_optim::DualDiagnostics::null_component`] of that step's dual solve (layer-wise
+    /// methods, with `diagnostics` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub null_component: Option<f64>,
 }
 
 /// Every option of a run together with where its data came from.
