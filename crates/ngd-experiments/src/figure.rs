@@ -322,6 +322,20 @@ mod tests {
         };
         let spec = run.over(&base);
         assert_eq!(spec.steps, Some(2));
+        let f32_run = RunSpec {
+            precision: Some(ngd_optim::Precision::F32),
+            ..RunSpec::default()
+        };
+        let authors = RunSpec {
+            damping_convention: Some(ngd_optim::DampingConvention::Authors),
+            ..RunSpec::default()
+        };
+        let merged = f32_run.over(&authors);
+        assert_eq!(merged.precision, Some(ngd_optim::Precision::F32));
+        assert_eq!(
+            merged.damping_convention,
+            Some(ngd_optim::DampingConvention::Authors)
+        );
         let net = spec.network();
         assert_eq!(net.width, 512);
         assert_eq!(net.depth, defaults::DEPTH);
@@ -335,6 +349,9 @@ mod tests {
         let exp: Experiment = serde_json::from_str(text).unwrap();
         let back = serde_json::to_value(&exp).unwrap();
         assert!(back["base"].get("forster").is_none());
+        for key in ["precision", "damping_convention", "diagnostics"] {
+            assert!(back["base"].get(key).is_none(), "{key}");
+        }
         assert!(back["base"].get("allow_divergence").unwrap().is_null());
     }
 }

@@ -54,7 +54,8 @@ pub use loss::Loss;
 pub use method::{LrRule, Method, MethodError, parse_sigma};
 pub use model::{FactoredModel, Tap, step_param, update_linear};
 pub use network::{
-    BlockTriDiagonal, DampingConvention, DualDiagnostics, DualSolve, Exact, Gd, LayerWise, Precision,
+    BlockTriDiagonal, DampingConvention, DualDiagnostics, DualSolve, Exact, Gd, LayerWise,
+    Precision,
 };
 pub use optimizer::{Fisher, KfacLayer, Ngd, NgdConfig, NgdState, PhaseTimes, StepStats};
 pub use sigma::SigmaError;
@@ -100,7 +101,9 @@ pub enum OptimError {
     )]
     NeedsDamping,
     /// The ρ = 0 pseudo-inverse limit of a singular Σ is computed in float64 only.
-    #[error("the ρ = 0 pseudo-inverse limit of a singular layer-wise Σ is computed in float64 only")]
+    #[error(
+        "the ρ = 0 pseudo-inverse limit of a singular layer-wise Σ is computed in float64 only"
+    )]
     PseudoInverseLimitPrecision,
     /// The paper's learning rate 1/α is undefined (α = 1ᵀΣ⁻¹1 with a singular Σ).
     #[error("{method}: α = 1ᵀΣ⁻¹1 is undefined (Σ singular), so there is no default learning rate")]

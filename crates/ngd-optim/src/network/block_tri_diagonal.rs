@@ -35,7 +35,8 @@ impl Curvature for BlockTriDiagonal {
     }
 
     fn direction(&self, factors: &Factors, residual: &[f64]) -> Result<crate::Direction> {
-        self.layer_wise(factors.depth()).direction(factors, residual)
+        self.layer_wise(factors.depth())
+            .direction(factors, residual)
     }
 
     fn direction_with_diagnostics(
@@ -77,15 +78,24 @@ mod tests {
         let tb = crate::coefficient_matrix(c0.as_ref(), &f).unwrap();
         let err = ngd_linalg::max_abs_diff(tb.as_ref(), identity_times(2.0, 4).as_ref());
         assert!(err < 1e-8, "Θ̄ − 2I = {err:e}");
-        let limit = LayerWise::tridiagonal(5, 0.0).dual_vector(&f, &e).unwrap().0;
+        let limit = LayerWise::tridiagonal(5, 0.0)
+            .dual_vector(&f, &e)
+            .unwrap()
+            .0;
         let gap = |rho: f64| {
-            let v = LayerWise::tridiagonal(5, rho).dual_vector(&f, &e).unwrap().0;
+            let v = LayerWise::tridiagonal(5, rho)
+                .dual_vector(&f, &e)
+                .unwrap()
+                .0;
             let d: f64 = v.iter().zip(&limit).map(|(a, b)| (a - b).powi(2)).sum();
             let n: f64 = limit.iter().map(|a| a * a).sum();
             (d / n).sqrt()
         };
         let (g6, g8) = (gap(1e-6), gap(1e-8));
-        assert!(g8 < 1e-4 && g6 / g8 > 50.0, "gaps {g6:e} (ρ = 1e-6), {g8:e} (ρ = 1e-8)");
+        assert!(
+            g8 < 1e-4 && g6 / g8 > 50.0,
+            "gaps {g6:e} (ρ = 1e-6), {g8:e} (ρ = 1e-8)"
+        );
         let c = Method::BlockTriDiagonal.curvature(1e-3).unwrap();
         assert!(c.direction(&f, &e).is_ok());
         assert!(c.alpha(&f).is_none());

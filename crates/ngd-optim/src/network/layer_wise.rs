@@ -107,13 +107,20 @@ impl Curvature for LayerWise {
         let coefficients = (0..factors.depth())
             .map(|l| dual_to_coefficients(factors, l, &v[l * cn..(l + 1) * cn]))
             .collect();
-        Ok((Direction::from_coefficients(coefficients), Some(diagnostics)))
+        Ok((
+            Direction::from_coefficients(coefficients),
+            Some(diagnostics),
+        ))
     }
 }
 
 impl LayerWise {
     /// The dual vector v = (v_1, …, v_L) of the step (eq. 15) and the layer Grams ΛK_l.
-    pub fn dual_vector(&self, factors: &Factors, residual: &[f64]) -> Result<(Vec<f64>, Vec<Mat<f64>>)> {
+    pub fn dual_vector(
+        &self,
+        factors: &Factors,
+        residual: &[f64],
+    ) -> Result<(Vec<f64>, Vec<Mat<f64>>)> {
         check_residual(factors, residual)?;
         self.check_depth(factors)?;
         let cn = residual.len();
@@ -194,7 +201,9 @@ impl LayerWise {
         let inverses: Vec<Mat<f64>> = grams
             .iter()
             .enumerate()
-            .map(|(l, g)| Ok(Cholesky::new(g.as_ref(), &format!("layer {} Gram K_l", l + 1))?.inverse()))
+            .map(|(l, g)| {
+                Ok(Cholesky::new(g.as_ref(), &format!("layer {} Gram K_l", l + 1))?.inverse())
+            })
             .collect::<std::result::Result<_, LinalgError>>()?;
         let e = col(residual);
         let kinv_e: Vec<Mat<f64>> = inverses.iter().map(|k| k * &e).collect();
@@ -211,7 +220,11 @@ impl LayerWise {
                 .map(|l| q[(l, i)] * c[l] * kinv_e[l][(r % cn, 0)])
                 .sum::<f64>()
         });
-        let w = solve_general(a.as_ref(), b.as_ref(), "pseudo-inverse limit of layer-wise NGD")?;
+        let w = solve_general(
+            a.as_ref(),
+            b.as_ref(),
+            "pseudo-inverse limit of layer-wise NGD",
+        )?;
         let mut v = vec![0.0; depth * cn];
         for l in 0..depth {
             let mut u = Mat::from_fn(cn, 1, |n, _| c[l] * residual[n]);
@@ -229,7 +242,12 @@ impl LayerWise {
     }
 
     /// [`DualDiagnostics`] of a dual vector v for the Grams K_l and residual e.
-    fn diagnostics(&self, grams: &[Mat<f64>], v: &[f64], residual: &[f64]) -> Result<DualDiagnostics> {
+    fn diagnostics(
+        &self,
+        grams: &[Mat<f64>],
+        v: &[f64],
+        residual: &[f64],
+    ) -> Result<DualDiagnostics> {
         let depth = self.sigma.nrows();
         let cn = residual.len();
         let eig = symmetric_eigen(self.sigma.as_ref(), "layer-wise Σ")?;
