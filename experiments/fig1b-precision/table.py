@@ -11,12 +11,12 @@ def fmt(x):
     return "—" if x is None else f"{x:.3g}"
 
 
-for depth in (4, 5):
+for depth in (4, 5, "5-below"):
     path = os.path.join(HERE, f"L{depth}", "results.json")
     if not os.path.exists(path):
         continue
     runs = json.load(open(path))["runs"]
-    print(f"### L = {depth}\n")
+    print(f"### L{depth}\n")
     print("| run | loss₀ | loss₁ | loss₂ | loss₄ | loss₈ | max ‖ηΔθ_l‖/‖W_l‖ (layer) | max null component |")
     print("|---|---|---|---|---|---|---|---|")
     for r in runs:

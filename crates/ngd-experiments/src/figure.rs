@@ -158,10 +158,14 @@ pub struct LabelledRun {
 /// Where a run kept with `allow_divergence` diverged.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Divergence {
-    /// The step whose train loss was NaN or infinite.
+    /// The step whose train loss was NaN or infinite, or whose direction could not be computed.
     pub step: usize,
-    /// That loss ("NaN" or "inf").
+    /// That loss ("NaN" or "inf"; "not computed" when the direction failed).
     pub train_loss: String,
+    /// Why the direction failed (e.g. a numerically singular dual system after the loss blew
+    /// up); absent for a non-finite loss.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// Progress of [`run_experiment`].
@@ -246,18 +250,54 @@ fn run_one(
             record,
             diverged: None,
         }),
-        Err(TrainError::Diverged { step, loss, lr, .. })
+        Err(failure @ (TrainError::Diverged { .. } | TrainError::Optim(_)))
             if spec.allow_divergence.unwrap_or(false) =>
         {
-            let divergence = Divergence {
-                step,
-                train_loss: loss.to_string(),
+            // A direction that fails after the first step (the loss has run away and the dual
+            // system became numerically singular) is kept like a non-finite loss.
+            let (divergence, used_lr) = match failure {
+                TrainError::Diverged { step, loss, lr, .. } => (
+                    Divergence {
+                        step,
+                        train_loss: loss.to_string(),
+                        error: None,
+                    },
+                    Some(lr),
+                ),
+                TrainError::Optim(e) if !seen.is_empty() => (
+                    Divergence {
+                        step: seen.len(),
+                        train_loss: "not computed".into(),
+                        error: Some(e.to_string()),
+                    },
+                    cfg.lr,
+                ),
+                other => {
+                    return Err(Error::Run {
+                        label,
+                        source: other,
+                    });
+                }
             };
             on_event(FigureEvent::Diverged(&divergence));
             let model = ngd_train::network_config(&cfg, &data).init(cfg.seed, device)?;
             let x = ngd_train::DeviceSplit::new(&data.train, device).x;
             let curvature = cfg.method.curvature_with(cfg.damping, None)?;
-            let alpha = curvature.alpha(&model.factors(x));
+            let factors = model.factors(x);
+            let alpha = curvature.alpha(&factors);
+            let lr = match used_lr {
+                Some(lr) => lr,
+                None => {
+                    cfg.lr_scale
+                        * cfg
+                            .method
+                            .optimal_lr(curvature.as_ref(), &factors)
+                            .map_err(|e| Error::Run {
+                                label: label.clone(),
+                                source: e.into(),
+                            })?
+                }
+            };
             let mut record = RunRecord::new(cfg, &data, alpha, lr);
             record.steps = seen;
             Ok(LabelledRun {
