@@ -27,7 +27,9 @@ for depth in (4, 5, "5-below"):
         top = max(rel) if rel else None
         cells = [fmt(loss.get(t)) for t in (0, 1, 2, 4, 8)]
         div = r.get("diverged")
-        if div:
+        if div and div.get("error"):
+            cells[-1] = f"dual solve singular at step {div['step']}"
+        elif div:
             cells[-1] = f"diverged at step {div['step']}"
         print(
             f"| {r['label']} | " + " | ".join(cells)
