@@ -96,6 +96,9 @@ impl NetArgs {
             lr: opt.lr,
             damping: opt.damping.unwrap_or(base.damping),
             sigma: opt.sigma.clone().map(|s| s.0),
+            precision: opt.precision,
+            damping_convention: opt.damping_convention,
+            diagnostics: opt.diagnostics,
             steps: opt.steps,
             ..base
         }
@@ -122,6 +125,18 @@ pub struct OptArgs {
     /// e.g. "1,0.5,0;0.5,1,0.5;0,0.5,1".
     #[arg(long, value_parser = parse_sigma_arg)]
     pub sigma: Option<SigmaArg>,
+    /// Arithmetic of the layer-wise dual solve (block-tri-diagonal, layer-wise): f64, or f32
+    /// (system and right-hand side rounded to float32 and solved in float32, as JAX's default).
+    #[arg(long, default_value = "f64")]
+    pub precision: ngd_optim::Precision,
+    /// How ρ enters the layer-wise dual matrix (Σ⊗I)K, K_l = J_lJ_lᵀ: per-sample adds Nρ
+    /// (G = JᵀJ/N + ρI), authors adds 2ρ (the authors' code).
+    #[arg(long, default_value = "per-sample")]
+    pub damping_convention: ngd_optim::DampingConvention,
+    /// Record per step ‖ηΔθ_l‖/‖W_l‖ and, for the layer-wise methods, the dual solution's
+    /// component along Σ's (near-)null eigenvector.
+    #[arg(long)]
+    pub diagnostics: bool,
 }
 
 /// A validated Σ (rows), parsed from `--sigma`.
@@ -338,6 +353,9 @@ pub fn bench(args: BenchArgs) -> Result<()> {
         damping: Some(args.damping),
         steps: 1,
         sigma: None,
+        precision: Default::default(),
+        damping_convention: Default::default(),
+        diagnostics: false,
     };
     let mut all = Vec::new();
     println!(

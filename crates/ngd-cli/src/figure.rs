@@ -68,9 +68,10 @@ fn train_runs(args: &FigureArgs) -> Result<FigureResults> {
         ),
         FigureEvent::Step(s) => eprintln!("  {}", step_line(s)),
         FigureEvent::Diverged(d) => eprintln!(
-            "  diverged at step {} (train loss {}); recorded up to step {}",
+            "  diverged at step {} (train loss {}{}); recorded up to step {}",
             d.step,
             d.train_loss,
+            d.error.as_deref().map_or(String::new(), |e| format!(": {e}")),
             d.step - 1
         ),
     })

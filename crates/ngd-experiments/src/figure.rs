@@ -53,6 +53,15 @@ pub struct RunSpec {
     /// Forster-transform the inputs first (K-FAC with M_0 < N; needs N ≥ M_0).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub forster: Option<bool>,
+    /// Arithmetic of the layer-wise dual solve (f64 unless set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub precision: Option<ngd_optim::Precision>,
+    /// How ρ enters the layer-wise dual matrix (per-sample Nρ unless set, or authors' 2ρ).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub damping_convention: Option<ngd_optim::DampingConvention>,
+    /// Record ‖ηΔθ_l‖/‖W_l‖ and the dual null component per step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diagnostics: Option<bool>,
 }
 
 /// An experiment: shared options and the list of runs.
@@ -98,7 +107,10 @@ impl RunSpec {
             damping,
             steps,
             allow_divergence,
-            forster
+            forster,
+            precision,
+            damping_convention,
+            diagnostics
         )
     }
 
@@ -146,10 +158,14 @@ pub struct LabelledRun {
 /// Where a run kept with `allow_divergence` diverged.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Divergence {
-    /// The step whose train loss was NaN or infinite.
+    /// The step whose train loss was NaN or infinite, or whose direction could not be computed.
     pub step: usize,
-    /// That loss ("NaN" or "inf").
+    /// That loss ("NaN" or "inf"; "not computed" when the direction failed).
     pub train_loss: String,
+    /// Why the direction failed (e.g. a numerically singular dual system after the loss blew
+    /// up); absent for a non-finite loss.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// Progress of [`run_experiment`].
@@ -220,6 +236,9 @@ fn run_one(
     cfg.damping = spec.damping.unwrap_or(defaults::DAMPING);
     cfg.steps = spec.steps.unwrap_or(defaults::STEPS);
     cfg.lr_scale = spec.lr_scale.unwrap_or(1.0);
+    cfg.precision = spec.precision.unwrap_or_default();
+    cfg.damping_convention = spec.damping_convention.unwrap_or_default();
+    cfg.diagnostics = spec.diagnostics.unwrap_or(false);
     let mut seen = Vec::new();
     let outcome = ngd_train::train(&cfg, &data, device, &mut |s| {
         on_event(FigureEvent::Step(s));
@@ -231,18 +250,54 @@ fn run_one(
             record,
             diverged: None,
         }),
-        Err(TrainError::Diverged { step, loss, lr, .. })
+        Err(failure @ (TrainError::Diverged { .. } | TrainError::Optim(_)))
             if spec.allow_divergence.unwrap_or(false) =>
         {
-            let divergence = Divergence {
-                step,
-                train_loss: loss.to_string(),
+            // A direction that fails after the first step (the loss has run away and the dual
+            // system became numerically singular) is kept like a non-finite loss.
+            let (divergence, used_lr) = match failure {
+                TrainError::Diverged { step, loss, lr, .. } => (
+                    Divergence {
+                        step,
+                        train_loss: loss.to_string(),
+                        error: None,
+                    },
+                    Some(lr),
+                ),
+                TrainError::Optim(e) if !seen.is_empty() => (
+                    Divergence {
+                        step: seen.len(),
+                        train_loss: "not computed".into(),
+                        error: Some(e.to_string()),
+                    },
+                    cfg.lr,
+                ),
+                other => {
+                    return Err(Error::Run {
+                        label,
+                        source: other,
+                    });
+                }
             };
             on_event(FigureEvent::Diverged(&divergence));
             let model = ngd_train::network_config(&cfg, &data).init(cfg.seed, device)?;
             let x = ngd_train::DeviceSplit::new(&data.train, device).x;
             let curvature = cfg.method.curvature_with(cfg.damping, None)?;
-            let alpha = curvature.alpha(&model.factors(x));
+            let factors = model.factors(x);
+            let alpha = curvature.alpha(&factors);
+            let lr = match used_lr {
+                Some(lr) => lr,
+                None => {
+                    cfg.lr_scale
+                        * cfg
+                            .method
+                            .optimal_lr(curvature.as_ref(), &factors)
+                            .map_err(|e| Error::Run {
+                                label: label.clone(),
+                                source: e.into(),
+                            })?
+                }
+            };
             let mut record = RunRecord::new(cfg, &data, alpha, lr);
             record.steps = seen;
             Ok(LabelledRun {
@@ -307,6 +362,20 @@ mod tests {
         };
         let spec = run.over(&base);
         assert_eq!(spec.steps, Some(2));
+        let f32_run = RunSpec {
+            precision: Some(ngd_optim::Precision::F32),
+            ..RunSpec::default()
+        };
+        let authors = RunSpec {
+            damping_convention: Some(ngd_optim::DampingConvention::Authors),
+            ..RunSpec::default()
+        };
+        let merged = f32_run.over(&authors);
+        assert_eq!(merged.precision, Some(ngd_optim::Precision::F32));
+        assert_eq!(
+            merged.damping_convention,
+            Some(ngd_optim::DampingConvention::Authors)
+        );
         let net = spec.network();
         assert_eq!(net.width, 512);
         assert_eq!(net.depth, defaults::DEPTH);
@@ -320,6 +389,9 @@ mod tests {
         let exp: Experiment = serde_json::from_str(text).unwrap();
         let back = serde_json::to_value(&exp).unwrap();
         assert!(back["base"].get("forster").is_none());
+        for key in ["precision", "damping_convention", "diagnostics"] {
+            assert!(back["base"].get(key).is_none(), "{key}");
+        }
         assert!(back["base"].get("allow_divergence").unwrap().is_null());
     }
 }

@@ -53,7 +53,10 @@ pub use factors::{Factors, LayerFactors};
 pub use loss::Loss;
 pub use method::{LrRule, Method, MethodError, UNIT_WISE_DAMPING_TIMES_WIDTH, parse_sigma};
 pub use model::{FactoredModel, Tap, step_param, update_linear};
-pub use network::{BlockTriDiagonal, Exact, Gd, LayerWise};
+pub use network::{
+    BlockTriDiagonal, DampingConvention, DualDiagnostics, DualSolve, Exact, Gd, LayerWise,
+    Precision,
+};
 pub use optimizer::{Fisher, KfacLayer, Ngd, NgdConfig, NgdState, PhaseTimes, StepStats};
 pub use sigma::SigmaError;
 
@@ -97,6 +100,11 @@ pub enum OptimError {
          (Λ_n = diag(p_n) − p_np_nᵀ annihilates 1)"
     )]
     NeedsDamping,
+    /// The ρ = 0 pseudo-inverse limit of a singular Σ is computed in float64 only.
+    #[error(
+        "the ρ = 0 pseudo-inverse limit of a singular layer-wise Σ is computed in float64 only"
+    )]
+    PseudoInverseLimitPrecision,
     /// The paper's learning rate 1/α is undefined (α = 1ᵀΣ⁻¹1 with a singular Σ).
     #[error("{method}: α = 1ᵀΣ⁻¹1 is undefined (Σ singular), so there is no default learning rate")]
     NoDefaultLr {
@@ -148,6 +156,16 @@ pub trait Curvature {
 
     /// The step direction for residual e (length CN, class-major: e[c·N + n]).
     fn direction(&self, factors: &Factors, residual: &[f64]) -> Result<Direction>;
+
+    /// The direction together with what its dual solve measured (layer-wise methods only;
+    /// `None` for the others).
+    fn direction_with_diagnostics(
+        &self,
+        factors: &Factors,
+        residual: &[f64],
+    ) -> Result<(Direction, Option<DualDiagnostics>)> {
+        Ok((self.direction(factors, residual)?, None))
+    }
 }
 
 /// Largest memory the dual-form solves may take, in GiB.

@@ -27,6 +27,16 @@ pub enum MethodError {
     /// A loss the method does not support.
     #[error("{0}")]
     Loss(String),
+    /// Dual-solve options (float32, the authors' damping) for a method without a layer-wise
+    /// dual system.
+    #[error(
+        "{method}: the dual-solve precision and damping convention apply only to the layer-wise \
+         methods (block-tri-diagonal, layer-wise)"
+    )]
+    DualOptions {
+        /// The method.
+        method: &'static str,
+    },
 }
 
 /// An optimisation method of the paper.
@@ -144,6 +154,23 @@ impl Method {
         sigma: Option<&Mat<f64>>,
         loss: Loss,
     ) -> std::result::Result<Box<dyn Curvature>, MethodError> {
+        self.curvature_dual(damping, sigma, loss, crate::DualSolve::default())
+    }
+
+    /// [`Method::curvature_for`] with the layer-wise dual solve's precision and damping
+    /// convention ([`crate::DualSolve`]); non-default options are an error for other methods.
+    pub fn curvature_dual(
+        self,
+        damping: f64,
+        sigma: Option<&Mat<f64>>,
+        loss: Loss,
+        dual: crate::DualSolve,
+    ) -> std::result::Result<Box<dyn Curvature>, MethodError> {
+        if !dual.is_default() && !matches!(self, Method::BlockTriDiagonal | Method::LayerWise) {
+            return Err(MethodError::DualOptions {
+                method: self.name(),
+            });
+        }
         if !(damping.is_finite() && damping >= 0.0) {
             return Err(MethodError::Damping(damping));
         }
@@ -163,7 +190,11 @@ impl Method {
             Method::Gd => Box::new(Gd),
             Method::Exact => Box::new(Exact { damping, loss }),
             Method::BlockDiagonal => Box::new(BlockDiagonal { damping, loss }),
-            Method::BlockTriDiagonal => Box::new(BlockTriDiagonal { damping, loss }),
+            Method::BlockTriDiagonal => Box::new(BlockTriDiagonal {
+                damping,
+                loss,
+                dual,
+            }),
             Method::LayerWise => {
                 let sigma = sigma.ok_or_else(|| {
                     MethodError::Sigma("layer-wise NGD needs Σ (L×L, symmetric)".into())
@@ -171,6 +202,7 @@ impl Method {
                 let mut lw = LayerWise::with_sigma(sigma.clone(), damping)
                     .map_err(|e| MethodError::Sigma(e.to_string()))?;
                 lw.loss = loss;
+                lw.dual = dual;
                 Box::new(lw)
             }
             Method::Kfac => Box::new(Kfac { damping, loss }),

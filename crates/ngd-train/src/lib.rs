@@ -113,9 +113,13 @@ pub fn train(
     let mut model = network_config(cfg, data).init(cfg.seed, device)?;
     let train = DeviceSplit::new(&data.train, device);
     let test = DeviceSplit::new(&data.test, device);
-    let curvature = cfg
-        .method
-        .curvature_for(cfg.damping, cfg.sigma_matrix().as_ref(), cfg.loss)?;
+    let dual = ngd_optim::DualSolve {
+        precision: cfg.precision,
+        convention: cfg.damping_convention,
+    };
+    let curvature =
+        cfg.method
+            .curvature_dual(cfg.damping, cfg.sigma_matrix().as_ref(), cfg.loss, dual)?;
 
     let factors = model.factors(train.x.clone());
     let lr = match cfg.lr {
@@ -154,16 +158,32 @@ pub fn train(
         let f = factors
             .take()
             .unwrap_or_else(|| model.factors(train.x.clone()));
-        take_loss_step(
-            &mut model,
-            curvature.as_ref(),
-            &f,
-            &data.train,
-            lr,
-            cfg.loss,
-        )?;
+        let diagnostics = if cfg.diagnostics {
+            Some(diagnosed_step(
+                &mut model,
+                curvature.as_ref(),
+                &f,
+                &data.train,
+                lr,
+                cfg.loss,
+            )?)
+        } else {
+            take_loss_step(
+                &mut model,
+                curvature.as_ref(),
+                &f,
+                &data.train,
+                lr,
+                cfg.loss,
+            )?;
+            None
+        };
         let seconds = start.elapsed().as_secs_f64();
-        let rec = evaluator.record(step, &model, seconds);
+        let mut rec = evaluator.record(step, &model, seconds);
+        if let Some((relative, null)) = diagnostics {
+            rec.relative_step = Some(relative);
+            rec.null_component = null;
+        }
         if !rec.train_loss.is_finite() {
             return Err(TrainError::Diverged {
                 step,
@@ -205,6 +225,41 @@ pub fn take_loss_step(
     Ok(())
 }
 
+/// [`take_loss_step`] that also returns ‖ηΔθ_l‖_F/‖W_l‖_F per layer (W_l before the step;
+/// ‖Δθ_l‖²_F = tr(Rᵀh̃h̃ᵀR) for dual coefficients R) and the dual solve's null component.
+fn diagnosed_step(
+    model: &mut Mlp,
+    curvature: &dyn Curvature,
+    factors: &Factors,
+    train: &Split,
+    lr: f64,
+    loss: Loss,
+) -> Result<(Vec<f64>, Option<f64>)> {
+    let g = loss.output_gradient(&factors.outputs, &train.y);
+    let (direction, dual) = curvature.direction_with_diagnostics(factors, &g)?;
+    let relative = direction
+        .layers
+        .iter()
+        .enumerate()
+        .map(|(l, step)| {
+            let norm2 = match step {
+                ngd_optim::LayerStep::Coefficients(r) => {
+                    let hr = factors.layers[l].input_gram() * r;
+                    (0..r.nrows())
+                        .flat_map(|i| (0..r.ncols()).map(move |j| (i, j)))
+                        .map(|(i, j)| hr[(i, j)] * r[(i, j)])
+                        .sum::<f64>()
+                }
+                ngd_optim::LayerStep::Dense(s) => s.squared_norm_l2(),
+            };
+            let w = ngd_model::tensor_to_mat(model.weights[l].val());
+            lr * norm2.max(0.0).sqrt() / w.norm_l2()
+        })
+        .collect();
+    direction.apply(model, factors, lr);
+    Ok((relative, dual.map(|d| d.null_component)))
+}
+
 /// What every step's record is measured against: the data on the device, the loss and the
 /// theory predictions fixed at initialisation.
 struct Evaluator<'a> {
@@ -232,6 +287,8 @@ impl Evaluator<'_> {
             theory_test_loss,
             theory_test_accuracy,
             seconds,
+            relative_step: None,
+            null_component: None,
         }
     }
 }

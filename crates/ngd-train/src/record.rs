@@ -41,6 +41,18 @@ pub struct TrainConfig {
     /// predate the option.
     #[serde(default)]
     pub loss: ngd_optim::Loss,
+    /// Arithmetic of the layer-wise dual solve (float64 unless set; absent in older records).
+    #[serde(default, skip_serializing_if = "ngd_optim::Precision::is_default")]
+    pub precision: ngd_optim::Precision,
+    /// How ρ enters the layer-wise dual matrix: Nρ (default) or the authors' 2ρ.
+    #[serde(
+        default,
+        skip_serializing_if = "ngd_optim::DampingConvention::is_default"
+    )]
+    pub damping_convention: ngd_optim::DampingConvention,
+    /// Record per step ‖ηΔθ_l‖/‖W_l‖ and the dual solve's null component.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub diagnostics: bool,
     /// Number of steps.
     pub steps: usize,
     /// Seed of the initial weights.
@@ -104,6 +116,14 @@ pub struct StepRecord {
     pub theory_test_accuracy: Option<f64>,
     /// Wall time of the step (factors, direction, update), seconds.
     pub seconds: f64,
+    /// ‖ηΔθ_l‖_F/‖W_l‖_F per layer of the step that led here (W_l before the step); with
+    /// `diagnostics` only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relative_step: Option<Vec<f64>>,
+    /// [`ngd_optim::DualDiagnostics::null_component`] of that step's dual solve (layer-wise
+    /// methods, with `diagnostics` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub null_component: Option<f64>,
 }
 
 /// Every option of a run together with where its data came from.
@@ -150,4 +170,43 @@ impl RunRecord {
 /// A measured value read back from JSON, where a non-finite f64 was written as `null`: NaN.
 fn f64_or_nan<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<f64, D::Error> {
     Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Records written before the dual-solve options and diagnostics read back with the
+    /// defaults (f64, Nρ, no diagnostics), and write back without the new keys.
+    #[test]
+    fn old_records_read_and_default_options_are_not_written() {
+        let cfg = r#"{"dataset":"mnist","classes":[0,7],"n_train":100,"n_test":50,"depth":5,
+            "width":64,"sigma_w2":2.0,"sigma_b2":0.0,"activation":"relu",
+            "method":"block-tri-diagonal","lr":0.25,"lr_scale":1.0,"damping":0.0,"sigma":null,
+            "steps":1,"seed":1,"backend":"flex"}"#;
+        let c: TrainConfig = serde_json::from_str(cfg).unwrap();
+        assert_eq!(c.precision, ngd_optim::Precision::F64);
+        assert_eq!(
+            c.damping_convention,
+            ngd_optim::DampingConvention::PerSample
+        );
+        assert!(!c.diagnostics);
+        let back = serde_json::to_value(&c).unwrap();
+        for key in ["precision", "damping_convention", "diagnostics"] {
+            assert!(back.get(key).is_none(), "{key}");
+        }
+        let step = r#"{"step":1,"train_loss":0.1,"train_accuracy":1.0,"test_loss":0.2,
+            "test_accuracy":1.0,"theory_train_loss":null,"theory_test_loss":null,
+            "theory_test_accuracy":null,"seconds":0.5}"#;
+        let s: StepRecord = serde_json::from_str(step).unwrap();
+        assert!(s.relative_step.is_none() && s.null_component.is_none());
+        let back = serde_json::to_value(&s).unwrap();
+        assert!(back.get("relative_step").is_none() && back.get("null_component").is_none());
+        let mut f32_cfg = c.clone();
+        f32_cfg.precision = ngd_optim::Precision::F32;
+        f32_cfg.damping_convention = ngd_optim::DampingConvention::Authors;
+        let v = serde_json::to_value(&f32_cfg).unwrap();
+        assert_eq!(v["precision"], "f32");
+        assert_eq!(v["damping_convention"], "authors");
+    }
 }

@@ -2,15 +2,21 @@
 //! tri-diagonal (eq. 19) are special cases; α = 1ᵀΣ⁻¹1 (Theorem 4.1).
 
 use super::require_damping;
+use super::{DualDiagnostics, DualSolve, Precision};
 use crate::Factors;
 use crate::direction::{Direction, dual_to_coefficients};
 use crate::sigma::{SigmaError, check_symmetric, layerwise_weights};
-use crate::{Curvature, Loss, Result, check_dual_size, check_residual};
+use crate::{Curvature, Loss, OptimError, Result, check_dual_size, check_residual};
 use faer::Mat;
-use ngd_linalg::{add_to_diagonal, col, solve_general, to_vec};
+use faer::linalg::solvers::Solve;
+use ngd_linalg::{
+    Cholesky, LinalgError, add_to_diagonal, col, solve_general, symmetric_eigen, to_vec,
+};
 
 /// Layer-wise NGD: layer l steps J_lᵀ v_l with [(Σ⊗I_CN)ΛK + NρI] v = 1_L ⊗ g (eq. 15; Λ = I
-/// and g = e for MSE).
+/// and g = e for MSE). [`DualSolve`] selects float32 arithmetic and the authors' 2ρ in place of
+/// Nρ. At ρ = 0 with a singular Σ whose range holds 1_L (the tri-diagonal Σ at L = 3s+2), v is
+/// the ρ → 0 limit of the damped solution (see [`LayerWise::pseudo_inverse_limit`]).
 #[derive(Debug, Clone)]
 pub struct LayerWise {
     /// Σ, L × L, symmetric.
@@ -21,6 +27,8 @@ pub struct LayerWise {
     pub name: &'static str,
     /// The loss whose Fisher is used (K_l → ΛK_l for cross-entropy).
     pub loss: Loss,
+    /// Precision and damping convention of the dual solve.
+    pub dual: DualSolve,
 }
 
 impl LayerWise {
@@ -31,6 +39,7 @@ impl LayerWise {
             damping,
             name: "block-tri-diagonal",
             loss: Loss::Mse,
+            dual: DualSolve::default(),
         }
     }
 
@@ -50,6 +59,7 @@ impl LayerWise {
             damping,
             name: "layer-wise",
             loss: Loss::Mse,
+            dual: DualSolve::default(),
         })
     }
 
@@ -83,11 +93,36 @@ impl Curvature for LayerWise {
     }
 
     fn direction(&self, factors: &Factors, residual: &[f64]) -> Result<Direction> {
+        Ok(self.direction_with_diagnostics(factors, residual)?.0)
+    }
+
+    fn direction_with_diagnostics(
+        &self,
+        factors: &Factors,
+        residual: &[f64],
+    ) -> Result<(Direction, Option<DualDiagnostics>)> {
+        let (v, grams) = self.dual_vector(factors, residual)?;
+        let cn = residual.len();
+        let diagnostics = self.diagnostics(&grams, &v, residual)?;
+        let coefficients = (0..factors.depth())
+            .map(|l| dual_to_coefficients(factors, l, &v[l * cn..(l + 1) * cn]))
+            .collect();
+        Ok((
+            Direction::from_coefficients(coefficients),
+            Some(diagnostics),
+        ))
+    }
+}
+
+impl LayerWise {
+    /// The dual vector v = (v_1, …, v_L) of the step (eq. 15) and the layer Grams ΛK_l.
+    pub fn dual_vector(
+        &self,
+        factors: &Factors,
+        residual: &[f64],
+    ) -> Result<(Vec<f64>, Vec<Mat<f64>>)> {
         check_residual(factors, residual)?;
         self.check_depth(factors)?;
-        if self.damping == 0.0 {
-            self.weights()?; // ρ = 0 needs an invertible Σ (Lemma 4.3: not for L = 3s+2)
-        }
         let cn = residual.len();
         let depth = factors.depth();
         check_dual_size(cn * depth, 2, "the layer-wise system (Σ⊗I)K")?;
@@ -97,25 +132,168 @@ impl Curvature for LayerWise {
             .iter()
             .map(|l| self.loss.weight_gram(&factors.outputs, l.jacobian_gram()))
             .collect();
-        let system = layerwise_system(&self.sigma, &grams, factors.samples(), self.damping);
+        if self.damping == 0.0 && self.weights().is_err() {
+            // Σ singular: the ρ → 0 limit, defined when 1_L ∈ range Σ (else the Σ error).
+            if self.dual.precision != Precision::F64 {
+                return Err(OptimError::PseudoInverseLimitPrecision);
+            }
+            let v = self.pseudo_inverse_limit(&grams, residual)?;
+            return Ok((v, grams));
+        }
+        let diagonal = self
+            .dual
+            .convention
+            .diagonal(factors.samples(), self.damping);
+        let system = layerwise_system(&self.sigma, &grams, diagonal);
         let rhs: Vec<f64> = (0..depth).flat_map(|_| residual.iter().copied()).collect();
-        let what = format!("{} NGD system (Σ⊗I)K + NρI", self.name);
-        let v = to_vec(solve_general(system.as_ref(), col(&rhs).as_ref(), &what)?.as_ref());
-        let coefficients = (0..depth)
-            .map(|l| dual_to_coefficients(factors, l, &v[l * cn..(l + 1) * cn]))
+        let what = format!("{} NGD system (Σ⊗I)K + dI", self.name);
+        let v = match self.dual.precision {
+            Precision::F64 => {
+                to_vec(solve_general(system.as_ref(), col(&rhs).as_ref(), &what)?.as_ref())
+            }
+            Precision::F32 => solve_f32(&system, &rhs, &what)?,
+        };
+        Ok((v, grams))
+    }
+
+    /// The ρ → 0 limit of v(ρ) = [(Σ⊗I)K + NρI]⁻¹(1⊗e) for a singular Σ with 1 ∈ range Σ and
+    /// invertible K_l, i.e. the dual form of F⁺∇L (F symmetric, ∇L ∈ range F). With u_l = K_l v_l
+    /// and Z an orthonormal basis of Σ's null space, every ρ > 0 solution satisfies
+    /// (Σ⊗I)u + NρK⁻¹u = 1⊗e and, projecting on Z, Σ_l Z_lj K_l⁻¹u_l = 0. The limit therefore
+    /// is u_l = c_l e + Σ_j Z_lj w_j with c = Σ⁺1 and w from the kCN × kCN system
+    /// Σ_j [Σ_l Z_li Z_lj K_l⁻¹] w_j = −Σ_l Z_li c_l K_l⁻¹e; v_l = K_l⁻¹u_l. Computed in float64.
+    pub fn pseudo_inverse_limit(&self, grams: &[Mat<f64>], residual: &[f64]) -> Result<Vec<f64>> {
+        let depth = self.sigma.nrows();
+        let cn = residual.len();
+        let eig = symmetric_eigen(self.sigma.as_ref(), "layer-wise Σ")?;
+        let scale = eig.values.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+        let tol = 1e-10 * scale.max(1.0);
+        let null: Vec<usize> = (0..depth).filter(|&k| eig.values[k].abs() <= tol).collect();
+        let q = &eig.vectors;
+        // 1 ∈ range Σ ⇔ Zᵀ1 = 0.
+        let leak = null
+            .iter()
+            .map(|&k| (0..depth).map(|l| q[(l, k)]).sum::<f64>().powi(2))
+            .sum::<f64>()
+            .sqrt();
+        if leak > 1e-8 * (depth as f64).sqrt() {
+            return Err(crate::sigma::SigmaError::Singular {
+                depth,
+                hint: format!(
+                    ": 1_L has a component {leak:.3e} along Σ's null space, so the ρ → 0 limit \
+                     does not exist"
+                ),
+            }
+            .into());
+        }
+        // c = Σ⁺1 over the non-null eigenpairs.
+        let c: Vec<f64> = (0..depth)
+            .map(|l| {
+                (0..depth)
+                    .filter(|k| !null.contains(k))
+                    .map(|k| {
+                        let proj: f64 = (0..depth).map(|i| q[(i, k)]).sum();
+                        q[(l, k)] * proj / eig.values[k]
+                    })
+                    .sum()
+            })
             .collect();
-        Ok(Direction::from_coefficients(coefficients))
+        let inverses: Vec<Mat<f64>> = grams
+            .iter()
+            .enumerate()
+            .map(|(l, g)| {
+                Ok(Cholesky::new(g.as_ref(), &format!("layer {} Gram K_l", l + 1))?.inverse())
+            })
+            .collect::<std::result::Result<_, LinalgError>>()?;
+        let e = col(residual);
+        let kinv_e: Vec<Mat<f64>> = inverses.iter().map(|k| k * &e).collect();
+        let k = null.len();
+        let a = Mat::from_fn(k * cn, k * cn, |r, s| {
+            let (i, j) = (null[r / cn], null[s / cn]);
+            (0..depth)
+                .map(|l| q[(l, i)] * q[(l, j)] * inverses[l][(r % cn, s % cn)])
+                .sum()
+        });
+        let b = Mat::from_fn(k * cn, 1, |r, _| {
+            let i = null[r / cn];
+            -(0..depth)
+                .map(|l| q[(l, i)] * c[l] * kinv_e[l][(r % cn, 0)])
+                .sum::<f64>()
+        });
+        let w = solve_general(
+            a.as_ref(),
+            b.as_ref(),
+            "pseudo-inverse limit of layer-wise NGD",
+        )?;
+        let mut v = vec![0.0; depth * cn];
+        for l in 0..depth {
+            let mut u = Mat::from_fn(cn, 1, |n, _| c[l] * residual[n]);
+            for (jj, &j) in null.iter().enumerate() {
+                for n in 0..cn {
+                    u[(n, 0)] += q[(l, j)] * w[(jj * cn + n, 0)];
+                }
+            }
+            let vl = &inverses[l] * &u;
+            for n in 0..cn {
+                v[l * cn + n] = vl[(n, 0)];
+            }
+        }
+        Ok(v)
+    }
+
+    /// [`DualDiagnostics`] of a dual vector v for the Grams K_l and residual e.
+    fn diagnostics(
+        &self,
+        grams: &[Mat<f64>],
+        v: &[f64],
+        residual: &[f64],
+    ) -> Result<DualDiagnostics> {
+        let depth = self.sigma.nrows();
+        let cn = residual.len();
+        let eig = symmetric_eigen(self.sigma.as_ref(), "layer-wise Σ")?;
+        let k = (0..depth)
+            .min_by(|&a, &b| eig.values[a].abs().total_cmp(&eig.values[b].abs()))
+            .unwrap_or(0);
+        let mut acc = Mat::<f64>::zeros(cn, 1);
+        for (l, g) in grams.iter().enumerate() {
+            let kv = g * col(&v[l * cn..(l + 1) * cn]);
+            for n in 0..cn {
+                acc[(n, 0)] += eig.vectors[(l, k)] * kv[(n, 0)];
+            }
+        }
+        let e_norm = residual.iter().map(|x| x * x).sum::<f64>().sqrt();
+        Ok(DualDiagnostics {
+            null_component: acc.norm_l2() / e_norm,
+        })
     }
 }
 
-/// (Σ⊗I_CN) blockdiag(K_l) + NρI, LCN × LCN (block (i, j) is Σ_ij K_j).
-fn layerwise_system(sigma: &Mat<f64>, grams: &[Mat<f64>], n: usize, damping: f64) -> Mat<f64> {
+/// Solves a x = b with a and b rounded to float32, by LU in float32; x back in float64.
+/// A non-finite solution is reported as a singular system.
+fn solve_f32(a: &Mat<f64>, b: &[f64], what: &str) -> Result<Vec<f64>> {
+    let n = a.nrows();
+    let a32 = Mat::<f32>::from_fn(n, n, |i, j| a[(i, j)] as f32);
+    let b32 = Mat::<f32>::from_fn(n, 1, |i, _| b[i] as f32);
+    let x = a32.partial_piv_lu().solve(&b32);
+    let v: Vec<f64> = (0..n).map(|i| x[(i, 0)] as f64).collect();
+    if v.iter().any(|x| !x.is_finite()) {
+        return Err(LinalgError::Singular {
+            what: format!("{what} (float32)"),
+            n,
+        }
+        .into());
+    }
+    Ok(v)
+}
+
+/// (Σ⊗I_CN) blockdiag(K_l) + dI, LCN × LCN (block (i, j) is Σ_ij K_j; d = Nρ or 2ρ).
+fn layerwise_system(sigma: &Mat<f64>, grams: &[Mat<f64>], diagonal: f64) -> Mat<f64> {
     let cn = grams[0].nrows();
     let size = cn * grams.len();
     let mut a = Mat::from_fn(size, size, |r, c| {
         sigma[(r / cn, c / cn)] * grams[c / cn][(r % cn, c % cn)]
     });
-    add_to_diagonal(&mut a, n as f64 * damping);
+    add_to_diagonal(&mut a, diagonal);
     a
 }
 

@@ -2,11 +2,13 @@
 //! (block tri-diagonal, eq. 19, and any user Σ, eq. 15), with the dual solves they share.
 
 mod block_tri_diagonal;
+mod dual;
 mod exact;
 mod gd;
 mod layer_wise;
 
 pub use block_tri_diagonal::BlockTriDiagonal;
+pub use dual::{DampingConvention, DualDiagnostics, DualSolve, Precision};
 pub use exact::Exact;
 pub use gd::Gd;
 pub use layer_wise::LayerWise;
