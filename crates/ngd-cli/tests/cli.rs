@@ -345,3 +345,56 @@ fn minibatch_bad_input_is_refused_before_training() {
         "larger than the training set",
     );
 }
+
+/// Every method that has a cross-entropy Fisher trains MNIST 0 vs 7 (logistic output, N = 100,
+/// M = 256, ρ = 1e-3, 3 full-batch steps) through `ngd train --loss cross-entropy`: the NGD
+/// methods at η = 1 cut the loss by ≥ 2× and classify the test set, GD at its default
+/// η = 1/λ_max(Θ) by ≥ 20 %. Measured: 0.679 → exact 0.168, BD 0.085, BTD 0.137, layer-wise Σ
+/// 0.112, K-FAC 0.318, unit-wise 0.061, GD 0.456; test accuracy ≥ 0.98 (GD 1.0).
+#[test]
+fn every_method_trains_with_cross_entropy() {
+    let dir = tempfile::tempdir().unwrap();
+    let sigma = "1,0.5,0;0.5,1,0.5;0,0.5,1";
+    let runs: [(&str, &[&str], f64); 7] = [
+        ("exact", &["--lr", "1"], 0.5),
+        ("block-diagonal", &["--lr", "1"], 0.5),
+        ("block-tri-diagonal", &["--lr", "1"], 0.5),
+        ("layer-wise", &["--lr", "1", "--sigma", sigma], 0.5),
+        ("kfac", &["--lr", "1"], 0.5),
+        ("unit-wise", &["--lr", "1"], 0.5),
+        ("gd", &[], 0.8),
+    ];
+    for (method, extra, factor) in runs {
+        let out = dir.path().join(format!("{method}.json"));
+        let mut args = vec![
+            "train",
+            "--n-train",
+            "100",
+            "--n-test",
+            "100",
+            "--width",
+            "256",
+            "--method",
+            method,
+            "--loss",
+            "cross-entropy",
+            "--damping",
+            "1e-3",
+            "--steps",
+            "3",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let (ok, _, stderr) = ngd(&args);
+        assert!(ok, "{method}: {stderr}");
+        let json = read_json(&out);
+        assert_eq!(json["config"]["loss"], "cross-entropy", "{method}");
+        let steps = json["steps"].as_array().unwrap();
+        let loss0 = steps[0]["train_loss"].as_f64().unwrap();
+        let loss3 = steps[3]["train_loss"].as_f64().unwrap();
+        let acc = steps[3]["test_accuracy"].as_f64().unwrap();
+        assert!(loss3 < factor * loss0, "{method}: {loss0} → {loss3}");
+        assert!(acc > 0.9, "{method}: test accuracy {acc}");
+    }
+}
