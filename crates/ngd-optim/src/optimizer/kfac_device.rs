@@ -5,14 +5,13 @@
 //! ΔW̃_l = (A_l + ρ_A)⁻¹ (H̃ᵀY/N) (S_l + ρ_B)⁻¹ is the same arithmetic as the host path
 //! ([`super::kfac_state`]), in f32.
 
+use super::kfac_state::{class_major_to_mat, label_rng, sampled_weights};
 use super::{Fisher, Ngd, PhaseTimes};
 use crate::convert::{mat_to_tensor, tensor_to_mat, tensor_to_rows};
 use crate::model::{OutputWeights, tapped_pass};
 use crate::{FactoredModel, Result};
 use burn::tensor::Tensor;
 use faer::Mat;
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 use std::time::Instant;
 
 /// The device step of one batch.
@@ -49,9 +48,7 @@ impl Ngd {
     ) -> Result<DeviceStep> {
         let config = self.config.clone();
         let step = self.state.step;
-        let first = self.state.kfac.is_empty();
-        let stats_step = first || step.is_multiple_of(config.kfac_stats_interval as u64);
-        let invert_step = first || step.is_multiple_of(config.kfac_inverse_interval as u64);
+        let (stats_step, invert_step) = self.kfac_schedule();
         let t = Instant::now();
         let x = x.without_autodiff();
         let n = x.dims()[0];
@@ -61,7 +58,7 @@ impl Ngd {
         let pass = tapped_pass(model, x.clone(), |f| {
             g = self.output_gradient(f, y);
             let w = match &g {
-                Ok(g) => Mat::from_fn(f.nrows(), f.ncols(), |i, c| g[c * f.nrows() + i]),
+                Ok(g) => class_major_to_mat(g, f.nrows(), f.ncols()),
                 Err(_) => Mat::zeros(f.nrows(), f.ncols()),
             };
             OutputWeights::PerSample(w)
@@ -82,12 +79,10 @@ impl Ngd {
                     .collect(),
             ),
             (true, _) => {
-                let mut rng = ChaCha8Rng::seed_from_u64(
-                    config.seed ^ step.wrapping_mul(0x9E37_79B9_7F4A_7C15),
-                );
+                let mut rng = label_rng(config.seed, step);
                 let loss = config.loss;
                 let sampled = tapped_pass(model, x.clone().narrow(0, 0, k), |f| {
-                    OutputWeights::PerSample(super::kfac_state::sampled_weights(loss, f, &mut rng))
+                    OutputWeights::PerSample(sampled_weights(loss, f, &mut rng))
                 });
                 Some(sampled.signals)
             }
@@ -98,18 +93,13 @@ impl Ngd {
             for (l, (h, x_root)) in inputs.iter().zip(roots).enumerate() {
                 let a = gram(h.clone().narrow(0, 0, k), k);
                 let s = gram(x_root, k);
-                match self.state.kfac.get_mut(l) {
-                    Some(layer) => layer.accumulate(a, s, config.kfac_decay),
-                    None => self.state.kfac.push(super::KfacLayer::new(a, s)),
-                }
+                self.accumulate_kfac(l, a, s);
             }
         }
         times.curvature = t.elapsed().as_secs_f64();
         if invert_step {
             let t = Instant::now();
-            for (l, layer) in self.state.kfac.iter_mut().enumerate() {
-                layer.invert(config.damping, l)?;
-            }
+            self.invert_kfac()?;
             self.device_inverses.clear();
             times.inversion = t.elapsed().as_secs_f64();
         }

@@ -98,6 +98,34 @@ fn damped_inverse(m: &Mat<f64>, rho: f64, name: &str, layer: usize) -> Result<Ma
 }
 
 impl Ngd {
+    /// Whether this step updates K-FAC's statistics and whether it recomputes the inverses
+    /// (every `kfac_stats_interval` and `kfac_inverse_interval` steps, and at the first).
+    pub(super) fn kfac_schedule(&self) -> (bool, bool) {
+        let (step, first) = (self.state.step, self.state.kfac.is_empty());
+        let every = |interval: usize| first || step.is_multiple_of(interval as u64);
+        (
+            every(self.config.kfac_stats_interval),
+            every(self.config.kfac_inverse_interval),
+        )
+    }
+
+    /// A ← βA + (1−β)Â, S ← βS + (1−β)Ŝ for layer `l` (the first batch starts the averages).
+    pub(super) fn accumulate_kfac(&mut self, l: usize, a: Mat<f64>, s: Mat<f64>) {
+        match self.state.kfac.get_mut(l) {
+            Some(layer) => layer.accumulate(a, s, self.config.kfac_decay),
+            None => self.state.kfac.push(KfacLayer::new(a, s)),
+        }
+    }
+
+    /// Recomputes every layer's damped inverses at the current damping.
+    pub(super) fn invert_kfac(&mut self) -> Result<()> {
+        let damping = self.config.damping;
+        for (l, layer) in self.state.kfac.iter_mut().enumerate() {
+            layer.invert(damping, l)?;
+        }
+        Ok(())
+    }
+
     /// K-FAC with state: statistics (every `kfac_stats_interval` steps), inverses (every T) and
     /// the primal step; returns the factors whose device inputs apply it.
     pub(super) fn kfac_direction<M: FactoredModel>(
@@ -107,12 +135,9 @@ impl Ngd {
         y: &[f64],
         times: &mut PhaseTimes,
     ) -> crate::Result<(Factors, Direction)> {
+        let (stats_step, invert_step) = self.kfac_schedule();
         let config = &self.config;
         let step = self.state.step;
-        let stats_step =
-            step.is_multiple_of(config.kfac_stats_interval as u64) || self.state.kfac.is_empty();
-        let invert_step =
-            step.is_multiple_of(config.kfac_inverse_interval as u64) || self.state.kfac.is_empty();
         let t = Instant::now();
         let n = x.dims()[0];
         let sub = config.kfac_stats_batch.filter(|&k| k < n);
@@ -155,9 +180,7 @@ impl Ngd {
                         Some(exact_roots(loss, &stats, &g))
                     }
                     (true, Fisher::Sampled) => {
-                        let mut rng = ChaCha8Rng::seed_from_u64(
-                            config.seed ^ step.wrapping_mul(0x9E37_79B9_7F4A_7C15),
-                        );
+                        let mut rng = label_rng(config.seed, step);
                         let sampled = model
                             .weighted_signals(x_stats(), |f| sampled_weights(loss, f, &mut rng));
                         Some(sampled.layers.into_iter().map(|l| l.delta).collect())
@@ -171,18 +194,13 @@ impl Ngd {
             for (l, (layer, x_root)) in factors.layers.iter().zip(&roots).enumerate() {
                 let input = layer.input.as_ref().subrows(0, k).to_owned();
                 let (a, s) = batch_statistics(&input, x_root, k);
-                match self.state.kfac.get_mut(l) {
-                    Some(layer) => layer.accumulate(a, s, config.kfac_decay),
-                    None => self.state.kfac.push(KfacLayer::new(a, s)),
-                }
+                self.accumulate_kfac(l, a, s);
             }
         }
         times.curvature = t.elapsed().as_secs_f64();
         if invert_step {
             let t = Instant::now();
-            for (l, k) in self.state.kfac.iter_mut().enumerate() {
-                k.invert(config.damping, l)?;
-            }
+            self.invert_kfac()?;
             times.inversion = t.elapsed().as_secs_f64();
         }
         let t = Instant::now();
@@ -249,7 +267,12 @@ pub(super) fn sampled_weights(loss: Loss, f: &Mat<f64>, rng: &mut ChaCha8Rng) ->
     w
 }
 
+/// The generator of step `step`'s sampled labels ([`Fisher::Sampled`]).
+pub(super) fn label_rng(seed: u64, step: u64) -> ChaCha8Rng {
+    ChaCha8Rng::seed_from_u64(seed ^ step.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+}
+
 /// A class-major vector (v[c·N + n]) as an N × C matrix.
-fn class_major_to_mat(v: &[f64], n: usize, c_out: usize) -> Mat<f64> {
+pub(super) fn class_major_to_mat(v: &[f64], n: usize, c_out: usize) -> Mat<f64> {
     Mat::from_fn(n, c_out, |i, c| v[c * n + i])
 }

@@ -12,16 +12,29 @@ pub fn batch(
     classes: usize,
     device: &Device,
 ) -> (Tensor<2>, Tensor<2>) {
-    let mut x = Vec::with_capacity(idx.len() * split.dim);
-    let mut y = vec![0.0f32; idx.len() * classes];
-    for (row, &i) in idx.iter().enumerate() {
-        x.extend_from_slice(split.row(i));
-        y[row * classes + split.labels[i]] = 1.0;
-    }
+    let y: Vec<f32> = one_hot(split, idx, classes);
     (
-        Tensor::from_data(TensorData::new(x, [idx.len(), split.dim]), device),
+        inputs(split, idx, device),
         Tensor::from_data(TensorData::new(y, [idx.len(), classes]), device),
     )
+}
+
+/// Rows `idx` of `split`'s inputs (B × M_0) on `device`.
+fn inputs(split: &ImageSplit, idx: &[usize], device: &Device) -> Tensor<2> {
+    let mut x = Vec::with_capacity(idx.len() * split.dim);
+    for &i in idx {
+        x.extend_from_slice(split.row(i));
+    }
+    Tensor::from_data(TensorData::new(x, [idx.len(), split.dim]), device)
+}
+
+/// One-hot targets of rows `idx` (B × C, row-major).
+fn one_hot<T: From<u8> + Clone>(split: &ImageSplit, idx: &[usize], classes: usize) -> Vec<T> {
+    let mut y = vec![T::from(0); idx.len() * classes];
+    for (row, &i) in idx.iter().enumerate() {
+        y[row * classes + split.labels[i]] = T::from(1);
+    }
+    y
 }
 
 /// The loss as a differentiable tensor (mean over the batch), equal to [`Loss::value`]:
@@ -51,10 +64,8 @@ pub fn evaluate(
     let (mut total, mut correct) = (0.0, 0usize);
     let all: Vec<usize> = (0..split.n).collect();
     for idx in all.chunks(chunk.max(1)) {
-        let (x, y) = batch(split, idx, classes, device);
-        let f = model.forward_plain(x);
-        let f_rows = ngd_model::tensor_to_rows(f);
-        let y_rows = ngd_model::tensor_to_rows(y);
+        let f_rows = ngd_model::tensor_to_rows(model.forward_plain(inputs(split, idx, device)));
+        let y_rows: Vec<f64> = one_hot(split, idx, classes);
         total += loss.value(&f_rows, &y_rows, classes) * idx.len() as f64;
         for (row, &i) in idx.iter().enumerate() {
             let scores = &f_rows[row * classes..(row + 1) * classes];

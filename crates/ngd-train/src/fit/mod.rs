@@ -193,7 +193,7 @@ pub fn fit(
                         step: run.step + 1,
                         error: e.to_string(),
                     };
-                    return Ok(finish(run));
+                    return Ok(snapshot(&run));
                 }
             };
             run.train_seconds += start.elapsed().as_secs_f64();
@@ -231,7 +231,7 @@ pub fn fit(
             on_event(FitEvent::Saved(path));
         }
     }
-    Ok(finish(run))
+    Ok(snapshot(&run))
 }
 
 /// The record with its totals filled in.
@@ -241,10 +241,6 @@ fn snapshot(run: &Run) -> FitRecord {
     record.train_seconds = run.train_seconds;
     record.peak_memory_bytes = crate::peak_memory_bytes();
     record
-}
-
-fn finish(run: Run) -> FitRecord {
-    snapshot(&run)
 }
 
 fn new_record(cfg: &FitConfig, data: &Holdout, network: &MlpConfig) -> FitRecord {
