@@ -6,7 +6,7 @@
 //! map fitted on its training data: x ← (x − μ)/s with μ, s the mean and standard deviation of
 //! all training pixels. Inputs are kept in f32 (CIFAR-10's 50,000 × 3072 pixels are 600 MB).
 
-use crate::preprocess::RawSplit;
+use crate::preprocess::{RawSplit, pixel_mean_std};
 use crate::{DataConfig, DataError, DatasetName, cifar, classes, mnist};
 
 /// Take every sample of the selected classes ([`DataConfig::n_train`], [`DataConfig::n_test`]).
@@ -81,7 +81,7 @@ pub fn load_holdout(cfg: &DataConfig, validation: usize) -> Result<Holdout, Data
     }
     let dim = cfg.dataset.dim();
     let keep = n - validation;
-    let (mean, std) = pixel_stats(&train.pixels[..keep * dim])?;
+    let (mean, std) = pixel_mean_std(&train.pixels[..keep * dim])?;
     let split = |raw: &RawSplit, rows: std::ops::Range<usize>| ImageSplit {
         x: raw.pixels[rows.start * dim..rows.end * dim]
             .iter()
@@ -102,32 +102,15 @@ pub fn load_holdout(cfg: &DataConfig, validation: usize) -> Result<Holdout, Data
     })
 }
 
-/// Mean and population standard deviation of `pixels`.
-fn pixel_stats(pixels: &[u8]) -> Result<(f64, f64), DataError> {
-    let n = pixels.len() as f64;
-    let mean = pixels.iter().map(|&p| p as f64).sum::<f64>() / n;
-    let var = pixels
-        .iter()
-        .map(|&p| (p as f64 - mean).powi(2))
-        .sum::<f64>()
-        / n;
-    if var.is_nan() || var <= 0.0 {
-        return Err(DataError::Degenerate(
-            "the training pixels are all equal".into(),
-        ));
-    }
-    Ok((mean, var.sqrt()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn pixel_stats_are_population_mean_and_std() {
-        let (m, s) = pixel_stats(&[0, 2, 4, 6]).unwrap();
+        let (m, s) = pixel_mean_std(&[0u8, 2, 4, 6]).unwrap();
         assert_eq!(m, 3.0);
         assert!((s - 5f64.sqrt()).abs() < 1e-15);
-        assert!(pixel_stats(&[7, 7]).is_err());
+        assert!(pixel_mean_std(&[7u8, 7]).is_err());
     }
 }

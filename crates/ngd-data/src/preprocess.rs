@@ -7,20 +7,32 @@ use crate::{DataError, Split, outputs_for};
 ///
 /// Errors if `x` is empty or all its entries are equal.
 pub fn standardise(x: &mut [f64]) -> Result<(), DataError> {
+    let (mean, std) = pixel_mean_std(x)?;
+    x.iter_mut().for_each(|v| *v = (*v - mean) / std);
+    Ok(())
+}
+
+/// Mean and population standard deviation of a pixel array (raw u8 or f64 values).
+///
+/// Errors if it is empty or all its entries are equal.
+pub(crate) fn pixel_mean_std<T: Copy + Into<f64>>(x: &[T]) -> Result<(f64, f64), DataError> {
     if x.is_empty() {
         return Err(DataError::Degenerate("empty pixel array".into()));
     }
     let n = x.len() as f64;
-    let mean = x.iter().sum::<f64>() / n;
-    let var = x.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n;
+    let mean = x.iter().map(|&v| v.into()).sum::<f64>() / n;
+    let var = x
+        .iter()
+        .map(|&v| (v.into() - mean) * (v.into() - mean))
+        .sum::<f64>()
+        / n;
     let std = var.sqrt();
     if !(std > 0.0 && std.is_finite()) {
         return Err(DataError::Degenerate(format!(
             "pixel array has standard deviation {std}"
         )));
     }
-    x.iter_mut().for_each(|v| *v = (*v - mean) / std);
-    Ok(())
+    Ok((mean, std))
 }
 
 /// Scales every row (of length `dim`) of the row-major array `x` to unit L2 norm.
