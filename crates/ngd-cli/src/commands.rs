@@ -133,8 +133,10 @@ pub struct OptArgs {
     /// (G = JᵀJ/N + ρI), authors adds 2ρ (the authors' code).
     #[arg(long, default_value = "per-sample")]
     pub damping_convention: ngd_optim::DampingConvention,
-    /// Record per step ‖ηΔθ_l‖/‖W_l‖ and, for the layer-wise methods, the dual solution's
-    /// component along Σ's (near-)null eigenvector.
+    /// Record per step ‖ηΔθ_l‖/‖W_l‖, the loss of the step's first-order prediction
+    /// f − ηJΔθ, for the layer-wise methods the dual solution's component along Σ's
+    /// (near-)null eigenvector, and for ReLU the fraction of gates 1[u > 0] the step switched
+    /// on and off per hidden layer and the loss with the gates frozen at initialisation.
     #[arg(long)]
     pub diagnostics: bool,
 }
@@ -229,6 +231,7 @@ pub fn train(args: TrainArgs) -> Result<()> {
     let device = args.net.backend.device()?;
     let mut cfg = args.net.train_config(&data, method, &args.opt);
     cfg.loss = args.loss.unwrap_or_default();
+    cfg.validate()?;
     eprintln!(
         "train: {} N={} N'={} L={} M={} method={} backend={} ({})",
         cfg.dataset,
@@ -241,15 +244,21 @@ pub fn train(args: TrainArgs) -> Result<()> {
         data.source
     );
     println!("{}", step_header());
-    let record = ngd_train::train(&cfg, &data, &device, &mut |s| println!("{}", step_line(s)))?;
+    let (record, failure) = ngd_train::train_until_failure(&cfg, &data, &device, &mut |s| {
+        println!("{}", step_line(s))
+    })?;
+    // A run that fails part-way still writes the steps it took (with `failure` set).
+    if let Some(out) = &args.out {
+        write_json(out, &record)?;
+    }
+    if let Some(failure) = failure {
+        return Err(failure.into());
+    }
     eprintln!(
         "lr = {:.6}, alpha = {}",
         record.lr,
         record.alpha.map_or("-".into(), |a| format!("{a:.4}"))
     );
-    if let Some(out) = &args.out {
-        write_json(out, &record)?;
-    }
     Ok(())
 }
 

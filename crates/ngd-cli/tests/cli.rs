@@ -152,6 +152,49 @@ fn diverging_training_is_a_clear_error() {
     );
 }
 
+/// A run that fails part-way still writes the steps it took, with the failure named.
+#[test]
+fn a_failed_run_writes_its_steps_up_to_the_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run.json");
+    let args: Vec<&str> = SMALL
+        .iter()
+        .copied()
+        .chain(["--method", "gd", "--lr", "1e30", "--steps", "5"])
+        .chain(["--out", out.to_str().unwrap()])
+        .collect();
+    let (ok, _, stderr) = ngd(&args);
+    assert!(!ok && stderr.contains("diverged"), "{stderr}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let failed = json["failure"]["step"].as_u64().unwrap() as usize;
+    assert!((1..=5).contains(&failed), "{json}");
+    assert_eq!(json["steps"].as_array().unwrap().len(), failed);
+    assert!(
+        json["failure"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("diverged")
+    );
+}
+
+/// A Σ whose size is not the depth is refused before training starts.
+#[test]
+fn sigma_of_the_wrong_size_is_refused_before_training() {
+    let args: Vec<&str> = SMALL
+        .iter()
+        .copied()
+        .chain(["--method", "layer-wise", "--sigma", "1,0.5;0.5,1"])
+        .collect();
+    let (ok, stdout, stderr) = ngd(&args);
+    assert!(!ok);
+    assert!(
+        stderr.contains("2×2") && stderr.contains("depth L = 3"),
+        "{stderr}"
+    );
+    assert!(stdout.is_empty(), "training started:\n{stdout}");
+}
+
 #[test]
 fn unknown_backend_is_a_clear_error() {
     expect_error(&["--backend", "cuda"], "unknown backend");

@@ -59,7 +59,8 @@ pub struct RunSpec {
     /// How ρ enters the layer-wise dual matrix (per-sample Nρ unless set, or authors' 2ρ).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub damping_convention: Option<ngd_optim::DampingConvention>,
-    /// Record ‖ηΔθ_l‖/‖W_l‖ and the dual null component per step.
+    /// Record per step ‖ηΔθ_l‖/‖W_l‖, the dual null component, the first-order prediction
+    /// and, for ReLU, the gates switched and the loss with the gates of initialisation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub diagnostics: Option<bool>,
 }
@@ -76,6 +77,10 @@ pub struct Experiment {
     pub base: RunSpec,
     /// The runs.
     pub runs: Vec<RunSpec>,
+    /// Also plot, for runs with `diagnostics`, each step's first-order prediction and (ReLU)
+    /// the loss with the gates frozen at initialisation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plot_diagnostics: Option<bool>,
 }
 
 macro_rules! merge {
@@ -239,81 +244,54 @@ fn run_one(
     cfg.precision = spec.precision.unwrap_or_default();
     cfg.damping_convention = spec.damping_convention.unwrap_or_default();
     cfg.diagnostics = spec.diagnostics.unwrap_or(false);
-    let mut seen = Vec::new();
-    let outcome = ngd_train::train(&cfg, &data, device, &mut |s| {
-        on_event(FigureEvent::Step(s));
-        seen.push(s.clone());
-    });
-    match outcome {
-        Ok(record) => Ok(LabelledRun {
-            label,
-            record,
-            diverged: None,
-        }),
-        Err(failure @ (TrainError::Diverged { .. } | TrainError::Optim(_)))
+    let (mut record, failure) = ngd_train::train_until_failure(&cfg, &data, device, &mut |s| {
+        on_event(FigureEvent::Step(s))
+    })
+    .map_err(|source| Error::Run {
+        label: label.clone(),
+        source,
+    })?;
+    let diverged = match failure {
+        None => None,
+        // A direction that fails after the first step (the loss has run away and the dual
+        // system became numerically singular) is kept like a non-finite loss.
+        Some(failure @ (TrainError::Diverged { .. } | TrainError::Optim(_)))
             if spec.allow_divergence.unwrap_or(false) =>
         {
-            // A direction that fails after the first step (the loss has run away and the dual
-            // system became numerically singular) is kept like a non-finite loss.
-            let (divergence, used_lr) = match failure {
-                TrainError::Diverged { step, loss, lr, .. } => (
-                    Divergence {
-                        step,
-                        train_loss: loss.to_string(),
-                        error: None,
-                    },
-                    Some(lr),
-                ),
-                TrainError::Optim(e) if !seen.is_empty() => (
-                    Divergence {
-                        step: seen.len(),
-                        train_loss: "not computed".into(),
-                        error: Some(e.to_string()),
-                    },
-                    cfg.lr,
-                ),
-                other => {
-                    return Err(Error::Run {
-                        label,
-                        source: other,
-                    });
-                }
+            // `diverged` says it; the record itself stays as before the option existed.
+            let step = record.failure.take().map_or(record.steps.len(), |f| f.step);
+            let divergence = match failure {
+                TrainError::Diverged { loss, .. } => Divergence {
+                    step,
+                    train_loss: loss.to_string(),
+                    error: None,
+                },
+                other => Divergence {
+                    step,
+                    train_loss: "not computed".into(),
+                    error: Some(other.to_string()),
+                },
             };
             on_event(FigureEvent::Diverged(&divergence));
-            let model = ngd_train::network_config(&cfg, &data).init(cfg.seed, device)?;
-            let x = ngd_train::DeviceSplit::new(&data.train, device).x;
-            let curvature = cfg.method.curvature_with(cfg.damping, None)?;
-            let factors = model.factors(x);
-            let alpha = curvature.alpha(&factors);
-            let lr = match used_lr {
-                Some(lr) => lr,
-                None => {
-                    cfg.lr_scale
-                        * cfg
-                            .method
-                            .optimal_lr(curvature.as_ref(), &factors)
-                            .map_err(|e| Error::Run {
-                                label: label.clone(),
-                                source: e.into(),
-                            })?
-                }
-            };
-            let mut record = RunRecord::new(cfg, &data, alpha, lr);
-            record.steps = seen;
-            Ok(LabelledRun {
-                label,
-                record,
-                diverged: Some(divergence),
-            })
+            Some(divergence)
         }
-        Err(source) => Err(Error::Run { label, source }),
-    }
+        Some(source) => return Err(Error::Run { label, source }),
+    };
+    Ok(LabelledRun {
+        label,
+        record,
+        diverged,
+    })
 }
+
+/// A per-step value a chart series reads from a record.
+type StepValue = fn(&StepRecord) -> Option<f64>;
 
 /// Train loss vs step (markers) with each run's theory line (dashed), log y axis.
 pub fn loss_chart(results: &FigureResults) -> LineChart {
     let mut chart = LineChart::new(&results.experiment.title, "step t", "train loss");
     chart.y_scale = Scale::Log10;
+    let plot_diagnostics = results.experiment.plot_diagnostics.unwrap_or(false);
     for (i, run) in results.runs.iter().enumerate() {
         let color = Some(ngd_plot::palette_color(i).to_string());
         let steps = &run.record.steps;
@@ -328,18 +306,34 @@ pub fn loss_chart(results: &FigureResults) -> LineChart {
         });
         // Without α (a singular Σ, e.g. block tri-diagonal at L = 3s+2) there is no isotropic
         // theory line; the NTK line is GD's only.
-        if run.record.alpha.is_none() && run.record.config.options.method != Method::Gd {
-            continue;
-        }
-        chart.series.push(Series {
-            label: format!("{} (theory)", run.label),
-            points: steps
+        let has_theory =
+            run.record.alpha.is_some() || run.record.config.options.method == Method::Gd;
+        // With `diagnostics`: each step's first-order prediction from the step before, and for
+        // ReLU the loss with the gates frozen at initialisation.
+        let diagnostics: [(&str, StepValue, Style); 3] = [
+            ("theory", |s| s.theory_train_loss, Style::dashed_line()),
+            ("first-order", |s| s.linearised_loss, Style::line()),
+            ("gates of θ₀", |s| s.frozen_gate_loss, Style::markers()),
+        ];
+        for (what, value, style) in diagnostics {
+            let points: Vec<(f64, f64)> = steps
                 .iter()
-                .filter_map(|s| s.theory_train_loss.map(|t| (s.step as f64, t)))
-                .collect(),
-            style: Style::dashed_line(),
-            color,
-        });
+                .filter_map(|s| value(s).map(|v| (s.step as f64, v)))
+                .collect();
+            let wanted = match what {
+                "theory" => has_theory,
+                _ => plot_diagnostics && !points.is_empty(),
+            };
+            if !wanted {
+                continue;
+            }
+            chart.series.push(Series {
+                label: format!("{} ({what})", run.label),
+                points,
+                style,
+                color: color.clone(),
+            });
+        }
     }
     chart
 }

@@ -17,13 +17,15 @@ pub enum LinalgError {
     /// The matrix is not (numerically) positive definite / invertible.
     #[error(
         "{what}: matrix of size {n}×{n} is singular or not positive definite \
-         (Cholesky failed); add damping ρ > 0"
+         ({how}); add damping ρ > 0"
     )]
     Singular {
         /// What the matrix is (e.g. "exact NGD Gram JJᵀ").
         what: String,
         /// Its size.
         n: usize,
+        /// How it showed: which factorisation failed, or which threshold it crossed.
+        how: &'static str,
     },
     /// An eigen-decomposition did not converge.
     #[error("{what}: eigen-decomposition did not converge")]
@@ -107,6 +109,7 @@ impl Cholesky {
         let llt = a.llt(Side::Lower).map_err(|_| LinalgError::Singular {
             what: what.into(),
             n,
+            how: "Cholesky failed",
         })?;
         let chol = Self { llt, n };
         chol.check_conditioning(what)?;
@@ -124,6 +127,7 @@ impl Cholesky {
             return Err(LinalgError::Singular {
                 what: what.into(),
                 n: self.n,
+                how: "Cholesky condition number above 1e15",
             });
         }
         Ok(())
@@ -164,6 +168,7 @@ pub fn solve_general(a: MatRef<'_, f64>, b: MatRef<'_, f64>, what: &str) -> Resu
         return Err(LinalgError::Singular {
             what: what.into(),
             n,
+            how: "LU pivot below 1e-13 of the largest",
         });
     }
     Ok(lu.solve(b))

@@ -15,7 +15,7 @@ mod theory;
 pub use bench::{
     BenchConfig, BenchRecord, PhaseTimes, bench_step, peak_memory_bytes, reset_peak_memory,
 };
-pub use record::{RunConfig, RunRecord, StepRecord, TrainConfig};
+pub use record::{GateFlips, RunConfig, RunFailure, RunRecord, StepRecord, TrainConfig};
 pub use test_theory::TestTheory;
 pub use theory::TheoryLine;
 
@@ -103,12 +103,29 @@ pub fn network_config(cfg: &TrainConfig, data: &Dataset) -> MlpConfig {
 }
 
 /// Trains per `cfg` on `data`, calling `on_step` after the initial evaluation and each step.
+/// A step that fails (non-finite loss, a direction that cannot be computed) is an error; see
+/// [`train_until_failure`] to keep the steps before it.
 pub fn train(
     cfg: &TrainConfig,
     data: &Dataset,
     device: &Device,
     on_step: &mut dyn FnMut(&StepRecord),
 ) -> Result<RunRecord> {
+    match train_until_failure(cfg, data, device, on_step)? {
+        (record, None) => Ok(record),
+        (_, Some(failure)) => Err(failure),
+    }
+}
+
+/// [`train`] that keeps the record of a run whose step t fails: steps 0..t−1, with
+/// [`RunRecord::failure`] set, and the step's error. Errors before step 0 (configuration,
+/// learning rate) are returned as `Err`.
+pub fn train_until_failure(
+    cfg: &TrainConfig,
+    data: &Dataset,
+    device: &Device,
+    on_step: &mut dyn FnMut(&StepRecord),
+) -> Result<(RunRecord, Option<TrainError>)> {
     cfg.validate()?;
     let mut model = network_config(cfg, data).init(cfg.seed, device)?;
     let train = DeviceSplit::new(&data.train, device);
@@ -152,51 +169,68 @@ pub fn train(
     on_step(&first);
     record.steps.push(first);
 
+    let mut diagnostics = cfg.diagnostics.then(|| {
+        let relu = cfg.activation == ngd_model::Activation::Relu;
+        Diagnostics::new(&model, &train, relu, cfg.loss)
+    });
     let mut factors = Some(factors);
     for step in 1..=cfg.steps {
         let start = Instant::now();
         let f = factors
             .take()
             .unwrap_or_else(|| model.factors(train.x.clone()));
-        let diagnostics = if cfg.diagnostics {
-            Some(diagnosed_step(
+        let outcome = match diagnostics.as_mut() {
+            Some(d) => d.step(
                 &mut model,
                 curvature.as_ref(),
                 &f,
                 &data.train,
                 lr,
                 cfg.loss,
-            )?)
-        } else {
-            take_loss_step(
+            ),
+            None => take_loss_step(
                 &mut model,
                 curvature.as_ref(),
                 &f,
                 &data.train,
                 lr,
                 cfg.loss,
-            )?;
-            None
+            )
+            .map(|()| Diagnosis::default()),
         };
-        let seconds = start.elapsed().as_secs_f64();
-        let mut rec = evaluator.record(step, &model, seconds);
-        if let Some((relative, null)) = diagnostics {
-            rec.relative_step = Some(relative);
-            rec.null_component = null;
+        let checked = outcome.and_then(|diagnosis| {
+            let seconds = start.elapsed().as_secs_f64();
+            let mut rec = evaluator.record(step, &model, seconds);
+            if let Some(d) = diagnostics.as_mut() {
+                d.finish(&mut rec, diagnosis, &model, &train);
+            }
+            if rec.train_loss.is_finite() {
+                Ok(rec)
+            } else {
+                Err(TrainError::Diverged {
+                    step,
+                    loss: rec.train_loss,
+                    method: cfg.method.to_string(),
+                    lr,
+                    damping: cfg.damping,
+                })
+            }
+        });
+        match checked {
+            Ok(rec) => {
+                on_step(&rec);
+                record.steps.push(rec);
+            }
+            Err(failure) => {
+                record.failure = Some(RunFailure {
+                    step,
+                    error: failure.to_string(),
+                });
+                return Ok((record, Some(failure)));
+            }
         }
-        if !rec.train_loss.is_finite() {
-            return Err(TrainError::Diverged {
-                step,
-                loss: rec.train_loss,
-                method: cfg.method.to_string(),
-                lr,
-                damping: cfg.damping,
-            });
-        }
-        on_step(&rec);
-        record.steps.push(rec);
     }
-    Ok(record)
+    Ok((record, None))
 }
 
 /// One update θ ← θ − η Δθ with the method's direction at the current factors.
@@ -225,39 +259,117 @@ pub fn take_loss_step(
     Ok(())
 }
 
-/// [`take_loss_step`] that also returns ‖ηΔθ_l‖_F/‖W_l‖_F per layer (W_l before the step;
-/// ‖Δθ_l‖²_F = tr(Rᵀh̃h̃ᵀR) for dual coefficients R) and the dual solve's null component.
-fn diagnosed_step(
-    model: &mut Mlp,
-    curvature: &dyn Curvature,
-    factors: &Factors,
-    train: &Split,
-    lr: f64,
+/// What a diagnosed step measured before the evaluation of θ_t.
+#[derive(Default)]
+struct Diagnosis {
+    /// ‖ηΔθ_l‖_F/‖W_l‖_F per layer.
+    relative: Option<Vec<f64>>,
+    /// The dual solve's null component.
+    null: Option<f64>,
+    /// L(f_{t−1} − ηJΔθ).
+    linearised: Option<f64>,
+}
+
+/// Per-step diagnostics of a run (`TrainConfig::diagnostics`): step sizes, the dual solve's
+/// null component, the first-order prediction of each step and, for ReLU, the gates it
+/// switches and the loss with the gates frozen at initialisation.
+struct Diagnostics {
+    /// ReLU gates at initialisation and after the previous step (ReLU only).
+    gates: Option<(Vec<Tensor<2>>, Vec<Tensor<2>>)>,
+    /// The training loss.
     loss: Loss,
-) -> Result<(Vec<f64>, Option<f64>)> {
-    let g = loss.output_gradient(&factors.outputs, &train.y);
-    let (direction, dual) = curvature.direction_with_diagnostics(factors, &g)?;
-    let relative = direction
-        .layers
-        .iter()
-        .enumerate()
-        .map(|(l, step)| {
-            let norm2 = match step {
-                ngd_optim::LayerStep::Coefficients(r) => {
-                    let hr = factors.layers[l].input_gram() * r;
-                    (0..r.nrows())
-                        .flat_map(|i| (0..r.ncols()).map(move |j| (i, j)))
-                        .map(|(i, j)| hr[(i, j)] * r[(i, j)])
-                        .sum::<f64>()
-                }
-                ngd_optim::LayerStep::Dense(s) => s.squared_norm_l2(),
-            };
-            let w = ngd_model::tensor_to_mat(model.weights[l].val());
-            lr * norm2.max(0.0).sqrt() / w.norm_l2()
+}
+
+impl Diagnostics {
+    fn new(model: &Mlp, train: &DeviceSplit, relu: bool, loss: Loss) -> Self {
+        let gates = relu.then(|| {
+            let g = model.relu_gates(train.x.clone());
+            (g.clone(), g)
+        });
+        Self { gates, loss }
+    }
+
+    /// [`take_loss_step`] that also measures ‖ηΔθ_l‖_F/‖W_l‖_F per layer (W_l before the step;
+    /// ‖Δθ_l‖²_F = tr(Rᵀh̃h̃ᵀR) for dual coefficients R), the dual solve's null component and
+    /// the loss of f − ηJΔθ.
+    fn step(
+        &mut self,
+        model: &mut Mlp,
+        curvature: &dyn Curvature,
+        factors: &Factors,
+        train: &Split,
+        lr: f64,
+        loss: Loss,
+    ) -> Result<Diagnosis> {
+        let g = loss.output_gradient(&factors.outputs, &train.y);
+        let (direction, dual) = curvature.direction_with_diagnostics(factors, &g)?;
+        let relative = direction
+            .layers
+            .iter()
+            .enumerate()
+            .map(|(l, step)| {
+                let norm2 = match step {
+                    ngd_optim::LayerStep::Coefficients(r) => {
+                        let hr = factors.layers[l].input_gram() * r;
+                        (0..r.nrows())
+                            .flat_map(|i| (0..r.ncols()).map(move |j| (i, j)))
+                            .map(|(i, j)| hr[(i, j)] * r[(i, j)])
+                            .sum::<f64>()
+                    }
+                    ngd_optim::LayerStep::Dense(s) => s.squared_norm_l2(),
+                };
+                let w = ngd_model::tensor_to_mat(model.weights[l].val());
+                lr * norm2.max(0.0).sqrt() / w.norm_l2()
+            })
+            .collect();
+        // J Δθ is class-major (c·N + n); the outputs are row-major N × C.
+        let jd = ngd_optim::function_step(factors, &direction);
+        let (n, c_out) = (factors.samples(), factors.outputs_dim());
+        let linear: Vec<f64> = (0..n * c_out)
+            .map(|k| factors.outputs[(k / c_out, k % c_out)] - lr * jd[(k % c_out) * n + k / c_out])
+            .collect();
+        direction.apply(model, factors, lr);
+        Ok(Diagnosis {
+            relative: Some(relative),
+            null: dual.map(|d| d.null_component),
+            linearised: Some(loss.value(&linear, &train.y, c_out)),
         })
-        .collect();
-    direction.apply(model, factors, lr);
-    Ok((relative, dual.map(|d| d.null_component)))
+    }
+
+    /// Fills the diagnostic fields of θ_t's record: those of `diagnosis`, and for ReLU the
+    /// gates switched since θ_{t−1} and the loss with the gates of θ_0.
+    fn finish(
+        &mut self,
+        rec: &mut StepRecord,
+        diagnosis: Diagnosis,
+        model: &Mlp,
+        train: &DeviceSplit,
+    ) {
+        rec.relative_step = diagnosis.relative;
+        rec.null_component = diagnosis.null;
+        rec.linearised_loss = diagnosis.linearised;
+        let Some((initial, previous)) = self.gates.as_mut() else {
+            return;
+        };
+        let now = model.relu_gates(train.x.clone());
+        let fraction = |t: Tensor<2>| {
+            let total = t.dims().iter().product::<usize>() as f64;
+            f64::from(t.sum().into_scalar::<f32>()) / total
+        };
+        rec.gate_flips = Some(
+            now.iter()
+                .zip(previous.iter())
+                .map(|(m, p)| GateFlips {
+                    on: fraction((m.clone() - p.clone()).clamp_min(0.0)),
+                    off: fraction((p.clone() - m.clone()).clamp_min(0.0)),
+                })
+                .collect(),
+        );
+        let frozen = ngd_model::tensor_to_rows(model.forward_gated(train.x.clone(), initial));
+        let split = train.split;
+        rec.frozen_gate_loss = Some(self.loss.value(&frozen, &split.y, split.outputs()));
+        *previous = now;
+    }
 }
 
 /// What every step's record is measured against: the data on the device, the loss and the
@@ -289,6 +401,9 @@ impl Evaluator<'_> {
             seconds,
             relative_step: None,
             null_component: None,
+            linearised_loss: None,
+            frozen_gate_loss: None,
+            gate_flips: None,
         }
     }
 }

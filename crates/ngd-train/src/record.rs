@@ -50,7 +50,9 @@ pub struct TrainConfig {
         skip_serializing_if = "ngd_optim::DampingConvention::is_default"
     )]
     pub damping_convention: ngd_optim::DampingConvention,
-    /// Record per step ‖ηΔθ_l‖/‖W_l‖ and the dual solve's null component.
+    /// Record per step ‖ηΔθ_l‖/‖W_l‖, the dual solve's null component, the loss of the
+    /// step's first-order prediction and, for ReLU, the gates switched and the loss with the
+    /// gates of initialisation.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub diagnostics: bool,
     /// Number of steps.
@@ -71,13 +73,23 @@ impl TrainConfig {
         })
     }
 
-    /// Rejects a non-positive or non-finite learning rate.
+    /// Rejects a non-positive or non-finite learning rate and a Σ whose size is not the depth.
     pub fn validate(&self) -> Result<()> {
         if let Some(lr) = self.lr
             && !(lr.is_finite() && lr > 0.0)
         {
             return Err(TrainError::Invalid(format!(
                 "learning rate must be finite and > 0, got {lr}"
+            )));
+        }
+        if let Some(rows) = &self.sigma
+            && rows.len() != self.depth
+        {
+            return Err(TrainError::Invalid(format!(
+                "Σ of layer-wise NGD is {0}×{0} but the network has depth L = {1}: --sigma \
+                 needs an L × L matrix",
+                rows.len(),
+                self.depth
             )));
         }
         if !(self.lr_scale.is_finite() && self.lr_scale > 0.0) {
@@ -124,6 +136,37 @@ pub struct StepRecord {
     /// methods, with `diagnostics` only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub null_component: Option<f64>,
+    /// The loss of the step's first-order prediction f_{t−1} − ηJΔθ (for MSE
+    /// ½‖(I − ηΘ̄)e‖²/N with the Θ̄ the step applied); with `diagnostics` only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub linearised_loss: Option<f64>,
+    /// The loss at θ_t with the ReLU gates frozen at initialisation (h_l = m_l(θ_0) ⊙ u_l):
+    /// what the step gives without any unit switching on or off; ReLU with `diagnostics` only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frozen_gate_loss: Option<f64>,
+    /// Per hidden layer, the fraction of (sample, unit) gates the step switched
+    /// on and off; ReLU with `diagnostics` only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gate_flips: Option<Vec<GateFlips>>,
+}
+
+/// ReLU gates m = 1[u > 0] of one hidden layer that a step switched, as fractions of the
+/// N × M_l (sample, unit) pairs.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct GateFlips {
+    /// Inactive → active.
+    pub on: f64,
+    /// Active → inactive.
+    pub off: f64,
+}
+
+/// Why a run stopped before its last step (the steps recorded are those before).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunFailure {
+    /// The step that failed.
+    pub step: usize,
+    /// The error, as printed.
+    pub error: String,
 }
 
 /// Every option of a run together with where its data came from.
@@ -147,8 +190,11 @@ pub struct RunRecord {
     pub alpha: Option<f64>,
     /// The learning rate used.
     pub lr: f64,
-    /// Steps 0..=T.
+    /// Steps 0..=T, or up to the step before `failure`.
     pub steps: Vec<StepRecord>,
+    /// Set when the run stopped early (diverged, or a direction could not be computed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<RunFailure>,
 }
 
 impl RunRecord {
@@ -163,6 +209,7 @@ impl RunRecord {
             alpha,
             lr,
             steps: Vec::new(),
+            failure: None,
         }
     }
 }

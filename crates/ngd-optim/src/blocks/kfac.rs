@@ -95,14 +95,14 @@ impl Kfac {
         if layer.input.ncols() >= n && x.ncols() >= x.nrows() {
             // Both pushed through: R = P X with the N × K P = (H̃/N + ρ_A)⁻¹ Bᵀ(XXᵀ/N + ρ_B)⁻¹/N,
             // B the K × N matrix of β, so the only large products are the two Grams and P X.
-            let b_inv = damped_gram(x, n, rho_b, &what_b, false)?.inverse();
+            let b_inv = damped_gram(x, n, rho_b, &what_b)?.inverse();
             let scaled = root.combine(&b_inv, n);
             let p = input_factor(gram(layer.input.as_ref()), n, rho_a, &what_a, first_input)?
                 .solve(scaled.as_ref());
             return Ok(LayerStep::Coefficients(&p * x));
         }
         // X̂ = X (B* + ρ_B)⁻¹ (K × M_l), then Σ_k β_k x̂_k(n) / N per sample (N × M_l).
-        let x_hat = right_inverse(x, n, rho_b, &what_b, false)?;
+        let x_hat = right_inverse(x, n, rho_b, &what_b)?;
         let scaled = root.combine(&x_hat, n);
         if layer.input.ncols() >= n {
             // R = (H̃/N + ρ_A)⁻¹ Σ_k β_k x̂_k / N.
@@ -120,46 +120,28 @@ impl Kfac {
 }
 
 /// Cholesky of X Xᵀ/N + ρI (rows × rows; N the sample count).
-fn damped_gram(
-    x: &Mat<f64>,
-    n: usize,
-    rho: f64,
-    what: &str,
-    first_input: bool,
-) -> Result<Cholesky> {
-    damped_cholesky(gram(x.as_ref()), n, rho, what, first_input)
+fn damped_gram(x: &Mat<f64>, n: usize, rho: f64, what: &str) -> Result<Cholesky> {
+    damped_cholesky(gram(x.as_ref()), n, rho, what)
 }
 
 /// Cholesky of XᵀX/N + ρI (d × d, only used when d < rows).
-fn factor_inverse_explicit(
-    x: &Mat<f64>,
-    n: usize,
-    rho: f64,
-    what: &str,
-    first_input: bool,
-) -> Result<Cholesky> {
-    damped_cholesky(x.transpose() * x, n, rho, what, first_input)
+fn factor_inverse_explicit(x: &Mat<f64>, n: usize, rho: f64, what: &str) -> Result<Cholesky> {
+    damped_cholesky(x.transpose() * x, n, rho, what)
 }
 
 /// Cholesky of G/N + ρI for an unscaled Gram G.
-fn damped_cholesky(g: Mat<f64>, n: usize, rho: f64, what: &str, first: bool) -> Result<Cholesky> {
+fn damped_cholesky(g: Mat<f64>, n: usize, rho: f64, what: &str) -> Result<Cholesky> {
     let mut g = g * Scale(1.0 / n as f64);
     add_to_diagonal(&mut g, rho);
-    Cholesky::new(g.as_ref(), what).map_err(|err| input_error(err, first))
+    Ok(Cholesky::new(g.as_ref(), what)?)
 }
 
 /// X (XᵀX/N + ρ)⁻¹ (K × d), explicit when d < K, else pushed through: (XXᵀ/N + ρ)⁻¹ X.
-fn right_inverse(
-    x: &Mat<f64>,
-    n: usize,
-    rho: f64,
-    what: &str,
-    first_input: bool,
-) -> Result<Mat<f64>> {
+fn right_inverse(x: &Mat<f64>, n: usize, rho: f64, what: &str) -> Result<Mat<f64>> {
     if x.ncols() >= x.nrows() {
-        Ok(damped_gram(x, n, rho, what, first_input)?.solve(x.as_ref()))
+        Ok(damped_gram(x, n, rho, what)?.solve(x.as_ref()))
     } else {
-        let chol = factor_inverse_explicit(x, n, rho, what, first_input)?;
+        let chol = factor_inverse_explicit(x, n, rho, what)?;
         Ok(chol.solve(x.transpose()).transpose().to_owned())
     }
 }

@@ -360,4 +360,36 @@ mod tests {
             }
         }
     }
+
+    /// Cross-entropy with ρ > 0: α̂ is the mean eigenvalue of the damped Θ̄Λ that drives the
+    /// output gradient (Δg ≈ −ηΛΘ̄g; per unit tr[K_i(K_i + NρI)⁻¹] with K_i = Λ^½g_ig_iᵀΛ^½),
+    /// tr(Θ̄Λ)/(CN) from the directions with the explicit Λ, softmax C = 3 and logistic C = 1,
+    /// to 1e-9; it falls as ρ grows.
+    #[test]
+    fn damped_alpha_with_cross_entropy_is_the_mean_eigenvalue_of_theta_bar_lambda() {
+        let n = 5;
+        for c in [3, 1] {
+            let f = with_outputs(relu_like_outputs(n, c, &[10, 9, 8, c], 61 + c as u64));
+            let lambda = explicit_lambda(&f);
+            let mut previous = f64::INFINITY;
+            for rho in [1e-4, 1e-2, 0.5] {
+                let uw = UnitWise {
+                    damping: rho,
+                    loss: Loss::CrossEntropy,
+                };
+                let tl = coefficient_matrix(&uw, &f).unwrap() * &lambda;
+                let want = (0..c * n).map(|k| tl[(k, k)]).sum::<f64>() / (c * n) as f64;
+                let alpha = uw.alpha(&f).unwrap();
+                assert!(
+                    (alpha - want).abs() < 1e-9 * want.max(1.0),
+                    "C = {c}, ρ = {rho}: α̂ {alpha} vs tr(Θ̄Λ)/(CN) {want}"
+                );
+                assert!(
+                    alpha < previous && alpha > 0.0,
+                    "C = {c}, ρ = {rho}: {alpha}"
+                );
+                previous = alpha;
+            }
+        }
+    }
 }

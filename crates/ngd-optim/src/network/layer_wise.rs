@@ -280,6 +280,7 @@ fn solve_f32(a: &Mat<f64>, b: &[f64], what: &str) -> Result<Vec<f64>> {
         return Err(LinalgError::Singular {
             what: format!("{what} (float32)"),
             n,
+            how: "float32 LU gave a non-finite solution",
         }
         .into());
     }
