@@ -332,11 +332,9 @@ fn kappa_note(entries: &[&Value]) -> String {
 /// α̂ of `method` in one `fig3/alpha_depth_L*.json` record (`None` if that run failed).
 fn depth_alpha(root: &Path, file: &str, method: &str) -> (Option<f64>, Value) {
     let iso = Iso::load(root, &format!("experiments/fig3/{file}"));
-    let r = iso
-        .doc
-        .get("results")
-        .and_then(Value::as_array)
-        .and_then(|rs| rs.iter().find(|r| text(r, "method") == method))
+    let r = list(&iso.doc, "results")
+        .iter()
+        .find(|r| text(r, "method") == method)
         .cloned()
         .unwrap_or_else(|| panic!("no {method} in {file}"));
     let alpha = (!failed(&r)).then(|| num(&r, "alpha_mean"));
@@ -413,7 +411,10 @@ pub fn alpha_vs_paper(root: &Path) -> String {
             btd_entries.push(r);
         }
     }
-    let (l5, _) = depth_alpha(root, "alpha_depth_L5.json", "block-tri-diagonal");
+    let l5 = btd_deep
+        .iter()
+        .find(|(l, _, _)| *l == 5)
+        .and_then(|(_, a, _)| *a);
     let (l5_damped, l5_entry) =
         depth_alpha(root, "alpha_depth_L5_rho1e-12.json", "block-tri-diagonal");
     let l5_rho = num(

@@ -229,6 +229,7 @@ fn check_file(root: &Path, file: &str, render: Render, bless: bool) -> Option<Mi
     })
 }
 
+/// Every marked block and generated file equals its rendering from the JSON (bless: is made to).
 #[test]
 fn experiment_tables_match_their_json() {
     let start = std::time::Instant::now();
