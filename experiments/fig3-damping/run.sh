@@ -29,4 +29,5 @@ nice -n 19 $NGD isotropy --methods ntk,exact,block-diagonal,unit-wise \
 python3 $OUT/merge.py
 nice -n 19 $NGD isotropy --replot --out $OUT/merged_bd.json
 nice -n 19 $NGD isotropy --replot --out $OUT/merged_unit.json
-python3 $OUT/table.py > $OUT/tables.md
+# tables.md (and the README tables) from merged.json
+NGD_BLESS_TABLES=1 cargo test --release --test experiment_tables
