@@ -44,7 +44,9 @@ def write(name, series):
     config = dict(docs[0]["config"])
     config["methods"] = [s for s in series if any(r["method"] == s for r in rs)]
     config["damping"] = 0.0
-    config["damping_note"] = "per series: ρ is in the series name and in each result's damping field (the plot title's ρ is this placeholder)"
+    config["damping_note"] = "per series: ρ is in the series name and in each result's damping field (this field is a placeholder)"
+    c = config
+    config["title"] = f"κ(Θ̄) at init: {c['inputs']} inputs, N = {c['n']}, L = {c['depth']}, {c['activation']}, ρ per series"
     config["widths"] = sorted({r["width"] for r in rs})
     config["merged_from"] = docs
     rank = {s: i for i, s in enumerate(config["methods"])}

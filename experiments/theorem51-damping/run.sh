@@ -14,5 +14,7 @@ for ACT in relu tanh; do for M in 256 1024 4096 8192; do for E in 0 12 24 48; do
   $NGD train --method unit-wise --activation $ACT --width $M --steps 10 --seed $S --damping $RHO \
       --out $OUT/$NAME.json > $OUT/$NAME.log 2>&1 || true
 done; done; done; done
-# table.md from the .json records (the .log of a run that failed)
+# the chart: four seed-1 runs at M = 4096 with their first-order predictions (--diagnostics)
+$NGD figure $OUT/config.json
+# table.md from the .json records
 NGD_BLESS_TABLES=1 cargo test --release --test experiment_tables

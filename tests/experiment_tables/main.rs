@@ -5,6 +5,7 @@
 //! line. `NGD_BLESS_TABLES=1 cargo test --release --test experiment_tables` rewrites the blocks
 //! and files from the JSON instead. JSON only, no training: it runs in well under a second.
 
+mod diagnostics;
 mod fmt;
 mod isotropy;
 mod json;
@@ -70,6 +71,10 @@ const FILES: &[(&str, Render)] = &[
     (
         "experiments/theorem51-damping/table.md",
         training::theorem51_damping,
+    ),
+    (
+        "experiments/theorem51-relu/table.md",
+        diagnostics::theorem51_relu,
     ),
     ("experiments/full-mnist/table.md", |r| {
         measured::sweep_table(r, "full-mnist")

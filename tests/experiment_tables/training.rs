@@ -195,32 +195,10 @@ pub fn kfac(root: &Path) -> String {
     markdown_table(&header, rows)
 }
 
-/// The train losses of one run of the Theorem 5.1 damping sweep: from its JSON record, or,
-/// for a run that failed (no JSON), the step lines of its `.log`.
+/// A damping-sweep run's train losses (steps 0.., up to a failure) and α̂, from its JSON.
 fn sweep_losses(root: &Path, stem: &str) -> (Vec<f64>, Option<f64>) {
-    let json = format!("experiments/theorem51-damping/{stem}.json");
-    if root.join(&json).exists() {
-        let run = load(root, &json);
-        return (train_losses(&run), Some(num(&run, "alpha")));
-    }
-    let log = root.join(format!("experiments/theorem51-damping/{stem}.log"));
-    let text = std::fs::read_to_string(&log).unwrap_or_else(|e| panic!("{}: {e}", log.display()));
-    // "    3    1.9434e25    0.7200 …": the step, then the train loss
-    let losses = text
-        .lines()
-        .filter(|l| l.starts_with(char::is_whitespace))
-        .filter_map(|l| {
-            let mut t = l.split_whitespace();
-            let step = t.next()?;
-            let loss = t.next()?;
-            let mantissa = loss.split_once('e')?.0;
-            let ok = step.chars().all(|c| c.is_ascii_digit())
-                && !mantissa.is_empty()
-                && mantissa.chars().all(|c| c.is_ascii_digit() || c == '.');
-            ok.then(|| loss.parse().ok()).flatten()
-        })
-        .collect();
-    (losses, None)
+    let run = load(root, &format!("experiments/theorem51-damping/{stem}.json"));
+    (train_losses(&run), Some(num(&run, "alpha")))
 }
 
 /// theorem51-damping/table.md (was `table.py`): per activation, width and ε the damped α̂ and
@@ -235,6 +213,7 @@ pub fn theorem51_damping(root: &Path) -> String {
                 .file_name()
                 .to_string_lossy()
                 .into_owned();
+            // every run of run.sh leaves a .log beside its .json record
             name.strip_suffix(".log").map(str::to_string)
         })
         .collect();
@@ -245,7 +224,7 @@ pub fn theorem51_damping(root: &Path) -> String {
     for stem in &stems {
         let parts: Vec<&str> = stem.split('_').collect();
         let [act, m, eps, _seed] = parts[..] else {
-            panic!("unexpected log name {stem}.log")
+            panic!("unexpected run name {stem}.log")
         };
         let m: usize = m
             .strip_prefix('M')

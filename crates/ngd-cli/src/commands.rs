@@ -135,7 +135,7 @@ pub struct OptArgs {
     pub damping_convention: ngd_optim::DampingConvention,
     /// Record per step ‖ηΔθ_l‖/‖W_l‖, the loss of the step's first-order prediction
     /// f − ηJΔθ, for the layer-wise methods the dual solution's component along Σ's
-    /// (near-)null eigenvector, and for ReLU the fraction of gates 1[u > 0] the step switched
+    /// (near-)null eigenvector, and for ReLU the fraction of gates 1(u > 0) the step switched
     /// on and off per hidden layer and the loss with the gates frozen at initialisation.
     #[arg(long)]
     pub diagnostics: bool,

@@ -77,8 +77,8 @@ pub struct Experiment {
     pub base: RunSpec,
     /// The runs.
     pub runs: Vec<RunSpec>,
-    /// Also plot, for runs with `diagnostics`, each step's first-order prediction and (ReLU)
-    /// the loss with the gates frozen at initialisation.
+    /// Plot, for runs with `diagnostics`, each step's first-order prediction (in place of the
+    /// theory line) and (ReLU) the loss with the gates frozen at initialisation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plot_diagnostics: Option<bool>,
 }
@@ -321,7 +321,8 @@ pub fn loss_chart(results: &FigureResults) -> LineChart {
                 .filter_map(|s| value(s).map(|v| (s.step as f64, v)))
                 .collect();
             let wanted = match what {
-                "theory" => has_theory,
+                // The first-order prediction is the step-wise theory; it takes the line's place.
+                "theory" => has_theory && !plot_diagnostics,
                 _ => plot_diagnostics && !points.is_empty(),
             };
             if !wanted {

@@ -37,7 +37,7 @@ impl Mlp {
         h
     }
 
-    /// The ReLU gates m_l = 1[u_l > 0] (0/1, N × M_l) of the hidden layers l = 1..L−1 at x;
+    /// The ReLU gates m_l = 1(u_l > 0) (0/1, N × M_l) of the hidden layers l = 1..L−1 at x;
     /// with ReLU, φ(u_l) = m_l ⊙ u_l.
     pub fn relu_gates(&self, x: Tensor<2>) -> Vec<Tensor<2>> {
         let mut gates = Vec::with_capacity(self.depth() - 1);

@@ -150,7 +150,7 @@ pub struct StepRecord {
     pub gate_flips: Option<Vec<GateFlips>>,
 }
 
-/// ReLU gates m = 1[u > 0] of one hidden layer that a step switched, as fractions of the
+/// ReLU gates m = 1(u > 0) of one hidden layer that a step switched, as fractions of the
 /// N × M_l (sample, unit) pairs.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct GateFlips {

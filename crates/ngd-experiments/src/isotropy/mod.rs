@@ -194,6 +194,7 @@ pub fn run_isotropy(
         n,
         seeds: cfg.seeds,
         damping: cfg.damping,
+        title: None,
         sigma_w2: cfg.sigma_w2,
         sigma_b2: cfg.sigma_b2,
         activation: cfg.activation,

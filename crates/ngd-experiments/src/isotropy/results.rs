@@ -37,6 +37,10 @@ pub struct IsotropyRecordConfig {
     pub seeds: u64,
     /// Damping ρ.
     pub damping: f64,
+    /// Chart title in place of the one built from these fields (e.g. for a merge of runs at
+    /// several ρ).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
     /// σ_w².
     pub sigma_w2: f64,
     /// σ_b².
@@ -159,6 +163,9 @@ impl IsotropyResults {
     /// The plot title.
     pub fn title(&self) -> String {
         let c = &self.config;
+        if let Some(title) = &c.title {
+            return title.clone();
+        }
         let json = |v: f64| serde_json::to_string(&v).unwrap_or_else(|_| "null".into());
         format!(
             "κ(Θ̄) at init: {} inputs, N = {}, L = {}, {}, ρ = {}",
