@@ -180,14 +180,7 @@ pub fn train_until_failure(
             .take()
             .unwrap_or_else(|| model.factors(train.x.clone()));
         let outcome = match diagnostics.as_mut() {
-            Some(d) => d.step(
-                &mut model,
-                curvature.as_ref(),
-                &f,
-                &data.train,
-                lr,
-                cfg.loss,
-            ),
+            Some(d) => d.step(&mut model, curvature.as_ref(), &f, &data.train, lr),
             None => take_loss_step(
                 &mut model,
                 curvature.as_ref(),
@@ -299,8 +292,8 @@ impl Diagnostics {
         factors: &Factors,
         train: &Split,
         lr: f64,
-        loss: Loss,
     ) -> Result<Diagnosis> {
+        let loss = self.loss;
         let g = loss.output_gradient(&factors.outputs, &train.y);
         let (direction, dual) = curvature.direction_with_diagnostics(factors, &g)?;
         let relative = direction
