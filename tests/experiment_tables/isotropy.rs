@@ -406,7 +406,8 @@ pub fn alpha_vs_paper(root: &Path) -> String {
     let mut parts = vec![format!("L = 3: {}", whole(alphas(&btd3)[0]))];
     let mut btd_entries: Vec<&Value> = btd3.clone();
     for (l, a, r) in &btd_deep {
-        if let Some(a) = a {
+        // L = 5 (Σ singular) is reported on its own below.
+        if let (Some(a), false) = (a, *l == 5) {
             parts.push(format!("L = {l}: {}", whole(*a)));
             btd_entries.push(r);
         }
@@ -422,10 +423,10 @@ pub fn alpha_vs_paper(root: &Path) -> String {
         "damping",
     );
     let btd_cell = format!(
-        "{} ({}); L = 5 at ρ = 0: {}; at ρ = {}: {} ({})",
+        "{} ({}); L = 5 at ρ = 0 (pseudo-inverse limit): {}; at ρ = {}: {} ({})",
         parts.join("; "),
         kappa_note(&btd_entries),
-        l5.map_or("refused".into(), whole),
+        l5.map_or("refused".into(), |a| fixed(a, 4)),
         g(l5_rho, 3),
         fixed(l5_damped.expect("BTD α at L = 5, ρ > 0"), 4),
         kappa_note(&[&l5_entry])
