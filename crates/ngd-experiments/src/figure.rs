@@ -305,13 +305,27 @@ pub fn loss_chart(results: &FigureResults) -> LineChart {
             color: color.clone(),
         });
         // Without α (a singular Σ, e.g. block tri-diagonal at L = 3s+2) there is no isotropic
-        // theory line; the NTK line is GD's only.
+        // theory line; the NTK line is GD's only. With `plot_diagnostics` the first-order
+        // prediction, the step-wise theory, takes its place.
         let has_theory =
             run.record.alpha.is_some() || run.record.config.options.method == Method::Gd;
-        // With `diagnostics`: each step's first-order prediction from the step before, and for
-        // ReLU the loss with the gates frozen at initialisation.
-        let diagnostics: [(&str, StepValue, Style); 3] = [
-            ("theory", |s| s.theory_train_loss, Style::dashed_line()),
+        if has_theory && !plot_diagnostics {
+            chart.series.push(Series {
+                label: format!("{} (theory)", run.label),
+                points: steps
+                    .iter()
+                    .filter_map(|s| s.theory_train_loss.map(|t| (s.step as f64, t)))
+                    .collect(),
+                style: Style::dashed_line(),
+                color: color.clone(),
+            });
+        }
+        if !plot_diagnostics {
+            continue;
+        }
+        // Each step's first-order prediction from the step before, and for ReLU the loss with
+        // the gates frozen at initialisation (runs with `diagnostics`).
+        let diagnostics: [(&str, StepValue, Style); 2] = [
             ("first-order", |s| s.linearised_loss, Style::line()),
             ("gates of θ₀", |s| s.frozen_gate_loss, Style::markers()),
         ];
@@ -320,20 +334,14 @@ pub fn loss_chart(results: &FigureResults) -> LineChart {
                 .iter()
                 .filter_map(|s| value(s).map(|v| (s.step as f64, v)))
                 .collect();
-            let wanted = match what {
-                // The first-order prediction is the step-wise theory; it takes the line's place.
-                "theory" => has_theory && !plot_diagnostics,
-                _ => plot_diagnostics && !points.is_empty(),
-            };
-            if !wanted {
-                continue;
+            if !points.is_empty() {
+                chart.series.push(Series {
+                    label: format!("{} ({what})", run.label),
+                    points,
+                    style,
+                    color: color.clone(),
+                });
             }
-            chart.series.push(Series {
-                label: format!("{} ({what})", run.label),
-                points,
-                style,
-                color: color.clone(),
-            });
         }
     }
     chart

@@ -180,7 +180,9 @@ pub fn train_until_failure(
             .take()
             .unwrap_or_else(|| model.factors(train.x.clone()));
         let outcome = match diagnostics.as_mut() {
-            Some(d) => d.step(&mut model, curvature.as_ref(), &f, &data.train, lr),
+            Some(d) => d
+                .step(&mut model, curvature.as_ref(), &f, &data.train, lr)
+                .map(Some),
             None => take_loss_step(
                 &mut model,
                 curvature.as_ref(),
@@ -189,12 +191,12 @@ pub fn train_until_failure(
                 lr,
                 cfg.loss,
             )
-            .map(|()| Diagnosis::default()),
+            .map(|()| None),
         };
         let checked = outcome.and_then(|diagnosis| {
             let seconds = start.elapsed().as_secs_f64();
             let mut rec = evaluator.record(step, &model, seconds);
-            if let Some(d) = diagnostics.as_mut() {
+            if let (Some(d), Some(diagnosis)) = (diagnostics.as_mut(), diagnosis) {
                 d.finish(&mut rec, diagnosis, &model, &train);
             }
             if rec.train_loss.is_finite() {
@@ -253,14 +255,13 @@ pub fn take_loss_step(
 }
 
 /// What a diagnosed step measured before the evaluation of θ_t.
-#[derive(Default)]
 struct Diagnosis {
     /// ‖ηΔθ_l‖_F/‖W_l‖_F per layer.
-    relative: Option<Vec<f64>>,
-    /// The dual solve's null component.
+    relative: Vec<f64>,
+    /// The dual solve's null component (layer-wise methods).
     null: Option<f64>,
     /// L(f_{t−1} − ηJΔθ).
-    linearised: Option<f64>,
+    linearised: f64,
 }
 
 /// Per-step diagnostics of a run (`TrainConfig::diagnostics`): step sizes, the dual solve's
@@ -323,9 +324,9 @@ impl Diagnostics {
             .collect();
         direction.apply(model, factors, lr);
         Ok(Diagnosis {
-            relative: Some(relative),
+            relative,
             null: dual.map(|d| d.null_component),
-            linearised: Some(loss.value(&linear, &train.y, c_out)),
+            linearised: loss.value(&linear, &train.y, c_out),
         })
     }
 
@@ -338,9 +339,9 @@ impl Diagnostics {
         model: &Mlp,
         train: &DeviceSplit,
     ) {
-        rec.relative_step = diagnosis.relative;
+        rec.relative_step = Some(diagnosis.relative);
         rec.null_component = diagnosis.null;
-        rec.linearised_loss = diagnosis.linearised;
+        rec.linearised_loss = Some(diagnosis.linearised);
         let Some((initial, previous)) = self.gates.as_mut() else {
             return;
         };
