@@ -66,7 +66,9 @@ fn optim_hint(e: &OptimError) -> Option<&'static str> {
     match e {
         OptimError::NeedsDamping => Some("pass --damping ρ > 0, e.g. --damping 1e-3"),
         OptimError::NoDefaultLr { .. } => Some("give --lr explicitly (and --damping ρ > 0)"),
-        OptimError::SingularInputFactor { .. } => Some("use --forster or --damping ρ > 0"),
+        OptimError::SingularInputFactor { .. } => {
+            Some("use --forster, a larger --damping, or --damping 0 (pseudo-inverse)")
+        }
         OptimError::Forster(_) | OptimError::ForsterStalled { .. } => {
             Some("drop --forster and use --damping ρ > 0 instead")
         }

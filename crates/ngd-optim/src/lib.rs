@@ -111,10 +111,12 @@ pub enum OptimError {
         /// The method.
         method: &'static str,
     },
-    /// K-FAC's first input factor A*_0 is singular (M_0 < N or dependent inputs).
+    /// K-FAC's first input factor A*_0 is singular even with the damping given (at ρ = 0 it is
+    /// pseudo-inverted instead).
     #[error(
         "{source} (the input Gram h̃₀h̃₀ᵀ is singular when M_0 < N or the inputs are \
-         dependent: Forster-transform the inputs or add damping)"
+         dependent, and this damping does not lift it: Forster-transform the inputs, raise the \
+         damping, or use ρ = 0 for its pseudo-inverse)"
     )]
     SingularInputFactor {
         /// The failed factorisation.

@@ -197,7 +197,11 @@ fn input_factor(g: Mat<f64>, n: usize, rho: f64, what: &str, first: bool) -> Res
                 inverse: keep.iter().map(|&k| 1.0 / eig.values[k]).collect(),
             })
         }
-        Err(err) => Err(input_error(err, first)),
+        // A first-layer factor that stays singular with damping has its own error.
+        Err(err @ ngd_linalg::LinalgError::Singular { .. }) if first => {
+            Err(OptimError::SingularInputFactor { source: err })
+        }
+        Err(err) => Err(err.into()),
     }
 }
 
@@ -223,16 +227,6 @@ fn first_input_rank(input: &Mat<f64>) -> Result<usize> {
     }
     let values = ngd_linalg::symmetric_eigenvalues(g.as_ref(), "K-FAC first input factor")?;
     Ok(kept_eigenvalues(&values).len())
-}
-
-/// A singular first-layer input factor becomes [`OptimError::SingularInputFactor`].
-fn input_error(err: ngd_linalg::LinalgError, first_input: bool) -> OptimError {
-    match err {
-        ngd_linalg::LinalgError::Singular { .. } if first_input => {
-            OptimError::SingularInputFactor { source: err }
-        }
-        err => err.into(),
-    }
 }
 
 #[cfg(test)]
