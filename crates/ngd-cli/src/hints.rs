@@ -72,6 +72,13 @@ fn optim_hint(e: &OptimError) -> Option<&'static str> {
         OptimError::Forster(_) | OptimError::ForsterStalled { .. } => {
             Some("drop --forster and use --damping ρ > 0 instead")
         }
+        OptimError::Diverged { .. } => Some("try a smaller --lr or a larger --damping"),
+        OptimError::StateMismatch(_) => Some(
+            "resume with the --method, network and K-FAC options the checkpoint was saved with",
+        ),
+        OptimError::UnsupportedLayer { .. } => {
+            Some("use --method kfac (per-layer blocks), sgd, adam or adamw")
+        }
         OptimError::Linalg(e) => linalg_hint(e),
         OptimError::Sigma(SigmaError::Singular { .. }) => {
             Some("use --damping ρ > 0, another --depth, or another --sigma")

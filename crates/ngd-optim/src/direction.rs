@@ -141,25 +141,9 @@ fn function_step_with(factors: &Factors, grams: &InputGrams, direction: &Directi
 }
 
 /// ∇Lᵀ Δθ = gᵀ(JΔθ)/N for the output gradient g = N∂L/∂f (class-major), from the factors.
-/// With `signals`, each layer's δ already holds the loss signals Y_l = Σ_c g_c δ_l^{(c)}
-/// (N × M_l, K-FAC with state), and ∇LᵀΔθ = Σ_l Σ_n Y_l(n)·(h̃_{l−1}Δθ_l)(n)/N.
-pub fn gradient_dot(factors: &Factors, direction: &Direction, g: &[f64], signals: bool) -> f64 {
-    let n = factors.samples();
-    if !signals {
-        let step = function_step(factors, direction);
-        return step.iter().zip(g).map(|(a, b)| a * b).sum::<f64>() / n as f64;
-    }
-    let grams = InputGrams::new(factors);
-    let mut total = 0.0;
-    for (l, layer) in factors.layers.iter().enumerate() {
-        let u = direction.input_times_step(factors, &grams, l);
-        for i in 0..n {
-            for j in 0..u.ncols() {
-                total += layer.delta[(i, j)] * u[(i, j)];
-            }
-        }
-    }
-    total / n as f64
+pub fn gradient_dot(factors: &Factors, direction: &Direction, g: &[f64]) -> f64 {
+    let step = function_step(factors, direction);
+    step.iter().zip(g).map(|(a, b)| a * b).sum::<f64>() / factors.samples() as f64
 }
 
 /// Θ̄(x, x) = J G⁻¹ Jᵀ / N (eq. 11) of a method at the factor samples, column by column:

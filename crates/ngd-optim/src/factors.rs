@@ -47,6 +47,8 @@ impl LayerFactors {
 pub struct Factors {
     /// Layers l = 1..L.
     pub layers: Vec<LayerFactors>,
+    /// Each layer's kind as the model's tap reported it (the dual forms handle `Linear` only).
+    pub kinds: Vec<crate::curvature::LayerKind>,
     /// f(x): N × C.
     pub outputs: Mat<f64>,
     /// Scaled inputs h̃_{l−1} without the bias column, on the device (N × M_{l−1}), for the

@@ -33,6 +33,7 @@
 
 mod blocks;
 pub mod convert;
+pub mod curvature;
 mod direction;
 mod factors;
 pub mod forster;
@@ -46,6 +47,10 @@ pub mod sigma;
 mod testing;
 
 pub use blocks::{BlockDiagonal, Diagonal, Kfac, OutputRoot, QuasiDiagonal, UnitWise};
+pub use curvature::{
+    BlockKind, CurvatureBlock, DiagonalBlock, FactorSync, IdentityBlock, KroneckerBlock, LayerKind,
+    LocalSync,
+};
 pub use direction::{
     Direction, LayerStep, coefficient_matrix, dual_to_coefficients, function_step,
 };
@@ -57,7 +62,7 @@ pub use network::{
     BlockTriDiagonal, DampingConvention, DualDiagnostics, DualSolve, Exact, Gd, LayerWise,
     Precision,
 };
-pub use optimizer::{Fisher, KfacLayer, Ngd, NgdConfig, NgdState, PhaseTimes, StepStats};
+pub use optimizer::{Fisher, Ngd, NgdConfig, NgdState, PhaseTimes, StepStats};
 pub use sigma::SigmaError;
 
 pub use ngd_linalg::LinalgError;
@@ -143,6 +148,42 @@ pub enum OptimError {
     /// The method cannot handle this configuration.
     #[error("{0}")]
     Unsupported(String),
+    /// An invalid option or input (caught before any state changes).
+    #[error("{0}")]
+    Invalid(String),
+    /// The batch loss became NaN or infinite.
+    #[error(
+        "the loss is {loss} at step {step} (diverged: lower the learning rate or raise the \
+         damping)"
+    )]
+    Diverged {
+        /// The step (1-based).
+        step: u64,
+        /// The loss value.
+        loss: f64,
+    },
+    /// The method has no preconditioner for a layer of this kind.
+    #[error("{method} cannot precondition layer {layer}, a {kind} layer")]
+    UnsupportedLayer {
+        /// The method.
+        method: &'static str,
+        /// The layer (1-based).
+        layer: usize,
+        /// Its kind.
+        kind: LayerKind,
+    },
+    /// A curvature block was asked to invert before it had statistics.
+    #[error("the curvature block of layer {layer} has no statistics yet")]
+    NoStatistics {
+        /// The layer (1-based).
+        layer: usize,
+    },
+    /// An optimizer state that does not fit the model or the configuration.
+    #[error("optimizer state does not match: {0}")]
+    StateMismatch(String),
+    /// Reading or writing the optimizer record failed.
+    #[error("NGD optimizer record: {0}")]
+    Record(String),
 }
 
 /// Result alias for this crate.

@@ -10,6 +10,7 @@
 //! parameterisation, 1 and 1 for `burn::nn::Linear`); the curvature code never sees them.
 
 use crate::convert::{mat_to_tensor, tensor_to_mat};
+use crate::curvature::LayerKind;
 use crate::factors::{Factors, LayerFactors};
 use burn::module::Param;
 use burn::nn::Linear;
@@ -127,10 +128,12 @@ pub fn step_param<const D: usize>(param: &mut Param<Tensor<D>>, delta: Tensor<D>
     *param = Param::initialized(param.id, if tracked { new.require_grad() } else { new });
 }
 
-/// Records what NGD needs from each weight layer of a forward pass.
+/// Records what NGD needs from each weight layer of a forward pass: the layer's kind, its
+/// input and (through a zero probe on its output) its per-sample output signals.
 pub struct Tap {
     probe: Option<Device>,
     keep_params: bool,
+    kinds: Vec<LayerKind>,
     inputs: Vec<Tensor<2>>,
     bias_scales: Vec<f64>,
     probes: Vec<Tensor<2>>,
@@ -142,6 +145,7 @@ impl Tap {
         Self {
             probe: None,
             keep_params: false,
+            kinds: Vec::new(),
             inputs: Vec::new(),
             bias_scales: Vec::new(),
             probes: Vec::new(),
@@ -184,6 +188,7 @@ impl Tap {
             if track { t.autodiff() } else { t }
         };
         if track {
+            self.kinds.push(LayerKind::Linear);
             let hd = h.clone().without_autodiff();
             self.inputs.push(if weight_scale == 1.0 {
                 hd
@@ -224,6 +229,8 @@ impl Tap {
 
 /// What one probed pass returns (device tensors and host outputs).
 pub(crate) struct TapPass {
+    /// Each parametrised layer's kind.
+    pub kinds: Vec<LayerKind>,
     /// h̃_{l−1} without the bias column, on the device (N × M_{l−1}).
     pub inputs: Vec<Tensor<2>>,
     /// s_b of each layer (0 without bias).
@@ -263,6 +270,7 @@ pub(crate) fn tapped_pass<M: FactoredModel + ?Sized>(
         .map(|p| p.grad(&grads).expect("probe gradient"))
         .collect();
     TapPass {
+        kinds: tap.kinds,
         inputs: tap.inputs,
         bias_scales: tap.bias_scales,
         signals,
@@ -284,6 +292,7 @@ fn assemble(pass: TapPass, deltas: Vec<Vec<Tensor<2>>>) -> Factors {
         .collect();
     Factors {
         layers,
+        kinds: pass.kinds,
         outputs: pass.outputs,
         device_inputs: pass.inputs,
         bias_scales: pass.bias_scales,

@@ -32,6 +32,7 @@ pub(crate) fn synthetic_factors(n: usize, c_out: usize, widths: &[usize], seed: 
         })
         .collect();
     Factors {
+        kinds: vec![crate::LayerKind::Linear; widths.len() - 1],
         layers,
         outputs: Mat::zeros(n, c_out),
         device_inputs: Vec::new(),

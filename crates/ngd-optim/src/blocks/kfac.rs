@@ -73,15 +73,10 @@ impl Kfac {
     /// (ρ_A, ρ_B) = (√ρ·π, √ρ/π), π = √((tr A*/dim A)/(tr B*/dim B)) (Martens & Grosse 2015).
     /// `output_root` is the X of B* = XᵀX/N (δ itself for MSE).
     pub fn damping_split(&self, layer: &LayerFactors, output_root: &Mat<f64>) -> (f64, f64) {
-        if self.damping == 0.0 {
-            return (0.0, 0.0);
-        }
         let n = layer.input.nrows() as f64;
         let tr_a = layer.input.squared_norm_l2() / n / layer.input.ncols() as f64;
         let tr_b = output_root.squared_norm_l2() / n / output_root.ncols() as f64;
-        let pi = (tr_a / tr_b).sqrt();
-        let root = self.damping.sqrt();
-        (root * pi, root / pi)
+        crate::curvature::kronecker_damping(self.damping, tr_a, tr_b)
     }
 
     /// The step of layer l (0-based): dual coefficients, or dense when A* is explicit.

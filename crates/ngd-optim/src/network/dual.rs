@@ -20,6 +20,14 @@ impl Precision {
     pub fn is_default(&self) -> bool {
         *self == Self::default()
     }
+
+    /// The burn float dtype of this precision (for the per-layer curvature blocks).
+    pub fn dtype(self) -> burn::tensor::FloatDType {
+        match self {
+            Self::F64 => burn::tensor::FloatDType::F64,
+            Self::F32 => burn::tensor::FloatDType::F32,
+        }
+    }
 }
 
 impl std::str::FromStr for Precision {

@@ -2,23 +2,26 @@
 //! [`NgdConfig`] with defaults, [`NgdConfig::init`], and state ([`NgdState`]) that is saved
 //! and restored in burn's burnpack format ([`Ngd::save`], [`Ngd::load`]).
 //!
-//! One step: the Jacobian factors of the batch from the model's tapped forward pass
-//! (MATH.md §2), the output gradient g = N∂L/∂f, the method's direction Δθ (MATH.md §3; K-FAC
-//! with running factors, MATH.md §8), momentum v ← μv + Δθ, and θ ← θ − ηv.
+//! One step, by one of two routes:
+//! * with state (K-FAC or the diagonal Fisher with running averages, a sampled or empirical
+//!   Fisher, intervals or a statistics sub-batch): per-layer curvature blocks on the device
+//!   ([`crate::curvature`], MATH.md §8);
+//! * otherwise the method's dual form on the batch's Jacobian factors (MATH.md §2–3).
+//!
+//! Then momentum v ← μv + Δθ, and θ ← θ − ηv.
 
+mod block_step;
 mod fisher;
-mod kfac_device;
-mod kfac_state;
 mod record;
 mod stats;
 
 pub use fisher::Fisher;
-pub use kfac_state::KfacLayer;
 pub use stats::{PhaseTimes, StepStats};
 
 use crate::convert::tensor_to_rows;
+use crate::curvature::{BlockKind, CurvatureBlock, FactorSync, LocalSync};
 use crate::direction::Direction;
-use crate::{Curvature, FactoredModel, Factors, Loss, Method, OptimError};
+use crate::{Curvature, FactoredModel, Factors, Loss, Method, OptimError, Precision};
 use burn::config::Config;
 use burn::tensor::Tensor;
 use faer::Mat;
@@ -68,6 +71,10 @@ pub struct NgdConfig {
     /// Seed of the sampled labels ([`Fisher::Sampled`]).
     #[config(default = 0)]
     pub seed: u64,
+    /// Arithmetic of the per-layer blocks on the device (statistics, inverses as used, step);
+    /// the inversions themselves run in f64 on the host and the running averages stay f64.
+    #[config(default = "Precision::F32")]
+    pub block_precision: Precision,
 }
 
 /// ω of the Levenberg–Marquardt rule ([`NgdConfig::adaptive_damping`]).
@@ -80,8 +87,6 @@ pub struct NgdState {
     pub step: u64,
     /// The learning rate once resolved (the config's, or 1/α at the first batch).
     pub lr: Option<f64>,
-    /// K-FAC's factors per layer (empty for the other methods or before the first step).
-    pub kfac: Vec<KfacLayer>,
     /// Momentum buffers (ΔW_l, Δb_l) per layer (empty without momentum).
     pub momentum: Vec<(Tensor<2>, Tensor<1>)>,
 }
@@ -91,15 +96,16 @@ pub struct Ngd {
     config: NgdConfig,
     curvature: Box<dyn Curvature>,
     state: NgdState,
-    /// K-FAC's damped inverses as f32 device tensors (A⁻¹, S⁻¹ per layer), uploaded after
-    /// each inversion; empty until needed.
-    device_inverses: Vec<(Tensor<2>, Tensor<2>)>,
+    /// One curvature block per layer (K-FAC, diagonal with state), made at the first step.
+    blocks: Vec<Box<dyn CurvatureBlock>>,
+    /// Where the blocks' statistics are averaged across devices ([`LocalSync`]: one device).
+    sync: Box<dyn FactorSync>,
 }
 
 impl NgdConfig {
     /// Checks the values and builds the optimizer.
     pub fn init(&self) -> crate::Result<Ngd> {
-        let bad = |what: String| Err(OptimError::Unsupported(what));
+        let bad = |what: String| Err(OptimError::Invalid(what));
         if !(0.0..1.0).contains(&self.kfac_decay) {
             return bad(format!(
                 "kfac_decay must be in [0, 1), got {}",
@@ -125,10 +131,11 @@ impl NgdConfig {
         }
         // The K-FAC options have no meaning for the dual-form methods: refuse rather than
         // silently use the exact Fisher, every step's statistics and no averaging.
-        if self.kfac_state_options() && self.method != Method::Kfac {
+        if self.kfac_state_options() && self.block_kind().is_none() {
             return bad(format!(
                 "the sampled/empirical Fisher, running averages and update intervals are K-FAC \
-                 options; {} solves the exact Fisher of each batch in dual form",
+                 options (and the diagonal Fisher's); {} solves the exact Fisher of each batch \
+                 in dual form",
                 self.method
             ));
         }
@@ -147,7 +154,8 @@ impl NgdConfig {
             config: self.clone(),
             curvature,
             state: NgdState::default(),
-            device_inverses: Vec::new(),
+            blocks: Vec::new(),
+            sync: Box::new(LocalSync),
         })
     }
 
@@ -161,16 +169,17 @@ impl NgdConfig {
             || self.kfac_stats_batch.is_some()
     }
 
-    /// Whether K-FAC's step runs on the device: with state and a sampled or empirical Fisher
-    /// (one extra backward pass; the exact Fisher's C passes are assembled on the host).
-    fn device_kfac(&self) -> bool {
-        self.stateful_kfac() && self.fisher != Fisher::Exact
-    }
-
-    /// Whether K-FAC keeps state; otherwise it is today's full-batch dual form, which also
-    /// handles ρ = 0.
-    fn stateful_kfac(&self) -> bool {
-        self.method == Method::Kfac && self.kfac_state_options()
+    /// The per-layer block of a method with state (K-FAC: Kronecker; diagonal: entry-wise);
+    /// `None` for the dual-form route, which also handles ρ = 0.
+    pub fn block_kind(&self) -> Option<BlockKind> {
+        if !self.kfac_state_options() {
+            return None;
+        }
+        match self.method {
+            Method::Kfac => Some(BlockKind::Kronecker),
+            Method::Diagonal => Some(BlockKind::Diagonal),
+            _ => None,
+        }
     }
 }
 
@@ -183,6 +192,32 @@ impl Ngd {
     /// The state between steps.
     pub fn state(&self) -> &NgdState {
         &self.state
+    }
+
+    /// The per-layer curvature blocks (empty for the dual-form route or before the first step).
+    pub fn blocks(&self) -> &[Box<dyn CurvatureBlock>] {
+        &self.blocks
+    }
+
+    /// Preconditions layer l with `blocks[l]` instead of the method's block (e.g. an
+    /// [`crate::IdentityBlock`] for a layer to leave alone); for a configuration with state
+    /// ([`NgdConfig::block_kind`]), else an error.
+    pub fn with_blocks(mut self, blocks: Vec<Box<dyn CurvatureBlock>>) -> crate::Result<Self> {
+        if self.config.block_kind().is_none() {
+            return Err(OptimError::Invalid(format!(
+                "{} with these options has no per-layer blocks (they come with state: running \
+                 averages, intervals, a sampled or empirical Fisher)",
+                self.config.method
+            )));
+        }
+        self.blocks = blocks;
+        Ok(self)
+    }
+
+    /// Averages the blocks' statistics through `sync` from now on (data-parallel runs).
+    pub fn with_sync(mut self, sync: Box<dyn FactorSync>) -> Self {
+        self.sync = sync;
+        self
     }
 
     /// Sets the learning rate of the next steps (a schedule's value).
@@ -218,14 +253,21 @@ impl Ngd {
         let mut times = PhaseTimes::default();
         let start = Instant::now();
         let lr_known = self.state.lr.is_some() || self.config.lr.is_some();
-        let planned = if self.config.device_kfac() && lr_known {
-            Planned::Device(self.kfac_device_step(model, x, &y, &mut times)?)
-        } else if self.config.stateful_kfac() {
-            let (factors, direction) = self.kfac_direction(model, x, &y, &mut times)?;
-            Planned::Host(factors, direction)
+        let planned = if self.config.block_kind().is_some() {
+            if !lr_known {
+                // The paper's 1/α of the method's dual form at the first batch.
+                let factors = model.factors(x.clone());
+                let lr = self
+                    .config
+                    .method
+                    .optimal_lr(self.curvature.as_ref(), &factors)?;
+                self.state.lr = Some(lr);
+            }
+            Planned::Blocks(self.block_step(model, x, &y, &mut times)?)
         } else {
             let factors = model.factors(x);
             times.forward_backward = start.elapsed().as_secs_f64();
+            block_step::require_linear(self.config.method.name(), &factors.kinds)?;
             let g = self.output_gradient(&factors.outputs, &y)?;
             let t = Instant::now();
             let direction = self.curvature.direction(&factors, &g)?;
@@ -239,11 +281,10 @@ impl Ngd {
             .loss
             .value(&ngd_linalg::to_rows(outputs), &y, c_out);
         if !loss.is_finite() {
-            return Err(OptimError::Unsupported(format!(
-                "the loss is {loss} at step {} (diverged: lower the learning rate or raise \
-                 the damping)",
-                self.state.step + 1
-            )));
+            return Err(OptimError::Diverged {
+                step: self.state.step + 1,
+                loss,
+            });
         }
         let lr = match (self.state.lr, self.config.lr, &planned) {
             (Some(lr), _, _) | (None, Some(lr), _) => lr,
@@ -251,7 +292,7 @@ impl Ngd {
                 .config
                 .method
                 .optimal_lr(self.curvature.as_ref(), factors)?,
-            (None, None, Planned::Device(_)) => unreachable!("the device path needs a known lr"),
+            (None, None, Planned::Blocks(_)) => unreachable!("resolved before the block step"),
         };
         self.state.lr = Some(lr);
         let damping = self.config.damping;
@@ -263,12 +304,11 @@ impl Ngd {
                     let g = self
                         .output_gradient(&factors.outputs, &y)
                         .unwrap_or_default();
-                    let signals = self.config.stateful_kfac();
-                    crate::direction::gradient_dot(&factors, &direction, &g, signals)
+                    crate::direction::gradient_dot(&factors, &direction, &g)
                 });
                 (direction.layer_updates(&factors), slope)
             }
-            Planned::Device(step) => (step.updates, step.slope),
+            Planned::Blocks(step) => (step.updates, step.slope),
         };
         let clip = self.update(model, updates, lr);
         times.update = t.elapsed().as_secs_f64();
@@ -313,7 +353,7 @@ impl Ngd {
     /// g = N∂L/∂f, refusing NaN/inf outputs.
     fn output_gradient(&self, outputs: &Mat<f64>, y: &[f64]) -> crate::Result<Vec<f64>> {
         if y.len() != outputs.nrows() * outputs.ncols() {
-            return Err(OptimError::Unsupported(format!(
+            return Err(OptimError::Invalid(format!(
                 "targets hold {} values, expected N·C = {}·{}",
                 y.len(),
                 outputs.nrows(),
@@ -366,13 +406,13 @@ impl Ngd {
     }
 }
 
-/// A step planned before the update: a host direction at the factors, or K-FAC's update
-/// computed on the device.
+/// A step planned before the update: a dual-form direction at the factors, or the blocks'
+/// updates on the device.
 enum Planned {
-    /// Factors and direction (dual forms, K-FAC with the exact Fisher).
+    /// Factors and direction (the dual forms).
     Host(Factors, Direction),
-    /// Device updates (K-FAC with a sampled or empirical Fisher).
-    Device(kfac_device::DeviceStep),
+    /// Device updates from the per-layer blocks.
+    Blocks(block_step::BlockStep),
 }
 
 impl Planned {
@@ -380,10 +420,12 @@ impl Planned {
     fn outputs(&self) -> &Mat<f64> {
         match self {
             Planned::Host(factors, _) => &factors.outputs,
-            Planned::Device(step) => &step.outputs,
+            Planned::Blocks(step) => &step.outputs,
         }
     }
 }
 
+#[cfg(test)]
+mod block_tests;
 #[cfg(test)]
 mod tests;

@@ -1,0 +1,98 @@
+//! The entry-wise (diagonal) Fisher block of one layer (MATH.md §8b): F[i, j] = E[h̃_i² x_j²]
+//! with x the output-side root of the Fisher, summed over its rows per sample, and the step
+//! ΔW̃ = ∇_{W̃}L ⊘ (F + ρ).
+
+use super::running_average;
+use super::{BlockKind, BlockStatistics, CurvatureBlock, FactorSync, LayerSignals};
+use crate::{OptimError, Result};
+use burn::tensor::{FloatDType, Tensor};
+
+/// The diagonal Fisher block of one layer.
+#[derive(Debug, Clone)]
+pub struct DiagonalBlock {
+    dtype: FloatDType,
+    /// F, d_in × d_out, running average in f64.
+    fisher: Option<Tensor<2>>,
+    /// F in `dtype` at the last refresh.
+    cached: Option<Tensor<2>>,
+}
+
+impl DiagonalBlock {
+    /// An empty block whose step runs in `dtype` (the average is f64).
+    pub fn new(dtype: FloatDType) -> Self {
+        Self {
+            dtype,
+            fisher: None,
+            cached: None,
+        }
+    }
+}
+
+impl CurvatureBlock for DiagonalBlock {
+    fn kind(&self) -> BlockKind {
+        BlockKind::Diagonal
+    }
+
+    /// F̂ = (h̃ ⊙ h̃)ᵀ Σ_rows(X ⊙ X) / k, the K = C·k rows of an exact root summed per sample.
+    fn update_statistics(&mut self, batch: BlockStatistics<'_>, decay: f64) {
+        let k = batch.samples();
+        let [rows, d_out] = batch.root.dims();
+        let x2 = batch.root.clone().square();
+        let x2 = if rows == k {
+            x2
+        } else {
+            x2.reshape([rows / k, k, d_out])
+                .sum_dim(0)
+                .reshape([k, d_out])
+        };
+        let f = batch
+            .input
+            .clone()
+            .square()
+            .transpose()
+            .matmul(x2)
+            .div_scalar(k as f64)
+            .cast(FloatDType::F64);
+        self.fisher = Some(running_average(self.fisher.take(), f, decay));
+    }
+
+    fn sync(&mut self, layer: usize, sync: &mut dyn FactorSync) {
+        if let Some(f) = self.fisher.take() {
+            self.fisher = Some(sync.all_reduce_mean(layer, "f", f));
+        }
+    }
+
+    fn refresh(&mut self, _damping: f64, layer: usize) -> Result<()> {
+        let f = self
+            .fisher
+            .clone()
+            .ok_or(OptimError::NoStatistics { layer: layer + 1 })?;
+        self.cached = Some(f.cast(self.dtype));
+        Ok(())
+    }
+
+    /// ∇_{W̃}L ⊘ (F + ρ) at the call's ρ.
+    fn precondition(&self, batch: &LayerSignals, damping: f64) -> Tensor<2> {
+        let f = self
+            .cached
+            .clone()
+            .expect("DiagonalBlock::precondition before refresh");
+        batch.gradient(self.dtype) / f.add_scalar(damping)
+    }
+
+    fn state(&self) -> Vec<(&'static str, Tensor<2>)> {
+        self.fisher.iter().map(|f| ("f", f.clone())).collect()
+    }
+
+    fn load_state(&mut self, take: &mut dyn FnMut(&str) -> Result<Tensor<2>>) -> Result<()> {
+        let f = take("f")?.cast(FloatDType::F64);
+        self.cached = Some(f.clone().cast(self.dtype));
+        self.fisher = Some(f);
+        Ok(())
+    }
+
+    fn dims(&self) -> Option<(usize, usize)> {
+        let [d_in, d_out] = self.fisher.as_ref()?.dims();
+        Some((d_in, d_out))
+    }
+}

@@ -1,0 +1,161 @@
+//! K-FAC's block for one layer (MATH.md §8, eq. 20): running averages of the two Kronecker
+//! factors A = E[h̃h̃ᵀ] and S = E[xxᵀ] (x the output-side root of the Fisher) on the device in
+//! f64, their damped inverses (A + ρ_A)⁻¹ and (S + ρ_S)⁻¹ computed on the host in f64 by
+//! Cholesky and kept on the device in the block's dtype, and the step
+//! ΔW̃ = (A + ρ_A)⁻¹ (h̃ᵀY/N) (S + ρ_S)⁻¹ in the cheaper of its two product orders.
+
+use super::{BlockKind, BlockStatistics, CurvatureBlock, FactorSync, LayerSignals};
+use super::{batch_gram, running_average};
+use crate::convert::{mat_to_tensor_dtype, tensor_to_mat_f64};
+use crate::{OptimError, Result};
+use burn::tensor::{FloatDType, Tensor};
+use faer::Mat;
+use ngd_linalg::{Cholesky, add_to_diagonal};
+
+/// (ρ_A, ρ_S) = (√ρ·π, √ρ/π) with π = √((tr A/dim A)/(tr S/dim S)) (Martens & Grosse 2015,
+/// §6.3), from the two mean traces; π = 1 when a trace vanishes, and ρ = 0 gives (0, 0).
+pub fn kronecker_damping(damping: f64, mean_trace_a: f64, mean_trace_s: f64) -> (f64, f64) {
+    if damping == 0.0 {
+        return (0.0, 0.0);
+    }
+    let pi = if mean_trace_a > 0.0 && mean_trace_s > 0.0 {
+        (mean_trace_a / mean_trace_s).sqrt()
+    } else {
+        1.0
+    };
+    let root = damping.sqrt();
+    (root * pi, root / pi)
+}
+
+/// (M + ρI)⁻¹ by Cholesky in f64, with an error naming the factor and layer (0-based) when it
+/// is singular.
+pub fn damped_inverse(m: &Mat<f64>, rho: f64, name: &str, layer: usize) -> Result<Mat<f64>> {
+    let mut m = m.clone();
+    add_to_diagonal(&mut m, rho);
+    let what = format!("K-FAC factor {name} of layer {}", layer + 1);
+    Ok(Cholesky::new(m.as_ref(), &what)
+        .map_err(OptimError::from)?
+        .inverse())
+}
+
+/// The Kronecker-factored block of one layer (K-FAC, eq. 20).
+#[derive(Debug, Clone)]
+pub struct KroneckerBlock {
+    dtype: FloatDType,
+    /// A, d_in × d_in, f64.
+    a: Option<Tensor<2>>,
+    /// S, d_out × d_out, f64.
+    s: Option<Tensor<2>>,
+    /// (A + ρ_A)⁻¹ and (S + ρ_S)⁻¹ at the last refresh, in `dtype`.
+    inverses: Option<(Tensor<2>, Tensor<2>)>,
+}
+
+impl KroneckerBlock {
+    /// An empty block whose inverses and step are kept in `dtype` (the averages are f64).
+    pub fn new(dtype: FloatDType) -> Self {
+        Self {
+            dtype,
+            a: None,
+            s: None,
+            inverses: None,
+        }
+    }
+
+    /// The running factors (A, S) as host f64 matrices, once there are statistics.
+    pub fn factors(&self) -> Option<(Mat<f64>, Mat<f64>)> {
+        let (a, s) = (self.a.clone()?, self.s.clone()?);
+        Some((tensor_to_mat_f64(a), tensor_to_mat_f64(s)))
+    }
+}
+
+/// tr M / dim M of a host matrix.
+fn mean_trace(m: &Mat<f64>) -> f64 {
+    (0..m.nrows()).map(|i| m[(i, i)]).sum::<f64>() / m.nrows() as f64
+}
+
+impl CurvatureBlock for KroneckerBlock {
+    fn kind(&self) -> BlockKind {
+        BlockKind::Kronecker
+    }
+
+    /// Â = h̃ᵀh̃/k and Ŝ = XᵀX/k in the inputs' dtype, averaged in f64.
+    fn update_statistics(&mut self, batch: BlockStatistics<'_>, decay: f64) {
+        let k = batch.samples();
+        let a = batch_gram(batch.input, k);
+        let s = batch_gram(batch.root, k);
+        self.a = Some(running_average(self.a.take(), a, decay));
+        self.s = Some(running_average(self.s.take(), s, decay));
+    }
+
+    fn sync(&mut self, layer: usize, sync: &mut dyn FactorSync) {
+        if let Some(a) = self.a.take() {
+            self.a = Some(sync.all_reduce_mean(layer, "a", a));
+        }
+        if let Some(s) = self.s.take() {
+            self.s = Some(sync.all_reduce_mean(layer, "s", s));
+        }
+    }
+
+    /// (A + ρ_A)⁻¹ and (S + ρ_S)⁻¹ with the π split ([`kronecker_damping`]), on the host in f64.
+    fn refresh(&mut self, damping: f64, layer: usize) -> Result<()> {
+        let (Some(a_dev), Some((a, s))) = (self.a.as_ref(), self.factors()) else {
+            return Err(OptimError::NoStatistics { layer: layer + 1 });
+        };
+        let device = a_dev.device();
+        let (rho_a, rho_s) = kronecker_damping(damping, mean_trace(&a), mean_trace(&s));
+        let a_inv = damped_inverse(&a, rho_a, "A", layer)?;
+        let s_inv = damped_inverse(&s, rho_s, "S", layer)?;
+        self.inverses = Some((
+            mat_to_tensor_dtype(a_inv.as_ref(), &device, self.dtype),
+            mat_to_tensor_dtype(s_inv.as_ref(), &device, self.dtype),
+        ));
+        Ok(())
+    }
+
+    /// (h̃A⁻¹)ᵀ(YS⁻¹)/N when N < min(d_in, d_out) (2N(d_in² + d_out² + d_in·d_out) flops), else
+    /// A⁻¹(h̃ᵀY/N)S⁻¹ (2d_in·d_out(N + d_in + d_out) flops).
+    fn precondition(&self, batch: &LayerSignals, _damping: f64) -> Tensor<2> {
+        let (a_inv, s_inv) = self
+            .inverses
+            .clone()
+            .expect("KroneckerBlock::precondition before refresh");
+        let h = batch.input.clone().cast(self.dtype);
+        let y = batch.signals.clone().cast(self.dtype);
+        let [n, d_in] = h.dims();
+        let d_out = y.dims()[1];
+        if n < d_in.min(d_out) {
+            let u = h.matmul(a_inv);
+            let v = y.matmul(s_inv);
+            u.transpose().matmul(v).div_scalar(n as f64)
+        } else {
+            let grad = h.transpose().matmul(y).div_scalar(n as f64);
+            a_inv.matmul(grad).matmul(s_inv)
+        }
+    }
+
+    fn state(&self) -> Vec<(&'static str, Tensor<2>)> {
+        let mut out = Vec::new();
+        if let (Some(a), Some(s)) = (&self.a, &self.s) {
+            out.push(("a", a.clone()));
+            out.push(("s", s.clone()));
+        }
+        if let Some((a_inv, s_inv)) = &self.inverses {
+            out.push(("a_inv", a_inv.clone()));
+            out.push(("s_inv", s_inv.clone()));
+        }
+        out
+    }
+
+    fn load_state(&mut self, take: &mut dyn FnMut(&str) -> Result<Tensor<2>>) -> Result<()> {
+        let f64_of = |t: Tensor<2>| t.cast(FloatDType::F64);
+        self.a = Some(f64_of(take("a")?));
+        self.s = Some(f64_of(take("s")?));
+        let (a_inv, s_inv) = (take("a_inv")?, take("s_inv")?);
+        self.inverses = Some((a_inv.cast(self.dtype), s_inv.cast(self.dtype)));
+        Ok(())
+    }
+
+    fn dims(&self) -> Option<(usize, usize)> {
+        Some((self.a.as_ref()?.dims()[0], self.s.as_ref()?.dims()[0]))
+    }
+}

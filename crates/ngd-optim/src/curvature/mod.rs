@@ -1,0 +1,186 @@
+//! Per-layer curvature blocks for the mini-batch optimizer (MATH.md §8b), after kfac-jax's
+//! `CurvatureBlock`: one block per parametrised layer, each one layer approximation of the
+//! Fisher, with its own recordable state on the device.
+//!
+//! A block's life in one step of [`crate::Ngd`]:
+//!
+//! 1. [`CurvatureBlock::update_statistics`] folds this batch's statistics (the layer input h̃
+//!    and the Fisher's output root X, [`BlockStatistics`]) into running averages (every
+//!    `stats_interval` steps);
+//! 2. [`CurvatureBlock::sync`] hands the averages to a [`FactorSync`], the place where a
+//!    data-parallel run all-reduces them (docs/distributed.md); a no-op on one device
+//!    ([`LocalSync`]);
+//! 3. [`CurvatureBlock::refresh`] recomputes what preconditioning needs at the damping passed in
+//!    (inverses, every `inverse_interval` steps; only this goes to the host, in f64);
+//! 4. [`CurvatureBlock::precondition`] turns the batch's input and loss signals
+//!    ([`LayerSignals`]) into the layer's step, the damping passed in.
+//!
+//! Implementations: [`KroneckerBlock`] (K-FAC, eq. 20), [`DiagonalBlock`] (the entry-wise
+//! Fisher) and [`IdentityBlock`] (the plain gradient, for a layer a method leaves alone). The
+//! network-level dual-form methods ([`crate::Curvature`]) work on the per-sample factors of the
+//! whole network instead and stay apart from these blocks.
+
+mod diagonal;
+mod identity;
+mod kronecker;
+mod sync;
+
+pub use diagonal::DiagonalBlock;
+pub use identity::IdentityBlock;
+pub use kronecker::{KroneckerBlock, damped_inverse, kronecker_damping};
+pub use sync::{FactorSync, LocalSync};
+
+use crate::Result;
+use burn::tensor::{FloatDType, Tensor};
+use serde::{Deserialize, Serialize};
+
+/// What kind of parametrised layer a block serves (reported by the model through its tap).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LayerKind {
+    /// u = h·W + b (`burn::nn::Linear`, or an affine layer with scales): input rows N × M_{l−1}.
+    Linear,
+    /// A 2-D convolution: input N × C_in × H × W, weight C_out × C_in × k_h × k_w.
+    Conv2d {
+        /// Kernel size (k_h, k_w).
+        kernel: [usize; 2],
+        /// Stride.
+        stride: [usize; 2],
+        /// Zero padding.
+        padding: [usize; 2],
+    },
+}
+
+impl std::fmt::Display for LayerKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Linear => f.write_str("Linear"),
+            Self::Conv2d {
+                kernel,
+                stride,
+                padding,
+            } => write!(
+                f,
+                "Conv2d (kernel {}×{}, stride {}×{}, padding {}×{})",
+                kernel[0], kernel[1], stride[0], stride[1], padding[0], padding[1]
+            ),
+        }
+    }
+}
+
+/// Which layer approximation a block is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BlockKind {
+    /// Kronecker-factored: (A + ρ_A)⁻¹ ⊗ (S + ρ_S)⁻¹ (K-FAC, eq. 20).
+    Kronecker,
+    /// Entry-wise: (diag F + ρ)⁻¹ (MATH.md §3, diagonal).
+    Diagonal,
+    /// The identity: the plain gradient.
+    Identity,
+}
+
+impl BlockKind {
+    /// A fresh block of this kind whose preconditioning runs in `dtype`.
+    pub fn block(self, dtype: FloatDType) -> Box<dyn CurvatureBlock> {
+        match self {
+            Self::Kronecker => Box::new(KroneckerBlock::new(dtype)),
+            Self::Diagonal => Box::new(DiagonalBlock::new(dtype)),
+            Self::Identity => Box::new(IdentityBlock::new(dtype)),
+        }
+    }
+}
+
+/// One layer's batch on the device: the input h̃ = [s_w·h | s_b·1] (N × d_in, bias column last)
+/// and the per-sample loss signals Y = ∂(N·L)/∂u (N × d_out), so that ∇_{W̃}L = h̃ᵀY/N.
+#[derive(Debug, Clone)]
+pub struct LayerSignals {
+    /// h̃, N × d_in.
+    pub input: Tensor<2>,
+    /// Y, N × d_out.
+    pub signals: Tensor<2>,
+}
+
+impl LayerSignals {
+    /// ∇_{W̃}L = h̃ᵀY/N (d_in × d_out), in `dtype`.
+    pub fn gradient(&self, dtype: FloatDType) -> Tensor<2> {
+        let n = self.input.dims()[0];
+        let h = self.input.clone().cast(dtype);
+        h.transpose()
+            .matmul(self.signals.clone().cast(dtype))
+            .div_scalar(n as f64)
+    }
+}
+
+/// One batch's statistics for a block: the input rows h̃ (k × d_in) and the Fisher's output
+/// root X (K × d_out, K = k or C·k class-major) with S = XᵀX/k (MATH.md §8).
+#[derive(Debug, Clone, Copy)]
+pub struct BlockStatistics<'a> {
+    /// h̃ of the statistics samples, k × d_in.
+    pub input: &'a Tensor<2>,
+    /// X, K × d_out.
+    pub root: &'a Tensor<2>,
+}
+
+impl BlockStatistics<'_> {
+    /// The number of statistics samples k.
+    pub fn samples(&self) -> usize {
+        self.input.dims()[0]
+    }
+}
+
+/// One layer approximation of the Fisher with its own state (see the module documentation).
+pub trait CurvatureBlock: std::fmt::Debug + Send {
+    /// Which approximation this is.
+    fn kind(&self) -> BlockKind;
+
+    /// Folds the batch's statistics into the running averages, M ← βM + (1−β)M̂ with β =
+    /// `decay`; the first batch starts them (MATH.md §8a).
+    fn update_statistics(&mut self, batch: BlockStatistics<'_>, decay: f64);
+
+    /// Hands the running statistics of layer `layer` to `sync` (all-reduce across devices).
+    fn sync(&mut self, layer: usize, sync: &mut dyn FactorSync);
+
+    /// Recomputes what [`CurvatureBlock::precondition`] needs at damping ρ; `layer` (0-based)
+    /// names the layer in errors.
+    fn refresh(&mut self, damping: f64, layer: usize) -> Result<()>;
+
+    /// The layer's step Δ(W̃) = G⁻¹∇_{W̃}L (d_in × d_out, bias last row) from the batch's input
+    /// and signals; the damping ρ is that of the call (blocks with cached inverses use the one
+    /// of the last [`CurvatureBlock::refresh`]).
+    fn precondition(&self, batch: &LayerSignals, damping: f64) -> Tensor<2>;
+
+    /// The recordable state: named tensors (running averages, inverses); empty before the first
+    /// statistics.
+    fn state(&self) -> Vec<(&'static str, Tensor<2>)>;
+
+    /// Restores [`CurvatureBlock::state`]; `take` yields a named tensor of the record.
+    fn load_state(&mut self, take: &mut dyn FnMut(&str) -> Result<Tensor<2>>) -> Result<()>;
+
+    /// (d_in, d_out) of the layer this block has statistics for, if any.
+    fn dims(&self) -> Option<(usize, usize)>;
+}
+
+/// Z ᵀZ/k in Z's dtype, then cast to f64: the batch statistic of one factor.
+pub(crate) fn batch_gram(z: &Tensor<2>, k: usize) -> Tensor<2> {
+    z.clone()
+        .transpose()
+        .matmul(z.clone())
+        .div_scalar(k as f64)
+        .cast(FloatDType::F64)
+}
+
+/// βM + (1−β)M̂ in f64, or M̂ when there is no average yet.
+pub(crate) fn running_average(
+    average: Option<Tensor<2>>,
+    batch: Tensor<2>,
+    decay: f64,
+) -> Tensor<2> {
+    match average {
+        Some(m) => m.mul_scalar(decay) + batch.mul_scalar(1.0 - decay),
+        None => batch,
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests;

@@ -1,0 +1,266 @@
+//! The optimizer's step through per-layer curvature blocks ([`crate::curvature`]; K-FAC and the
+//! diagonal Fisher with state, MATH.md §8): one probed pass gives every layer's input h̃ and loss
+//! signals Y = ∂(N·L)/∂u on the device; on statistics steps the Fisher's output roots X (sampled,
+//! empirical or exact) feed the blocks' running averages, which are synced and, every T steps,
+//! refreshed; each block then preconditions its layer's gradient.
+
+use super::{Fisher, Ngd, PhaseTimes};
+use crate::convert::{mat_to_tensor_dtype, tensor_to_rows};
+use crate::curvature::{BlockStatistics, LayerKind, LayerSignals};
+use crate::model::{OutputWeights, tapped_pass};
+use crate::{FactoredModel, Factors, Loss, OptimError, OutputRoot, Result};
+use burn::tensor::Tensor;
+use faer::Mat;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::time::Instant;
+
+/// The planned update of one batch.
+pub(crate) struct BlockStep {
+    /// f(x), N × C.
+    pub outputs: Mat<f64>,
+    /// (ΔW_l, Δb_l) per layer.
+    pub updates: Vec<(Tensor<2>, Tensor<1>)>,
+    /// ∇LᵀΔθ (adaptive damping only).
+    pub slope: Option<f64>,
+}
+
+/// H̃ = [h | s_b·1] (N × (M+1)) on the device.
+fn with_bias(h: &Tensor<2>, bias_scale: f64) -> Tensor<2> {
+    let [n, _] = h.dims();
+    let column = Tensor::<2>::ones([n, 1], &h.device()).mul_scalar(bias_scale);
+    Tensor::cat(vec![h.clone(), column], 1)
+}
+
+impl Ngd {
+    /// Whether this step updates the blocks' statistics and whether it refreshes their inverses
+    /// (every `kfac_stats_interval` and `kfac_inverse_interval` steps, and at the first).
+    pub(super) fn block_schedule(&self) -> (bool, bool) {
+        let (step, first) = (
+            self.state.step,
+            self.blocks.iter().all(|b| b.dims().is_none()),
+        );
+        let every = |interval: usize| first || step.is_multiple_of(interval as u64);
+        (
+            every(self.config.kfac_stats_interval),
+            every(self.config.kfac_inverse_interval),
+        )
+    }
+
+    /// One step through the blocks (see the module documentation).
+    pub(super) fn block_step<M: FactoredModel>(
+        &mut self,
+        model: &mut M,
+        x: Tensor<2>,
+        y: &[f64],
+        times: &mut PhaseTimes,
+    ) -> Result<BlockStep> {
+        let config = self.config.clone();
+        let dtype = config.block_precision.dtype();
+        let step = self.state.step;
+        let (stats_step, invert_step) = self.block_schedule();
+        let t = Instant::now();
+        let x = x.without_autodiff();
+        let n = x.dims()[0];
+        let k = config.kfac_stats_batch.map_or(n, |k| k.min(n));
+        // Y_l = Σ_c g_c(n) δ_l^{(c)}(n), g = N∂L/∂f.
+        let mut g = Ok(Vec::new());
+        let pass = tapped_pass(model, x.clone(), |f| {
+            g = self.output_gradient(f, y);
+            let w = match &g {
+                Ok(g) => class_major_to_mat(g, f.nrows(), f.ncols()),
+                Err(_) => Mat::zeros(f.nrows(), f.ncols()),
+            };
+            OutputWeights::PerSample(w)
+        });
+        g?;
+        require_linear(config.method.name(), &pass.kinds)?;
+        if self.blocks.is_empty() {
+            let kind = config.block_kind().expect("a block method");
+            self.blocks = pass.inputs.iter().map(|_| kind.block(dtype)).collect();
+        }
+        self.check_block_dims(&pass.inputs, &pass.signals)?;
+        let layers: Vec<LayerSignals> = pass
+            .inputs
+            .iter()
+            .zip(&pass.bias_scales)
+            .zip(&pass.signals)
+            .map(|((h, &s), y)| LayerSignals {
+                input: with_bias(h, s),
+                signals: y.clone(),
+            })
+            .collect();
+        let roots: Option<Vec<Tensor<2>>> = match (stats_step, config.fisher) {
+            (false, _) => None,
+            (true, Fisher::Empirical) => Some(
+                pass.signals
+                    .iter()
+                    .map(|s| s.clone().narrow(0, 0, k))
+                    .collect(),
+            ),
+            (true, Fisher::Sampled) => {
+                let mut rng = label_rng(config.seed, step);
+                let loss = config.loss;
+                let sampled = tapped_pass(model, x.clone().narrow(0, 0, k), |f| {
+                    OutputWeights::PerSample(sampled_weights(loss, f, &mut rng))
+                });
+                Some(sampled.signals)
+            }
+            (true, Fisher::Exact) => {
+                let stats = model.factors(x.clone().narrow(0, 0, k));
+                let c_out = stats.outputs_dim();
+                let g = self.output_gradient(&stats.outputs, &y[..k * c_out])?;
+                let device = x.device();
+                let roots = exact_roots(config.loss, &stats, &g);
+                Some(
+                    roots
+                        .iter()
+                        .map(|r| mat_to_tensor_dtype(r.as_ref(), &device, dtype))
+                        .collect(),
+                )
+            }
+        };
+        times.forward_backward = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        if let Some(roots) = roots {
+            for ((block, layer), root) in self.blocks.iter_mut().zip(&layers).zip(&roots) {
+                let input = layer.input.clone().narrow(0, 0, k).cast(dtype);
+                let root = root.clone().cast(dtype);
+                let batch = BlockStatistics {
+                    input: &input,
+                    root: &root,
+                };
+                block.update_statistics(batch, config.kfac_decay);
+            }
+            for (l, block) in self.blocks.iter_mut().enumerate() {
+                block.sync(l, self.sync.as_mut());
+            }
+        }
+        times.curvature = t.elapsed().as_secs_f64();
+        let damping = config.damping;
+        if invert_step {
+            let t = Instant::now();
+            for (l, block) in self.blocks.iter_mut().enumerate() {
+                block.refresh(damping, l)?;
+            }
+            times.inversion = t.elapsed().as_secs_f64();
+        }
+        let t = Instant::now();
+        let mut updates = Vec::with_capacity(layers.len());
+        let mut slope = 0.0;
+        for (block, layer) in self.blocks.iter().zip(&layers) {
+            let step = block.precondition(layer, damping);
+            if config.adaptive_damping {
+                let change = layer.input.clone().cast(dtype).matmul(step.clone())
+                    * layer.signals.clone().cast(dtype);
+                slope += tensor_to_rows(change.sum().reshape([1, 1]))[0] / n as f64;
+            }
+            let step = step.cast(layer.input.dtype());
+            let [d_in, d_out] = step.dims();
+            let dw = step.clone().narrow(0, 0, d_in - 1);
+            let db = step.narrow(0, d_in - 1, 1).reshape([d_out]);
+            updates.push((dw, db));
+        }
+        times.curvature += t.elapsed().as_secs_f64();
+        Ok(BlockStep {
+            outputs: pass.outputs,
+            updates,
+            slope: config.adaptive_damping.then_some(slope),
+        })
+    }
+
+    /// Refuses a batch whose layers do not match the blocks' statistics (another model, or a
+    /// loaded state of another network).
+    fn check_block_dims(&self, inputs: &[Tensor<2>], signals: &[Tensor<2>]) -> Result<()> {
+        if self.blocks.len() != inputs.len() {
+            return Err(OptimError::StateMismatch(format!(
+                "the optimizer state has {} layers, the model {}",
+                self.blocks.len(),
+                inputs.len()
+            )));
+        }
+        for (l, ((block, h), y)) in self.blocks.iter().zip(inputs).zip(signals).enumerate() {
+            let want = (h.dims()[1] + 1, y.dims()[1]);
+            if let Some(have) = block.dims()
+                && have != want
+            {
+                return Err(OptimError::StateMismatch(format!(
+                    "layer {}: the optimizer state holds factors of {} × {} (inputs with bias \
+                     × outputs), the model's layer is {} × {}",
+                    l + 1,
+                    have.0,
+                    have.1,
+                    want.0,
+                    want.1
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Refuses layers the per-layer blocks of this optimizer cannot precondition yet.
+pub(crate) fn require_linear(method: &'static str, kinds: &[LayerKind]) -> Result<()> {
+    match kinds.iter().position(|k| *k != LayerKind::Linear) {
+        Some(l) => Err(OptimError::UnsupportedLayer {
+            method,
+            layer: l + 1,
+            kind: kinds[l],
+        }),
+        None => Ok(()),
+    }
+}
+
+/// The output-side roots X_l of every layer (S = XᵀX/N) from per-class factors.
+fn exact_roots(loss: Loss, factors: &Factors, g: &[f64]) -> Vec<Mat<f64>> {
+    factors
+        .layers
+        .iter()
+        .map(|l| OutputRoot::new(loss, &l.delta, &factors.outputs, g).x)
+        .collect()
+}
+
+/// Output weights p_n − e_ŷ with ŷ ~ p(y|x_n) (softmax; C = 1: Bernoulli σ(f) on {0, 1});
+/// for MSE the Fisher is exact and sampling ŷ ~ N(f, I) gives weights ε ~ N(0, I).
+pub(super) fn sampled_weights(loss: Loss, f: &Mat<f64>, rng: &mut ChaCha8Rng) -> Mat<f64> {
+    let (n, c_out) = (f.nrows(), f.ncols());
+    let mut w = Mat::zeros(n, c_out);
+    for i in 0..n {
+        if loss == Loss::Mse {
+            for c in 0..c_out {
+                let z: f64 = rand_distr::Distribution::sample(&rand_distr::StandardNormal, rng);
+                w[(i, c)] = z;
+            }
+            continue;
+        }
+        let p = crate::loss::probabilities_of(f, i);
+        let u: f64 = rng.random();
+        if c_out == 1 {
+            w[(i, 0)] = p[0] - if u < p[0] { 1.0 } else { 0.0 };
+            continue;
+        }
+        let mut acc = 0.0;
+        let mut label = c_out - 1;
+        for (c, pc) in p.iter().enumerate() {
+            acc += pc;
+            if u < acc {
+                label = c;
+                break;
+            }
+        }
+        for c in 0..c_out {
+            w[(i, c)] = p[c] - if c == label { 1.0 } else { 0.0 };
+        }
+    }
+    w
+}
+
+/// The generator of step `step`'s sampled labels ([`Fisher::Sampled`]).
+pub(super) fn label_rng(seed: u64, step: u64) -> ChaCha8Rng {
+    ChaCha8Rng::seed_from_u64(seed ^ step.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+}
+
+/// A class-major vector (v[c·N + n]) as an N × C matrix.
+pub(super) fn class_major_to_mat(v: &[f64], n: usize, c_out: usize) -> Mat<f64> {
+    Mat::from_fn(n, c_out, |i, c| v[c * n + i])
+}

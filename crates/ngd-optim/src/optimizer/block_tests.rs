@@ -1,0 +1,232 @@
+//! The optimizer's per-layer blocks: the sync point's place, user-chosen blocks, the diagonal
+//! block against its dual form, and the record (damping, mismatches).
+
+use super::tests::{Tiny, batch, max_rel_diff};
+use super::*;
+use crate::curvature::tests::{LoggingBlock, RecordingSync};
+use crate::curvature::{IdentityBlock, KroneckerBlock, LayerKind};
+use burn::tensor::Device;
+use std::sync::{Arc, Mutex};
+
+fn kfac(fisher: Fisher) -> NgdConfig {
+    NgdConfig::new(Method::Kfac)
+        .with_damping(0.05)
+        .with_lr(Some(0.3))
+        .with_fisher(fisher)
+}
+
+/// The sync point runs once per statistics step, for every layer's A and S, after every block
+/// has folded in its batch and before any refresh; steps without statistics do not sync.
+#[test]
+fn sync_runs_between_statistics_and_inversion() {
+    let device = Device::default();
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let blocks: Vec<Box<dyn CurvatureBlock>> = (0..2)
+        .map(|_| {
+            Box::new(LoggingBlock {
+                inner: KroneckerBlock::new(burn::tensor::FloatDType::F32),
+                log: log.clone(),
+            }) as Box<dyn CurvatureBlock>
+        })
+        .collect();
+    let sync = RecordingSync {
+        log: log.clone(),
+        factor: 1.0,
+    };
+    let mut opt = kfac(Fisher::Sampled)
+        .with_kfac_decay(0.9)
+        .with_kfac_stats_interval(2)
+        .with_kfac_inverse_interval(2)
+        .init()
+        .unwrap()
+        .with_blocks(blocks)
+        .unwrap()
+        .with_sync(Box::new(sync));
+    let mut model = Tiny::new(5, 6, 3, &device);
+    let mut per_step = Vec::new();
+    for s in 0..3 {
+        let (x, y) = batch(8, 3, s, &device);
+        opt.step(&mut model, x, y).unwrap();
+        per_step.push(std::mem::take(&mut *log.lock().unwrap()));
+    }
+    let statistics_step = [
+        "update",
+        "update",
+        "sync 0 a",
+        "sync 0 s",
+        "sync 1 a",
+        "sync 1 s",
+        "refresh 0",
+        "refresh 1",
+    ];
+    assert_eq!(per_step[0], statistics_step);
+    assert!(per_step[1].is_empty(), "{:?}", per_step[1]);
+    assert_eq!(per_step[2], statistics_step);
+}
+
+/// What the sync point returns is what gets inverted: a sync that doubles A and S gives
+/// (2A + ρ_A)⁻¹ ⊗ (2S + ρ_S)⁻¹ = ¼ (A + ρ_A/2)⁻¹ ⊗ (S + ρ_S/2)⁻¹, so its step at ρ with rate η
+/// equals the local step at ρ/4 with rate η/4 (parameters to 1e-5).
+#[test]
+fn synced_statistics_are_the_ones_inverted() {
+    let device = Device::default();
+    let base = Tiny::new(5, 6, 3, &device);
+    let (x, y) = batch(8, 3, 1, &device);
+    let mut doubled = base.clone();
+    let sync = RecordingSync {
+        log: Arc::new(Mutex::new(Vec::new())),
+        factor: 2.0,
+    };
+    kfac(Fisher::Empirical)
+        .init()
+        .unwrap()
+        .with_sync(Box::new(sync))
+        .step(&mut doubled, x.clone(), y.clone())
+        .unwrap();
+    let mut local = base.clone();
+    kfac(Fisher::Empirical)
+        .with_damping(0.05 / 4.0)
+        .with_lr(Some(0.3 / 4.0))
+        .init()
+        .unwrap()
+        .step(&mut local, x, y)
+        .unwrap();
+    let moved = max_rel_diff(&local.params(), &base.params());
+    let err = max_rel_diff(&doubled.params(), &local.params());
+    assert!(moved > 1e-3, "moved {moved:.1e} only");
+    assert!(err < 1e-5, "{err:.2e}");
+}
+
+/// Identity blocks on every layer take plain gradient steps: equal to [`Method::Gd`]'s step
+/// (parameters to 1e-5).
+#[test]
+fn identity_blocks_take_gradient_steps() {
+    let device = Device::default();
+    let base = Tiny::new(5, 6, 3, &device);
+    let (x, y) = batch(8, 3, 2, &device);
+    let identity = || Box::new(IdentityBlock::new(burn::tensor::FloatDType::F32)) as _;
+    let mut blocks = base.clone();
+    kfac(Fisher::Empirical)
+        .init()
+        .unwrap()
+        .with_blocks(vec![identity(), identity()])
+        .unwrap()
+        .step(&mut blocks, x.clone(), y.clone())
+        .unwrap();
+    let mut gd = base.clone();
+    NgdConfig::new(Method::Gd)
+        .with_lr(Some(0.3))
+        .init()
+        .unwrap()
+        .step(&mut gd, x, y)
+        .unwrap();
+    let moved = max_rel_diff(&gd.params(), &base.params());
+    let err = max_rel_diff(&blocks.params(), &gd.params());
+    assert!(moved > 1e-4, "moved {moved:.1e} only");
+    assert!(err < 1e-5, "{err:.2e}");
+    // A method without blocks refuses them.
+    let refused = NgdConfig::new(Method::Kfac)
+        .init()
+        .unwrap()
+        .with_blocks(vec![identity()]);
+    assert!(matches!(refused, Err(OptimError::Invalid(_))));
+}
+
+/// The diagonal Fisher through its blocks (f64, exact Fisher, running average started) equals
+/// the dual-form [`crate::Diagonal`] on the first step, for MSE (parameters to 3e-7, a few
+/// float32 ulps of the f32 model).
+#[test]
+fn diagonal_blocks_first_step_equals_dual_diagonal() {
+    let device = Device::default();
+    let base = Tiny::new(5, 6, 3, &device);
+    let (x, y) = batch(8, 3, 3, &device);
+    let config = NgdConfig::new(Method::Diagonal)
+        .with_loss(Loss::Mse)
+        .with_damping(0.05)
+        .with_lr(Some(0.2));
+    let mut dual = base.clone();
+    config
+        .init()
+        .unwrap()
+        .step(&mut dual, x.clone(), y.clone())
+        .unwrap();
+    let mut blocks = base.clone();
+    let stateful = config
+        .with_kfac_decay(0.9)
+        .with_block_precision(Precision::F64);
+    assert_eq!(stateful.block_kind(), Some(BlockKind::Diagonal));
+    stateful.init().unwrap().step(&mut blocks, x, y).unwrap();
+    let moved = max_rel_diff(&dual.params(), &base.params());
+    let err = max_rel_diff(&blocks.params(), &dual.params());
+    eprintln!("diagonal blocks vs dual: {err:.2e}");
+    assert!(moved > 1e-4, "moved {moved:.1e} only");
+    assert!(err < 3e-7, "{err:.2e}");
+}
+
+/// The record keeps the damping that adaptive damping moved, and a loaded optimizer continues
+/// at it.
+#[test]
+fn the_record_keeps_the_adapted_damping() {
+    let device = Device::default();
+    let config = kfac(Fisher::Sampled)
+        .with_kfac_decay(0.9)
+        .with_adaptive_damping(true);
+    let mut opt = config.init().unwrap();
+    let mut model = Tiny::new(5, 6, 3, &device);
+    for s in 0..3 {
+        let (x, y) = batch(8, 3, s, &device);
+        opt.step(&mut model, x, y).unwrap();
+    }
+    assert_ne!(opt.damping(), 0.05, "adaptive damping moved ρ");
+    let mut loaded = config.init().unwrap();
+    loaded.load_bytes(opt.to_bytes().unwrap(), &device).unwrap();
+    assert_eq!(loaded.damping(), opt.damping());
+}
+
+/// A record of another network, of a method without blocks, or damaged bytes is a clear error.
+#[test]
+fn mismatched_or_damaged_records_are_refused() {
+    let device = Device::default();
+    let config = kfac(Fisher::Sampled).with_kfac_decay(0.9);
+    let mut opt = config.init().unwrap();
+    let mut model = Tiny::new(5, 6, 3, &device);
+    let (x, y) = batch(8, 3, 0, &device);
+    opt.step(&mut model, x.clone(), y.clone()).unwrap();
+    let bytes = opt.to_bytes().unwrap();
+    // Another width: refused at the next step, before any state changes.
+    let mut other = config.init().unwrap();
+    other.load_bytes(bytes.clone(), &device).unwrap();
+    let mut wider = Tiny::new(5, 7, 3, &device);
+    let err = other.step(&mut wider, x, y).unwrap_err();
+    assert!(matches!(err, OptimError::StateMismatch(_)), "{err}");
+    assert!(err.to_string().contains("layer 1"), "{err}");
+    // A dual-form configuration keeps no blocks.
+    let mut dual = NgdConfig::new(Method::Kfac).init().unwrap();
+    let err = dual.load_bytes(bytes, &device).unwrap_err();
+    assert!(matches!(err, OptimError::StateMismatch(_)), "{err}");
+    // Damaged bytes.
+    let junk = burn::tensor::Bytes::from_bytes_vec(vec![7u8; 64]);
+    let err = config
+        .init()
+        .unwrap()
+        .load_bytes(junk, &device)
+        .unwrap_err();
+    assert!(matches!(err, OptimError::Record(_)), "{err}");
+}
+
+/// A layer kind the blocks cannot precondition is refused with the method and the kind named.
+#[test]
+fn unsupported_layer_kinds_are_named() {
+    let conv = LayerKind::Conv2d {
+        kernel: [3, 3],
+        stride: [1, 1],
+        padding: [1, 1],
+    };
+    let err = block_step::require_linear("exact", &[LayerKind::Linear, conv]).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("exact") && text.contains("layer 2") && text.contains("Conv2d"),
+        "{text}"
+    );
+    assert!(block_step::require_linear("kfac", &[LayerKind::Linear]).is_ok());
+}
