@@ -1,12 +1,14 @@
-//! Checkpoints: one burnpack file with the model's weights (and parameter ids, so that a
-//! first-order optimizer's state finds its parameters again), the optimizer's state as an
-//! embedded burnpack, and the run so far ([`Progress`], JSON metadata).
+//! Checkpoints: one burnpack file with the model's float parameters in the order burn visits
+//! them, `param.{k}` (with their parameter ids, so that a first-order optimizer's state finds
+//! them again), the optimizer's state as an embedded burnpack, and the run so far
+//! ([`Progress`], JSON metadata). Any burn module round-trips; the CLI's MLP also records its
+//! shape, so that `ngd eval` rebuilds it.
 
 use super::FitRecord;
 use super::stepper::Stepper;
 use crate::{Result, TrainError};
-use burn::module::{Param, ParamId};
-use burn::tensor::{Bytes, DType, Device, Tensor, TensorData};
+use burn::module::{Module, ModuleMapper, ModuleVisitor, Param, ParamId};
+use burn::tensor::{Bytes, DType, Device, Tensor, TensorCreationOptions, TensorData};
 use burn_pack::{Reader, Scalar, Writer};
 use ngd_model::{Mlp, MlpConfig};
 use serde::{Deserialize, Serialize};
@@ -22,8 +24,8 @@ pub struct Progress {
     pub step: u64,
     /// Training wall time so far (evaluation excluded), seconds.
     pub train_seconds: f64,
-    /// The network's shape.
-    pub network: MlpConfig,
+    /// The network's shape when it is the crate's MLP (`None` for a user's own model).
+    pub network: Option<MlpConfig>,
     /// The record so far.
     pub record: FitRecord,
 }
@@ -32,27 +34,60 @@ fn error(path: &Path, e: impl std::fmt::Display) -> TrainError {
     TrainError::Invalid(format!("checkpoint {}: {e}", path.display()))
 }
 
+/// Collects every float parameter (id and data) in visiting order.
+struct Collect(Vec<(ParamId, TensorData)>);
+
+impl ModuleVisitor for Collect {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        self.0
+            .push((param.id, param.val().without_autodiff().to_data()));
+    }
+}
+
+/// Replaces every float parameter, in visiting order, by the next one read back.
+struct Restore {
+    params: std::vec::IntoIter<(ParamId, TensorData)>,
+    device: Device,
+    error: Option<String>,
+}
+
+impl ModuleMapper for Restore {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        let Some((id, data)) = self.params.next() else {
+            self.error
+                .get_or_insert_with(|| "it holds fewer parameters than the model".into());
+            return param;
+        };
+        let want = param.val().dims();
+        if data.shape().as_slice() != want.as_slice() {
+            self.error.get_or_insert_with(|| {
+                format!(
+                    "a parameter has shape {:?} in the checkpoint, {want:?} in the model",
+                    data.shape().as_slice()
+                )
+            });
+            return param;
+        }
+        let dtype = data.dtype();
+        let options = TensorCreationOptions::new(self.device.clone()).with_dtype(dtype);
+        let tensor = Tensor::<D>::from_data(data, options);
+        Param::initialized(id, tensor.require_grad())
+    }
+}
+
 /// Writes `model`, the optimizer state and `progress` to `path` (atomically, overwriting).
-pub fn save(path: &Path, model: &Mlp, stepper: &Stepper, progress: &Progress) -> Result<()> {
+pub fn save<M: Module>(
+    path: &Path,
+    model: &M,
+    stepper: &Stepper,
+    progress: &Progress,
+) -> Result<()> {
     let mut tensors = Vec::new();
     let mut writer_scalars = Vec::new();
-    let params = model
-        .weights
-        .iter()
-        .map(|w| (w.id, w.val().without_autodiff().to_data()))
-        .chain(
-            model
-                .biases
-                .iter()
-                .map(|b| (b.id, b.val().without_autodiff().to_data())),
-        );
-    let depth = model.weights.len();
-    for (k, (id, data)) in params.enumerate() {
-        let name = if k < depth {
-            format!("weight.{k}")
-        } else {
-            format!("bias.{}", k - depth)
-        };
+    let mut params = Collect(Vec::new());
+    model.visit(&mut params);
+    for (k, (id, data)) in params.0.into_iter().enumerate() {
+        let name = format!("param.{k}");
         writer_scalars.push((format!("id.{name}"), Scalar::from(id.val())));
         let (bytes, shape, dtype) = data.into_parts();
         tensors.push(burn_pack::Tensor::new(name, dtype, shape, None, bytes));
@@ -87,17 +122,68 @@ fn optimizer_bytes(stepper: &Stepper, path: &Path) -> Result<Bytes> {
 }
 
 /// A checkpoint read back: the model on `device`, the optimizer's state bytes and the progress.
-pub struct Loaded {
+pub struct Loaded<M = Mlp> {
     /// The model.
-    pub model: Mlp,
+    pub model: M,
     /// The optimizer state (burnpack bytes).
     pub optimizer: Bytes,
     /// The run so far.
     pub progress: Progress,
 }
 
-/// Reads a checkpoint written by `ngd train --save` (the run's checkpoint after each epoch).
+/// Reads a checkpoint of the crate's MLP written by `ngd train --save` (after each epoch).
 pub fn load(path: &Path, device: &Device) -> Result<Loaded> {
+    let raw = read(path)?;
+    let network = raw.progress.network.clone().ok_or_else(|| {
+        error(
+            path,
+            "it holds a user's own model, not the MLP of `ngd train` (load it with \
+             fit::load_model_checkpoint and the model's definition)",
+        )
+    })?;
+    let template = network.init(0, device)?;
+    raw.into_model(template, path, device)
+}
+
+/// Reads a checkpoint of any model into `template` (a model of the same definition, whose
+/// parameters are replaced by the checkpoint's).
+pub fn load_model<M: Module>(path: &Path, template: M, device: &Device) -> Result<Loaded<M>> {
+    read(path)?.into_model(template, path, device)
+}
+
+/// A checkpoint's parameters (in order), optimizer bytes and progress.
+struct Raw {
+    params: Vec<(ParamId, TensorData)>,
+    optimizer: Bytes,
+    progress: Progress,
+}
+
+impl Raw {
+    fn into_model<M: Module>(self, template: M, path: &Path, device: &Device) -> Result<Loaded<M>> {
+        let count = self.params.len();
+        let mut restore = Restore {
+            params: self.params.into_iter(),
+            device: device.clone(),
+            error: None,
+        };
+        let model = template.map(&mut restore);
+        if restore.params.len() > 0 {
+            restore.error.get_or_insert_with(|| {
+                format!("it holds {count} parameters, more than the model's")
+            });
+        }
+        if let Some(e) = restore.error {
+            return Err(error(path, format!("does not fit the model: {e}")));
+        }
+        Ok(Loaded {
+            model,
+            optimizer: self.optimizer,
+            progress: self.progress,
+        })
+    }
+}
+
+fn read(path: &Path) -> Result<Raw> {
     let bytes = std::fs::read(path).map_err(|e| error(path, e))?;
     let reader = Reader::from_bytes(Bytes::from_bytes_vec(bytes)).map_err(|e| error(path, e))?;
     let progress: Progress = reader
@@ -120,6 +206,19 @@ pub fn load(path: &Path, device: &Device) -> Result<Loaded> {
         let (name, dtype, shape, _, bytes) = t.into_parts().map_err(|e| error(path, e))?;
         tensors.insert(name, TensorData::from_bytes(bytes, shape, dtype));
     }
+    // Parameters in visiting order: `param.{k}`, or the MLP's earlier `weight.{l}` then
+    // `bias.{l}` (the same order).
+    let legacy = !tensors.contains_key("param.0") && tensors.contains_key("weight.0");
+    let layers = tensors.keys().filter(|k| k.starts_with("weight.")).count();
+    let names: Vec<String> = if legacy {
+        (0..layers)
+            .map(|l| format!("weight.{l}"))
+            .chain((0..layers).map(|l| format!("bias.{l}")))
+            .collect()
+    } else {
+        let count = tensors.keys().filter(|k| k.starts_with("param.")).count();
+        (0..count).map(|k| format!("param.{k}")).collect()
+    };
     let mut take = |name: String| {
         let data = tensors
             .remove(&name)
@@ -130,31 +229,16 @@ pub fn load(path: &Path, device: &Device) -> Result<Loaded> {
             .ok_or_else(|| error(path, format!("missing id of '{name}'")))?;
         Ok::<_, TrainError>((ParamId::from(id), data))
     };
-    let depth = progress.network.depth();
-    let mut weights = Vec::with_capacity(depth);
-    let mut biases = Vec::with_capacity(depth);
-    for l in 0..depth {
-        let (id, data) = take(format!("weight.{l}"))?;
-        weights.push(Param::initialized(
-            id,
-            Tensor::<2>::from_data(data, device).require_grad(),
-        ));
-        let (id, data) = take(format!("bias.{l}"))?;
-        biases.push(Param::initialized(
-            id,
-            Tensor::<1>::from_data(data, device).require_grad(),
-        ));
-    }
+    let params = names
+        .into_iter()
+        .map(&mut take)
+        .collect::<Result<Vec<_>>>()?;
     let optimizer = tensors
         .remove("optimizer")
         .ok_or_else(|| error(path, "missing the optimizer state"))?;
     let (bytes, _, _) = optimizer.into_parts();
-    Ok(Loaded {
-        model: Mlp {
-            weights,
-            biases,
-            config: progress.network.clone(),
-        },
+    Ok(Raw {
+        params,
         optimizer: bytes,
         progress,
     })

@@ -2,7 +2,6 @@
 
 use burn::tensor::{Device, Tensor, TensorData};
 use ngd_data::ImageSplit;
-use ngd_model::Mlp;
 use ngd_optim::{FactoredModel, Loss};
 
 /// Rows `idx` of `split` as the inputs (B × M_0) and one-hot targets (B × C) on `device`.
@@ -50,8 +49,8 @@ pub fn loss_tensor(loss: Loss, f: Tensor<2>, y: Tensor<2>) -> Tensor<1> {
 }
 
 /// Mean loss and accuracy of `model` on `split`, in forward passes of `chunk` rows.
-pub fn evaluate(
-    model: &Mlp,
+pub fn evaluate<M: FactoredModel>(
+    model: &M,
     split: &ImageSplit,
     classes: usize,
     loss: Loss,

@@ -1,5 +1,7 @@
 //! Mini-batch training on whole datasets (MNIST, CIFAR-10): every NGD method and burn's SGD,
-//! Adam and AdamW on the same MLP, data order and pipeline, measured as time to accuracy.
+//! Adam and AdamW on the same model, data order and pipeline, measured as time to accuracy —
+//! the crate's MLP ([`fit`], as `ngd train --batch-size` builds it) or a user's own burn module
+//! ([`fit_model`], any [`Trainable`]), with the same checkpoints, resume and evaluation.
 //!
 //! The data come from [`ngd_data::load_holdout`] (validation held out, all splits standardised
 //! with the training statistics). Each epoch visits the training images in a fresh order drawn
@@ -9,6 +11,7 @@
 //! resumed with the same numbers as an uninterrupted one.
 
 mod checkpoint;
+mod checks;
 mod config;
 mod eval;
 mod record;
@@ -16,7 +19,10 @@ mod stepper;
 mod summary;
 mod sweep;
 
-pub use checkpoint::{Loaded, Progress, load as load_checkpoint};
+pub use checkpoint::{
+    Loaded, Progress, load as load_checkpoint, load_model as load_model_checkpoint,
+};
+pub use checks::{check, check_memory};
 pub use config::{FitConfig, OptimizerKind, Schedule, curvature_bytes, default_lr};
 pub use eval::{batch, evaluate, loss_tensor};
 pub use record::{DataSummary, Evaluation, FitRecord, Status};
@@ -25,9 +31,10 @@ pub use summary::{Spread, Summary, SummaryRow, accuracy_chart, markdown, summari
 pub use sweep::{Contender, SweepConfig, SweepEvent, SweepRecord, TuneResult, run_sweep};
 
 use crate::{Result, TrainError};
+use burn::module::Module;
 use burn::tensor::Device;
 use ngd_data::Holdout;
-use ngd_model::{Mlp, MlpConfig};
+use ngd_model::MlpConfig;
 use ngd_optim::PhaseTimes;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
@@ -69,60 +76,18 @@ pub enum FitEvent<'a> {
     Saved(&'a std::path::Path),
 }
 
+/// A model the trainer can train: a burn module whose forward pass goes through NGD's
+/// [`ngd_optim::Tap`] ([`ngd_optim::FactoredModel`]), taking rows of flattened inputs.
+pub trait Trainable: ngd_optim::FactoredModel + Module + Clone {}
+
+impl<M: ngd_optim::FactoredModel + Module + Clone> Trainable for M {}
+
 /// The network of a run.
 pub fn network_config(cfg: &FitConfig, data: &Holdout) -> MlpConfig {
     MlpConfig::new(data.train.dim, cfg.width, cfg.depth, data.classes)
         .with_variances(cfg.sigma_w2, cfg.sigma_b2)
         .with_activation(cfg.activation)
         .with_parameterization(cfg.parameterization)
-}
-
-/// Checks what depends on the data: the batch against the training split, and the memory of
-/// an NGD method's curvature at this batch.
-pub fn check(cfg: &FitConfig, data: &Holdout) -> Result<()> {
-    cfg.validate()?;
-    if cfg.batch_size > data.train.n {
-        return Err(TrainError::Invalid(format!(
-            "the batch size {} is larger than the training set ({} images after holding out {} \
-             for validation)",
-            cfg.batch_size, data.train.n, data.validation.n
-        )));
-    }
-    if let (Some(method), Some(available)) = (cfg.optimizer.method(), available_memory()) {
-        let widths = network_config(cfg, data).widths;
-        check_memory(method, cfg.batch_size, &widths, available)?;
-    }
-    Ok(())
-}
-
-/// Refuses an NGD method whose curvature at `batch` ([`curvature_bytes`]) would take more than
-/// 80 % of the `available` bytes, before anything is allocated.
-pub fn check_memory(
-    method: ngd_optim::Method,
-    batch: usize,
-    widths: &[usize],
-    available: u64,
-) -> Result<()> {
-    let need = curvature_bytes(method, batch, widths);
-    if need > 0.8 * available as f64 {
-        return Err(TrainError::Invalid(format!(
-            "{method} at batch {batch} with {} outputs needs about {:.1} GB for its curvature \
-             (the C·B × C·B systems), more than the {:.1} GB available: use a smaller batch \
-             or a layer-wise method",
-            widths.last().copied().unwrap_or(0),
-            need / 1e9,
-            available as f64 / 1e9
-        )));
-    }
-    Ok(())
-}
-
-/// MemAvailable of /proc/meminfo, bytes.
-fn available_memory() -> Option<u64> {
-    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
 }
 
 /// The order of the training images in `epoch`: a permutation drawn from (seed, epoch) alone,
@@ -136,8 +101,8 @@ pub fn epoch_order(n: usize, seed: u64, epoch: usize) -> Vec<usize> {
 }
 
 /// The running state of a fit.
-struct Run {
-    model: Mlp,
+struct Run<M> {
+    model: M,
     stepper: Stepper,
     record: FitRecord,
     epochs_done: usize,
@@ -145,8 +110,9 @@ struct Run {
     train_seconds: f64,
 }
 
-/// Trains per `cfg` on `data`, calling `on_event` as it goes. A failing step ends the run with
-/// [`Status::Failed`] and the record so far (the last checkpoint stays as it was).
+/// Trains the crate's MLP (shape from `cfg`, initialised from its seed) per `cfg` on `data`,
+/// calling `on_event` as it goes. A failing step ends the run with [`Status::Failed`] and the
+/// record so far (the last checkpoint stays as it was).
 pub fn fit(
     cfg: &FitConfig,
     data: &Holdout,
@@ -155,14 +121,44 @@ pub fn fit(
     on_event: &mut dyn FnMut(FitEvent),
 ) -> Result<FitRecord> {
     check(cfg, data)?;
-    let device = device.clone().autodiff();
     let network = network_config(cfg, data);
+    let model = network.init(cfg.seed, &device.clone().autodiff())?;
+    train(model, Some(network), cfg, data, device, options, on_event)
+}
+
+/// Trains a user's own `model` (its parameters as given; `cfg`'s network options are not used)
+/// per `cfg` on `data`: the same loop, evaluations, checkpoints and resume as [`fit`]. On
+/// resume the checkpoint's parameters replace `model`'s.
+pub fn fit_model<M: Trainable>(
+    model: M,
+    cfg: &FitConfig,
+    data: &Holdout,
+    device: &Device,
+    options: &FitOptions,
+    on_event: &mut dyn FnMut(FitEvent),
+) -> Result<FitRecord> {
+    cfg.validate()?;
+    checks::check_batch(cfg, data)?;
+    train(model, None, cfg, data, device, options, on_event)
+}
+
+/// The loop behind [`fit`] and [`fit_model`].
+fn train<M: Trainable>(
+    model: M,
+    network: Option<MlpConfig>,
+    cfg: &FitConfig,
+    data: &Holdout,
+    device: &Device,
+    options: &FitOptions,
+    on_event: &mut dyn FnMut(FitEvent),
+) -> Result<FitRecord> {
+    let device = device.clone().autodiff();
     let mut run = match &options.resume {
-        Some(path) => resume(cfg, path, &device)?,
+        Some(path) => resume(cfg, path, model, &device)?,
         None => Run {
-            model: network.init(cfg.seed, &device)?,
             stepper: Stepper::new(cfg)?,
-            record: new_record(cfg, data, &network),
+            record: new_record(cfg, data, model.num_params()),
+            model,
             epochs_done: 0,
             step: 0,
             train_seconds: 0.0,
@@ -235,7 +231,7 @@ pub fn fit(
 }
 
 /// The record with its totals filled in.
-fn snapshot(run: &Run) -> FitRecord {
+fn snapshot<M>(run: &Run<M>) -> FitRecord {
     let mut record = run.record.clone();
     record.steps = run.step;
     record.train_seconds = run.train_seconds;
@@ -243,7 +239,7 @@ fn snapshot(run: &Run) -> FitRecord {
     record
 }
 
-fn new_record(cfg: &FitConfig, data: &Holdout, network: &MlpConfig) -> FitRecord {
+fn new_record(cfg: &FitConfig, data: &Holdout, parameters: usize) -> FitRecord {
     FitRecord {
         config: cfg.clone(),
         data: DataSummary {
@@ -254,7 +250,7 @@ fn new_record(cfg: &FitConfig, data: &Holdout, network: &MlpConfig) -> FitRecord
             std: data.std,
             source: data.source.clone(),
         },
-        parameters: network.num_params(),
+        parameters,
         steps_per_epoch: data.train.n / cfg.batch_size,
         evaluations: Vec::new(),
         phase_seconds: PhaseTimes::default(),
@@ -268,8 +264,8 @@ fn new_record(cfg: &FitConfig, data: &Holdout, network: &MlpConfig) -> FitRecord
 }
 
 /// Evaluates the model on validation and test (timed apart from training).
-fn evaluation_of(
-    run: &mut Run,
+fn evaluation_of<M: Trainable>(
+    run: &mut Run<M>,
     cfg: &FitConfig,
     data: &Holdout,
     device: &Device,
@@ -321,9 +317,15 @@ fn add_times(total: &mut PhaseTimes, t: &PhaseTimes) {
     total.update += t.update;
 }
 
-/// The run saved at `path`, checked against `cfg` (which may only add epochs).
-fn resume(cfg: &FitConfig, path: &std::path::Path, device: &Device) -> Result<Run> {
-    let loaded = checkpoint::load(path, device)?;
+/// The run saved at `path` (its parameters put into `template`), checked against `cfg` (which
+/// may only add epochs).
+fn resume<M: Trainable>(
+    cfg: &FitConfig,
+    path: &std::path::Path,
+    template: M,
+    device: &Device,
+) -> Result<Run<M>> {
+    let loaded = checkpoint::load_model(path, template, device)?;
     let saved = &loaded.progress.record.config;
     let mut same = saved.clone();
     same.epochs = cfg.epochs;

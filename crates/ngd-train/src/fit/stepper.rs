@@ -1,14 +1,15 @@
-//! One optimizer step on the MLP: NGD ([`ngd_optim::Ngd`]) or one of burn's first-order
-//! optimizers (SGD, Adam, AdamW from `burn::optim`) on the same model and batch.
+//! One optimizer step on any trainable model ([`super::Trainable`]): NGD ([`ngd_optim::Ngd`]) or
+//! one of burn's first-order optimizers (SGD, Adam, AdamW from `burn::optim`) on the same model
+//! and batch.
 
 use super::config::{FitConfig, OptimizerKind};
 use super::eval::loss_tensor;
 use crate::{Result, TrainError};
+use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{AdamConfig, AdamWConfig, GradientsParams, ModuleOptimizer, SgdConfig};
 use burn::tensor::Tensor;
-use ngd_model::Mlp;
-use ngd_optim::{FactoredModel, Loss, Ngd, PhaseTimes};
+use ngd_optim::{Loss, Ngd, PhaseTimes};
 use std::time::Instant;
 
 /// What one step measured.
@@ -57,14 +58,14 @@ impl Stepper {
     }
 
     /// One step at learning rate `lr` on the batch (x, one-hot y).
-    pub fn step(
+    pub fn step<M: super::Trainable>(
         &mut self,
-        model: Mlp,
+        model: M,
         x: Tensor<2>,
         y: Tensor<2>,
         lr: f64,
         loss: Loss,
-    ) -> Result<(Mlp, StepOutcome)> {
+    ) -> Result<(M, StepOutcome)> {
         match self {
             Self::Ngd(ngd) => {
                 let mut model = model;
@@ -87,7 +88,7 @@ impl Stepper {
                 let t = Instant::now();
                 let model = optim.step(lr, model, grads);
                 // Wait for the update so that its time is its own.
-                let _ = ngd_model::tensor_to_rows(model.biases[0].val().reshape([1, -1]));
+                wait_for(&model);
                 let seconds = PhaseTimes {
                     forward_backward,
                     update: t.elapsed().as_secs_f64(),
@@ -108,5 +109,20 @@ impl Stepper {
                 ))
             }
         }
+    }
+}
+
+/// Reads one value of the model's last float parameter back, so that a queued update finishes.
+fn wait_for<M: Module>(model: &M) {
+    struct Last(Option<Tensor<1>>);
+    impl ModuleVisitor for Last {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            self.0 = Some(param.val().flatten::<1>(0, D - 1).narrow(0, 0, 1));
+        }
+    }
+    let mut last = Last(None);
+    model.visit(&mut last);
+    if let Some(t) = last.0 {
+        let _ = t.into_data();
     }
 }

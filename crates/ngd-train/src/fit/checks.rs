@@ -1,0 +1,60 @@
+//! Checks before a fit: the batch against the training split and the memory an NGD method's
+//! curvature would take.
+
+use super::{FitConfig, curvature_bytes, network_config};
+use crate::{Result, TrainError};
+use ngd_data::Holdout;
+
+/// Checks what depends on the data: the batch against the training split, and the memory of
+/// an NGD method's curvature at this batch.
+pub fn check(cfg: &FitConfig, data: &Holdout) -> Result<()> {
+    cfg.validate()?;
+    check_batch(cfg, data)?;
+    if let (Some(method), Some(available)) = (cfg.optimizer.method(), available_memory()) {
+        let widths = network_config(cfg, data).widths;
+        check_memory(method, cfg.batch_size, &widths, available)?;
+    }
+    Ok(())
+}
+
+/// Refuses a batch larger than the training split.
+pub(super) fn check_batch(cfg: &FitConfig, data: &Holdout) -> Result<()> {
+    if cfg.batch_size > data.train.n {
+        return Err(TrainError::Invalid(format!(
+            "the batch size {} is larger than the training set ({} images after holding out {} \
+             for validation)",
+            cfg.batch_size, data.train.n, data.validation.n
+        )));
+    }
+    Ok(())
+}
+
+/// Refuses an NGD method whose curvature at `batch` ([`curvature_bytes`]) would take more than
+/// 80 % of the `available` bytes, before anything is allocated.
+pub fn check_memory(
+    method: ngd_optim::Method,
+    batch: usize,
+    widths: &[usize],
+    available: u64,
+) -> Result<()> {
+    let need = curvature_bytes(method, batch, widths);
+    if need > 0.8 * available as f64 {
+        return Err(TrainError::Invalid(format!(
+            "{method} at batch {batch} with {} outputs needs about {:.1} GB for its curvature \
+             (the C·B × C·B systems), more than the {:.1} GB available: use a smaller batch \
+             or a layer-wise method",
+            widths.last().copied().unwrap_or(0),
+            need / 1e9,
+            available as f64 / 1e9
+        )));
+    }
+    Ok(())
+}
+
+/// MemAvailable of /proc/meminfo, bytes.
+fn available_memory() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
