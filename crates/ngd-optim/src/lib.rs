@@ -162,6 +162,17 @@ pub enum OptimError {
         /// The loss value.
         loss: f64,
     },
+    /// NaN or infinite values in a batch's inputs, targets or the network's outputs, refused
+    /// before any optimizer state changes.
+    #[error(
+        "step {step}: the {what} hold NaN or infinite values (the optimizer state is unchanged)"
+    )]
+    NonFinite {
+        /// The step (1-based).
+        step: u64,
+        /// What was non-finite.
+        what: &'static str,
+    },
     /// The method has no preconditioner for a layer of this kind.
     #[error("{method} cannot precondition layer {layer}, a {kind} layer")]
     UnsupportedLayer {

@@ -230,3 +230,68 @@ fn unsupported_layer_kinds_are_named() {
     );
     assert!(block_step::require_linear("kfac", &[LayerKind::Linear]).is_ok());
 }
+
+/// Non-finite inputs, targets or network outputs are refused before any state changes, naming
+/// the step and what was non-finite (not as a divergence): after three refusals the next good
+/// step equals a fresh optimizer's first step, bit for bit.
+#[test]
+fn non_finite_batches_are_refused_before_any_state_changes() {
+    use crate::convert::{tensor_from_rows, tensor_to_rows};
+    let device = Device::default();
+    let config = kfac(Fisher::Sampled).with_kfac_decay(0.9);
+    let base = Tiny::new(5, 6, 3, &device);
+    let (x, y) = batch(8, 3, 0, &device);
+    let mut opt = config.init().unwrap();
+    let mut model = base.clone();
+    let mut xs = tensor_to_rows(x.clone());
+    xs[3] = f64::NAN;
+    let err = opt
+        .step(&mut model, tensor_from_rows(&xs, 8, 5, &device), y.clone())
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            OptimError::NonFinite {
+                step: 1,
+                what: "inputs"
+            }
+        ),
+        "{err}"
+    );
+    let mut ys = tensor_to_rows(y.clone());
+    ys[0] = f64::INFINITY;
+    let err = opt
+        .step(&mut model, x.clone(), tensor_from_rows(&ys, 8, 3, &device))
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            OptimError::NonFinite {
+                step: 1,
+                what: "targets"
+            }
+        ),
+        "{err}"
+    );
+    // An infinite output bias: b ← b − 2·(−f32::MAX) = +inf.
+    let mut broken = base.clone();
+    let minus_max = Tensor::<1>::ones([3], &device).mul_scalar(-f32::MAX as f64);
+    broken.update_layer(1, Tensor::zeros([6, 3], &device), minus_max, 2.0);
+    let err = opt.step(&mut broken, x.clone(), y.clone()).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            OptimError::NonFinite {
+                step: 1,
+                what: "network outputs"
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("step 1"), "{err}");
+    assert!(opt.blocks().is_empty() && opt.state().step == 0 && opt.state().lr.is_none());
+    opt.step(&mut model, x.clone(), y.clone()).unwrap();
+    let mut fresh = base.clone();
+    config.init().unwrap().step(&mut fresh, x, y).unwrap();
+    assert_eq!(model.params(), fresh.params());
+}

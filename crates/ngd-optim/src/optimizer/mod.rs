@@ -249,19 +249,35 @@ impl Ngd {
         targets: Tensor<2>,
     ) -> crate::Result<StepStats> {
         let y = tensor_to_rows(targets.without_autodiff());
+        // Non-finite data is refused before any state changes (statistics, inverses, lr).
+        let step = self.state.step + 1;
+        if y.iter().any(|v| !v.is_finite()) {
+            return Err(OptimError::NonFinite {
+                step,
+                what: "targets",
+            });
+        }
+        let finite = x.clone().without_autodiff().is_finite().all();
+        if !finite.into_scalar::<bool>() {
+            return Err(OptimError::NonFinite {
+                step,
+                what: "inputs",
+            });
+        }
         let x_kept = self.config.adaptive_damping.then(|| x.clone());
         let mut times = PhaseTimes::default();
         let start = Instant::now();
         let lr_known = self.state.lr.is_some() || self.config.lr.is_some();
+        let mut first_lr = None;
         let planned = if self.config.block_kind().is_some() {
             if !lr_known {
                 // The paper's 1/α of the method's dual form at the first batch.
                 let factors = model.factors(x.clone());
-                let lr = self
-                    .config
-                    .method
-                    .optimal_lr(self.curvature.as_ref(), &factors)?;
-                self.state.lr = Some(lr);
+                first_lr = Some(
+                    self.config
+                        .method
+                        .optimal_lr(self.curvature.as_ref(), &factors)?,
+                );
             }
             Planned::Blocks(self.block_step(model, x, &y, &mut times)?)
         } else {
@@ -292,7 +308,7 @@ impl Ngd {
                 .config
                 .method
                 .optimal_lr(self.curvature.as_ref(), factors)?,
-            (None, None, Planned::Blocks(_)) => unreachable!("resolved before the block step"),
+            (None, None, Planned::Blocks(_)) => first_lr.expect("resolved before the block step"),
         };
         self.state.lr = Some(lr);
         let damping = self.config.damping;
@@ -350,7 +366,7 @@ impl Ngd {
         }
     }
 
-    /// g = N∂L/∂f, refusing NaN/inf outputs.
+    /// g = N∂L/∂f, refusing NaN/inf outputs (before the curvature sees them).
     fn output_gradient(&self, outputs: &Mat<f64>, y: &[f64]) -> crate::Result<Vec<f64>> {
         if y.len() != outputs.nrows() * outputs.ncols() {
             return Err(OptimError::Invalid(format!(
@@ -359,6 +375,12 @@ impl Ngd {
                 outputs.nrows(),
                 outputs.ncols()
             )));
+        }
+        if outputs.col_iter().any(|c| c.iter().any(|v| !v.is_finite())) {
+            return Err(OptimError::NonFinite {
+                step: self.state.step + 1,
+                what: "network outputs",
+            });
         }
         Ok(self.config.loss.output_gradient(outputs, y))
     }

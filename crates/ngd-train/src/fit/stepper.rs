@@ -83,6 +83,12 @@ impl Stepper {
                 let value = loss_tensor(loss, model.forward_tracked(x), y);
                 let batch_loss =
                     ngd_model::tensor_to_rows(value.clone().without_autodiff().reshape([1, 1]))[0];
+                // A non-finite batch loss ends the run before the optimizer's state changes.
+                if !batch_loss.is_finite() {
+                    return Err(TrainError::Invalid(format!(
+                        "the batch loss is {batch_loss}"
+                    )));
+                }
                 let grads = GradientsParams::from_grads(value.backward(), &model);
                 let forward_backward = t.elapsed().as_secs_f64();
                 let t = Instant::now();
@@ -94,11 +100,6 @@ impl Stepper {
                     update: t.elapsed().as_secs_f64(),
                     ..PhaseTimes::default()
                 };
-                if !batch_loss.is_finite() {
-                    return Err(TrainError::Invalid(format!(
-                        "the batch loss is {batch_loss}"
-                    )));
-                }
                 Ok((
                     model,
                     StepOutcome {
