@@ -335,3 +335,72 @@ fn sweep_tunes_runs_every_seed_and_summarizes() {
     let svg = fit::accuracy_chart(&record, &summary, false).to_svg();
     assert!(svg.contains("adam (2 seeds)") && svg.contains("target 70.0%"));
 }
+
+/// Resume = uninterrupted with the practitioner options on (issue 19 §4): a cosine schedule
+/// with warm-up, momentum, step-norm clipping, and for K-FAC adaptive damping, for Adam and
+/// K-FAC. The checkpoint after epoch 1 of a 3-epoch run resumes to the same numbers; resuming
+/// it with another --epochs would change the cosine schedule's length and is refused.
+#[test]
+fn resume_with_a_cosine_schedule_and_every_option_matches_an_uninterrupted_run() {
+    let data = data();
+    let dir = tempfile::tempdir().unwrap();
+    for (optimizer, lr) in [
+        (OptimizerKind::Adam, 2e-3),
+        (OptimizerKind::Ngd(Method::Kfac), 0.2),
+    ] {
+        let mut cfg = config(optimizer);
+        cfg.lr = lr;
+        cfg.evals_per_epoch = 1;
+        cfg.epochs = 3;
+        cfg.schedule = fit::Schedule::Cosine;
+        cfg.warmup_steps = 20;
+        if optimizer.method().is_some() {
+            cfg.damping = 0.1;
+            cfg.adaptive_damping = true;
+            cfg.fisher = Fisher::Sampled;
+            cfg.kfac_decay = 0.9;
+            cfg.kfac_inverse_interval = 5;
+            cfg.momentum = 0.5;
+            cfg.max_step_norm = Some(0.5);
+        }
+        let path = dir.path().join(format!("cosine-{optimizer}.mpk"));
+        let after_one = dir.path().join(format!("cosine-{optimizer}-epoch1.mpk"));
+        let save = FitOptions {
+            save: Some(path.clone()),
+            resume: None,
+        };
+        let whole = fit::fit(&cfg, &data, &ngd_suite::device(), &save, &mut |event| {
+            if let fit::FitEvent::Saved(p) = event
+                && !after_one.exists()
+            {
+                std::fs::copy(p, &after_one).unwrap();
+            }
+        })
+        .expect("run");
+        assert_eq!(whole.status, Status::Complete, "{optimizer}");
+        if optimizer.method().is_some() {
+            let rho: Vec<f64> = whole.evaluations.iter().filter_map(|e| e.damping).collect();
+            assert!(rho.windows(2).any(|w| w[0] != w[1]), "ρ adapted: {rho:?}");
+        }
+        let resume = FitOptions {
+            save: None,
+            resume: Some(after_one.clone()),
+        };
+        let resumed = run(&cfg, &data, &resume);
+        assert_eq!(resumed.steps, whole.steps);
+        for (a, b) in resumed.evaluations.iter().zip(&whole.evaluations) {
+            assert_eq!(a.test_loss, b.test_loss, "{optimizer} step {}", a.step);
+            assert_eq!(a.train_loss, b.train_loss, "{optimizer} step {}", a.step);
+            assert_eq!(a.damping, b.damping, "{optimizer} step {}", a.step);
+        }
+        let mut longer = cfg.clone();
+        longer.epochs = 4;
+        let err = fit::fit(&longer, &data, &ngd_suite::device(), &resume, &mut |_| {})
+            .expect_err("refused");
+        assert!(
+            err.to_string()
+                .contains("cosine schedule spans the 3 epochs"),
+            "{err}"
+        );
+    }
+}

@@ -73,7 +73,8 @@ pub struct MiniBatchArgs {
     /// Write a checkpoint (model, optimizer state, the run so far) here after every epoch.
     #[arg(long, requires = "batch_size")]
     pub save: Option<PathBuf>,
-    /// Continue the run saved at this checkpoint (same options; --epochs may grow).
+    /// Continue the run saved at this checkpoint (same options; --epochs may grow with a constant
+    /// --schedule, while a cosine schedule keeps the length it started with).
     #[arg(long, requires = "batch_size")]
     pub resume: Option<PathBuf>,
 }

@@ -245,18 +245,10 @@ fn read(path: &Path) -> Result<Raw> {
 }
 
 /// `stepper` with the state of a loaded checkpoint.
-pub fn restore_optimizer(
-    stepper: Stepper,
-    bytes: Bytes,
-    device: &Device,
-    damping: Option<f64>,
-) -> Result<Stepper> {
+pub fn restore_optimizer(stepper: Stepper, bytes: Bytes, device: &Device) -> Result<Stepper> {
     match stepper {
         Stepper::Ngd(mut ngd) => {
             ngd.load_bytes(bytes, device)?;
-            if let Some(rho) = damping {
-                ngd.set_damping(rho)?;
-            }
             Ok(Stepper::Ngd(ngd))
         }
         Stepper::Burn(optim) => optim

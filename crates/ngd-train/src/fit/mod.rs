@@ -318,7 +318,7 @@ fn add_times(total: &mut PhaseTimes, t: &PhaseTimes) {
 }
 
 /// The run saved at `path` (its parameters put into `template`), checked against `cfg` (which
-/// may only add epochs).
+/// may only add epochs, and not under a cosine schedule, whose length they set).
 fn resume<M: Trainable>(
     cfg: &FitConfig,
     path: &std::path::Path,
@@ -337,14 +337,19 @@ fn resume<M: Trainable>(
             serde_json::to_string(saved).unwrap_or_default()
         )));
     }
-    let damping = loaded
-        .progress
-        .record
-        .evaluations
-        .last()
-        .and_then(|e| e.damping);
-    let stepper =
-        checkpoint::restore_optimizer(Stepper::new(cfg)?, loaded.optimizer, device, damping)?;
+    if cfg.schedule == Schedule::Cosine && cfg.epochs != saved.epochs {
+        return Err(TrainError::Invalid(format!(
+            "cannot resume {} with {} epochs: its cosine schedule spans the {} epochs it was \
+             started with, and another length would change every later learning rate (resume \
+             with --epochs {}; only a constant schedule may add epochs)",
+            path.display(),
+            cfg.epochs,
+            saved.epochs,
+            saved.epochs
+        )));
+    }
+    // The optimizer's record holds its own state, the adapted damping included.
+    let stepper = checkpoint::restore_optimizer(Stepper::new(cfg)?, loaded.optimizer, device)?;
     let mut record = loaded.progress.record;
     record.config = cfg.clone();
     Ok(Run {
