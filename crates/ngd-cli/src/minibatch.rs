@@ -49,9 +49,17 @@ pub struct MiniBatchArgs {
     /// more than ¾ of the quadratic model's prediction, ρ ← ρ/0.95 when by less than ¼.
     #[arg(long, requires = "batch_size")]
     pub adaptive_damping: bool,
-    /// Bound on the NGD step: the update is scaled down to this L2 norm when longer.
+    /// Bound on the NGD update's L2 norm after momentum: η·v is scaled down to this norm when
+    /// longer (the momentum buffer itself is not). Off by default; combines with --kl-clip,
+    /// which acts first.
     #[arg(long, requires = "batch_size")]
     pub max_step_norm: Option<f64>,
+    /// KL clipping of the NGD step (Ba et al. 2017): the preconditioned gradient Δθ is scaled by
+    /// ν = min(1, √(c/(η²Δθᵀ∇L))) before momentum, bounding the step's predicted KL change
+    /// η²ν²Δθᵀ∇L by c (kfac-jax's norm constraint). Off by default; combines with
+    /// --max-step-norm.
+    #[arg(long, requires = "batch_size")]
+    pub kl_clip: Option<f64>,
     /// K-FAC's output-side Fisher for cross-entropy: exact (Λ = diag(p) − ppᵀ, C backward
     /// passes per statistics step; the default because it is the true Fisher), sampled (one
     /// label drawn from the model per sample, one backward pass) or empirical (the observed
@@ -112,6 +120,7 @@ fn fit_config(
     cfg.damping = opt.damping.unwrap_or(cfg.damping);
     cfg.adaptive_damping = args.adaptive_damping;
     cfg.max_step_norm = args.max_step_norm;
+    cfg.kl_clip = args.kl_clip;
     cfg.fisher = args.fisher;
     cfg.curvature_batch = args.curvature_batch;
     cfg.kfac_decay = args.kfac_decay;

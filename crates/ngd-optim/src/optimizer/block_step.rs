@@ -150,7 +150,7 @@ impl Ngd {
         let mut slope = 0.0;
         for (block, layer) in self.blocks.iter().zip(&layers) {
             let step = block.precondition(layer, damping);
-            if config.adaptive_damping {
+            if config.adaptive_damping || config.kl_clip.is_some() {
                 let change = layer.input.clone().cast(dtype).matmul(step.clone())
                     * layer.signals.clone().cast(dtype);
                 slope += tensor_to_rows(change.sum().reshape([1, 1]))[0] / n as f64;
@@ -165,7 +165,7 @@ impl Ngd {
         Ok(BlockStep {
             outputs: pass.outputs,
             updates,
-            slope: config.adaptive_damping.then_some(slope),
+            slope: (config.adaptive_damping || config.kl_clip.is_some()).then_some(slope),
         })
     }
 

@@ -26,6 +26,9 @@ pub struct StepStats {
     pub damping: f64,
     /// The factor ν ≤ 1 the step was scaled by ([`NgdConfig::max_step_norm`](super::NgdConfig::max_step_norm); 1: unclipped).
     pub clip: f64,
+    /// The factor ν ≤ 1 KL clipping scaled the preconditioned gradient by
+    /// ([`NgdConfig::kl_clip`](super::NgdConfig::kl_clip); 1: unclipped).
+    pub kl_clip: f64,
     /// Time by phase.
     pub seconds: PhaseTimes,
 }

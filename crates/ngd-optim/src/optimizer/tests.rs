@@ -2,6 +2,8 @@
 
 use super::*;
 use crate::convert::{tensor_from_rows, tensor_to_rows};
+use crate::curvature::BlockKind;
+use crate::{Loss, Method, Precision};
 use crate::{Tap, update_linear};
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};

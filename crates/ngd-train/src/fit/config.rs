@@ -166,8 +166,11 @@ pub struct FitConfig {
     pub damping: f64,
     /// Levenberg–Marquardt adaptive damping (NGD).
     pub adaptive_damping: bool,
-    /// Bound on the step's L2 norm (NGD).
+    /// Bound on the step's L2 norm after momentum (NGD).
     pub max_step_norm: Option<f64>,
+    /// KL clipping of the preconditioned gradient before momentum (NGD; `NgdConfig::kl_clip`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kl_clip: Option<f64>,
     /// K-FAC's output-side Fisher.
     pub fisher: Fisher,
     /// K-FAC: statistics from the first this many samples of each batch.
@@ -218,6 +221,7 @@ impl FitConfig {
             damping: 1e-3,
             adaptive_damping: false,
             max_step_norm: None,
+            kl_clip: None,
             fisher: Fisher::Exact,
             curvature_batch: None,
             kfac_decay: 0.0,
@@ -264,6 +268,7 @@ impl FitConfig {
         let d = Self::new(self.optimizer);
         self.adaptive_damping
             || self.max_step_norm.is_some()
+            || self.kl_clip.is_some()
             || self.fisher != d.fisher
             || self.curvature_batch.is_some()
             || self.kfac_decay != d.kfac_decay
@@ -285,6 +290,7 @@ impl FitConfig {
             .with_kfac_stats_batch(self.curvature_batch)
             .with_adaptive_damping(self.adaptive_damping)
             .with_max_step_norm(self.max_step_norm)
+            .with_kl_clip(self.kl_clip)
             .with_seed(self.seed)
     }
 }
