@@ -22,7 +22,7 @@ pub use theory::TheoryLine;
 use faer::Mat;
 use ngd_data::{Dataset, Split};
 use ngd_model::{Device, Factors, Mlp, MlpConfig, Tensor, tensor_from_rows};
-use ngd_optim::{Curvature, Loss};
+use ngd_optim::{Curvature, Loss, MethodCurvature};
 use std::time::Instant;
 
 /// Errors of a training run.

@@ -18,7 +18,7 @@ pub use stats::{PhaseTimes, StepStats};
 
 use crate::convert::tensor_to_rows;
 use crate::direction::Direction;
-use crate::{Curvature, FactoredModel, Factors, Loss, Method, OptimError};
+use crate::{Curvature, FactoredModel, Factors, Loss, Method, MethodCurvature, OptimError};
 use burn::config::Config;
 use burn::tensor::Tensor;
 use faer::Mat;
