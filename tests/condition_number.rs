@@ -2,7 +2,7 @@
 //! inputs, N = 32, width 2048, ρ = 0.
 
 use ngd_model::{MlpConfig, tensor_from_rows};
-use ngd_optim::{Method, coefficient_matrix};
+use ngd_optim::{Method, MethodCurvature, coefficient_matrix};
 use ngd_suite::device;
 
 const N: usize = 32;

@@ -3,7 +3,7 @@
 //! network itself (θ ∓ εΔθ through `Direction::apply`), not through `function_step`.
 
 use ngd_model::{Device, Mlp, tensor_from_rows, tensor_to_rows};
-use ngd_optim::{Method, parse_sigma};
+use ngd_optim::{Method, MethodCurvature, parse_sigma};
 use ngd_suite::{device, mnist_0_vs_7};
 use ngd_train::{network_config, residual};
 

@@ -1,7 +1,7 @@
 //! Exact, block-diagonal NGD and GD on real MNIST '0' vs '7' (N = 100, L = 3, M = 4096)
 //! against the theory of Karakida & Osawa (Fig. 1a, Theorem 4.1).
 
-use ngd_optim::{Method, coefficient_matrix};
+use ngd_optim::{Method, MethodCurvature, coefficient_matrix};
 use ngd_suite::{device, fig1a_config, mnist_0_vs_7};
 use ngd_train::{RunRecord, network_config, train};
 

@@ -3,6 +3,7 @@
 // The clap doc comments are `--help` text, where `tch-cuda[:N]` is meant literally.
 #![allow(rustdoc::broken_intra_doc_links)]
 
+mod bench;
 mod commands;
 mod figure;
 mod isotropy;
@@ -46,7 +47,7 @@ enum Command {
     /// seed, write time-to-accuracy tables and charts (e.g. experiments/full-mnist/config.json).
     Sweep(sweep::SweepArgs),
     /// Time one training step per method, split into phases, on one or more backends.
-    Bench(commands::BenchArgs),
+    Bench(bench::BenchArgs),
     /// Reproduce a paper figure from its experiment config (e.g. experiments/fig1a/config.json).
     Figure(figure::FigureArgs),
     /// Test accuracy of the converged NGD predictors f_∞ (Fig. 2), analytic or empirical kernels.
@@ -71,7 +72,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Train(args) => commands::train(args),
         Command::Eval(args) => minibatch::eval(args),
         Command::Sweep(args) => sweep::sweep(args),
-        Command::Bench(args) => commands::bench(args),
+        Command::Bench(args) => bench::bench(args),
         Command::Figure(args) => figure::run(args),
         Command::Predict(args) => predict::run(args),
         Command::Isotropy(args) => isotropy::run(args),

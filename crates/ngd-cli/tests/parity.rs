@@ -8,7 +8,7 @@ use faer::Mat;
 use ngd_cli::backend::Backend;
 use ngd_data::{DataConfig, DatasetName};
 use ngd_model::{Factors, Mlp, MlpConfig, tensor_from_rows};
-use ngd_optim::Method;
+use ngd_optim::{Method, MethodCurvature};
 
 /// f32 tolerance, relative to the Frobenius norm of the reference: factors and Grams go
 /// through different f32 matmul kernels (blocking, FMA, summation order), so they differ at

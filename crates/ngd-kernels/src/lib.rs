@@ -10,7 +10,7 @@
 //! * [`empirical`] — the same kernels at finite width from a real network's Jacobian factors
 //!   h̃_{l−1}, δ_l (MATH.md §2), for `--kernel empirical` and the theory columns of training.
 //! * The layer-wise Σ matrices (block diagonal, block tri-diagonal eq. 19) and α = 1ᵀΣ⁻¹1
-//!   (Theorem 4.1, Lemma 4.3) are the optimizer's ([`ngd_optim::sigma`]), re-exported here.
+//!   (Theorem 4.1, Lemma 4.3) are `ngd-core`'s ([`ngd_core::sigma`]), re-exported here.
 //!
 //! # Normalisation conventions (shared by every module)
 //!
@@ -41,10 +41,10 @@ pub use analytic::{
     relu_layer_kernels_select, relu_layer_kernels_sym, relu_layer_kernels_sym_select,
 };
 pub use empirical::{FactorRef, empirical_layer_kernels};
-pub use ngd_linalg::LinalgError;
-pub use ngd_optim::sigma::{
+pub use ngd_core::sigma::{
     SigmaError, block_diagonal_sigma, layerwise_alpha, layerwise_weights, tridiagonal_sigma,
 };
+pub use ngd_linalg::LinalgError;
 pub use predict::{FunctionSpace, Predictor, gd_train_loss_curve, max_eigenvalue};
 
 /// Errors of the kernel computations and predictors.

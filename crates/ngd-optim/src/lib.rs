@@ -37,12 +37,10 @@ pub mod curvature;
 mod direction;
 mod factors;
 pub mod forster;
-mod loss;
 mod method;
 mod model;
 mod network;
 mod optimizer;
-pub mod sigma;
 #[cfg(test)]
 mod testing;
 
@@ -55,15 +53,18 @@ pub use direction::{
     Direction, LayerStep, coefficient_matrix, dual_to_coefficients, function_step,
 };
 pub use factors::{Factors, LayerFactors};
-pub use loss::Loss;
-pub use method::{LrRule, Method, MethodError, UNIT_WISE_DAMPING_TIMES_WIDTH, parse_sigma};
+pub use method::MethodCurvature;
 pub use model::{FactoredModel, Tap, step_param, update_linear};
 pub use network::{
     BlockTriDiagonal, DampingConvention, DualDiagnostics, DualSolve, Exact, Gd, LayerWise,
     Precision,
 };
+use ngd_core::loss;
+pub use ngd_core::sigma;
+pub use ngd_core::{
+    Loss, LrRule, Method, MethodError, SigmaError, UNIT_WISE_DAMPING_TIMES_WIDTH, parse_sigma,
+};
 pub use optimizer::{Fisher, Ngd, NgdConfig, NgdState, PhaseTimes, StepStats};
-pub use sigma::SigmaError;
 
 pub use ngd_linalg::LinalgError;
 

@@ -4,7 +4,7 @@
 use crate::{DeviceSplit, Result, TrainConfig, network_config, residual};
 use ngd_data::Dataset;
 use ngd_model::Device;
-use ngd_optim::Method;
+use ngd_optim::{Method, MethodCurvature};
 use serde::Serialize;
 use std::time::Instant;
 

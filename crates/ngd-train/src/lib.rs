@@ -7,6 +7,8 @@
 
 mod bench;
 pub mod defaults;
+mod diagnostics;
+mod evaluate;
 pub mod fit;
 mod record;
 pub mod test_theory;
@@ -22,8 +24,11 @@ pub use theory::TheoryLine;
 use faer::Mat;
 use ngd_data::{Dataset, Split};
 use ngd_model::{Device, Factors, Mlp, MlpConfig, Tensor, tensor_from_rows};
-use ngd_optim::{Curvature, Loss};
+use ngd_optim::{Curvature, Loss, MethodCurvature};
 use std::time::Instant;
+
+use diagnostics::Diagnostics;
+use evaluate::{Evaluator, build_test_theory};
 
 /// Errors of a training run.
 #[derive(Debug, thiserror::Error)]
@@ -252,187 +257,4 @@ pub fn take_loss_step(
     let direction = curvature.direction(factors, &g)?;
     direction.apply(model, factors, lr);
     Ok(())
-}
-
-/// What a diagnosed step measured before the evaluation of θ_t.
-struct Diagnosis {
-    /// ‖ηΔθ_l‖_F/‖W_l‖_F per layer.
-    relative: Vec<f64>,
-    /// The dual solve's null component (layer-wise methods).
-    null: Option<f64>,
-    /// L(f_{t−1} − ηJΔθ).
-    linearised: f64,
-}
-
-/// Per-step diagnostics of a run (`TrainConfig::diagnostics`): step sizes, the dual solve's
-/// null component, the first-order prediction of each step and, for ReLU, the gates it
-/// switches and the loss with the gates frozen at initialisation.
-struct Diagnostics {
-    /// ReLU gates at initialisation and after the previous step (ReLU only).
-    gates: Option<(Vec<Tensor<2>>, Vec<Tensor<2>>)>,
-    /// The training loss.
-    loss: Loss,
-}
-
-impl Diagnostics {
-    fn new(model: &Mlp, train: &DeviceSplit, relu: bool, loss: Loss) -> Self {
-        let gates = relu.then(|| {
-            let g = model.relu_gates(train.x.clone());
-            (g.clone(), g)
-        });
-        Self { gates, loss }
-    }
-
-    /// [`take_loss_step`] that also measures ‖ηΔθ_l‖_F/‖W_l‖_F per layer (W_l before the step;
-    /// ‖Δθ_l‖²_F = tr(Rᵀh̃h̃ᵀR) for dual coefficients R), the dual solve's null component and
-    /// the loss of f − ηJΔθ.
-    fn step(
-        &mut self,
-        model: &mut Mlp,
-        curvature: &dyn Curvature,
-        factors: &Factors,
-        train: &Split,
-        lr: f64,
-    ) -> Result<Diagnosis> {
-        let loss = self.loss;
-        let g = loss.output_gradient(&factors.outputs, &train.y);
-        let (direction, dual) = curvature.direction_with_diagnostics(factors, &g)?;
-        let relative = direction
-            .layers
-            .iter()
-            .enumerate()
-            .map(|(l, step)| {
-                let norm2 = match step {
-                    ngd_optim::LayerStep::Coefficients(r) => {
-                        let hr = factors.layers[l].input_gram() * r;
-                        (0..r.nrows())
-                            .flat_map(|i| (0..r.ncols()).map(move |j| (i, j)))
-                            .map(|(i, j)| hr[(i, j)] * r[(i, j)])
-                            .sum::<f64>()
-                    }
-                    ngd_optim::LayerStep::Dense(s) => s.squared_norm_l2(),
-                };
-                let w = ngd_model::tensor_to_mat(model.weights[l].val());
-                lr * norm2.max(0.0).sqrt() / w.norm_l2()
-            })
-            .collect();
-        // J Δθ is class-major (c·N + n); the outputs are row-major N × C.
-        let jd = ngd_optim::function_step(factors, &direction);
-        let (n, c_out) = (factors.samples(), factors.outputs_dim());
-        let linear: Vec<f64> = (0..n * c_out)
-            .map(|k| factors.outputs[(k / c_out, k % c_out)] - lr * jd[(k % c_out) * n + k / c_out])
-            .collect();
-        direction.apply(model, factors, lr);
-        Ok(Diagnosis {
-            relative,
-            null: dual.map(|d| d.null_component),
-            linearised: loss.value(&linear, &train.y, c_out),
-        })
-    }
-
-    /// Fills the diagnostic fields of θ_t's record: those of `diagnosis`, and for ReLU the
-    /// gates switched since θ_{t−1} and the loss with the gates of θ_0.
-    fn finish(
-        &mut self,
-        rec: &mut StepRecord,
-        diagnosis: Diagnosis,
-        model: &Mlp,
-        train: &DeviceSplit,
-    ) {
-        rec.relative_step = Some(diagnosis.relative);
-        rec.null_component = diagnosis.null;
-        rec.linearised_loss = Some(diagnosis.linearised);
-        let Some((initial, previous)) = self.gates.as_mut() else {
-            return;
-        };
-        let now = model.relu_gates(train.x.clone());
-        let fraction = |t: Tensor<2>| {
-            let total = t.dims().iter().product::<usize>() as f64;
-            f64::from(t.sum().into_scalar::<f32>()) / total
-        };
-        rec.gate_flips = Some(
-            now.iter()
-                .zip(previous.iter())
-                .map(|(m, p)| GateFlips {
-                    on: fraction((m.clone() - p.clone()).clamp_min(0.0)),
-                    off: fraction((p.clone() - m.clone()).clamp_min(0.0)),
-                })
-                .collect(),
-        );
-        let frozen = ngd_model::tensor_to_rows(model.forward_gated(train.x.clone(), initial));
-        let split = train.split;
-        rec.frozen_gate_loss = Some(self.loss.value(&frozen, &split.y, split.outputs()));
-        *previous = now;
-    }
-}
-
-/// What every step's record is measured against: the data on the device, the loss and the
-/// theory predictions fixed at initialisation.
-struct Evaluator<'a> {
-    train: &'a DeviceSplit<'a>,
-    test: &'a DeviceSplit<'a>,
-    theory: Option<TheoryLine>,
-    test_theory: TestTheory,
-    loss: Loss,
-}
-
-impl Evaluator<'_> {
-    /// Losses, accuracies and theory columns of `model` after `step` steps.
-    fn record(&self, step: usize, model: &Mlp, seconds: f64) -> StepRecord {
-        let (train, test, loss) = (self.train, self.test, self.loss);
-        let (theory_test_loss, theory_test_accuracy) = self.test_theory.at(step);
-        let f_train = train.outputs(model);
-        let f_test = test.outputs(model);
-        StepRecord {
-            step,
-            train_loss: loss.value(&f_train, &train.split.y, train.split.outputs()),
-            train_accuracy: ngd_data::accuracy(&f_train, train.split),
-            test_loss: loss.value(&f_test, &test.split.y, test.split.outputs()),
-            test_accuracy: ngd_data::accuracy(&f_test, test.split),
-            theory_train_loss: self.theory.as_ref().map(|t| t.train_loss(step)),
-            theory_test_loss,
-            theory_test_accuracy,
-            seconds,
-            relative_step: None,
-            null_component: None,
-            linearised_loss: None,
-            frozen_gate_loss: None,
-            gate_flips: None,
-        }
-    }
-}
-
-/// The test-set theory columns of a run ([`TestTheory`]); empty for methods without a
-/// function-space predictor, for non-MSE losses and where the predictor is undefined.
-fn build_test_theory(
-    cfg: &TrainConfig,
-    data: &Dataset,
-    model: &Mlp,
-    factors: &Factors,
-    test: &DeviceSplit,
-    lr: f64,
-    device: &Device,
-) -> Result<TestTheory> {
-    if cfg.loss != Loss::Mse {
-        return Ok(TestTheory::none());
-    }
-    let Some(predictor) = test_theory::predictor_for(cfg.method, cfg.depth) else {
-        return Ok(TestTheory::none());
-    };
-    let test_factors = test_theory::split_factors(model, test.split, 1000, device);
-    TestTheory::new(
-        &predictor,
-        &factors.layers,
-        &test_factors,
-        &factors.outputs,
-        &data.train,
-        &data.test,
-        cfg.sigma_w2,
-        cfg.sigma_b2,
-        lr,
-        cfg.steps,
-    )
-    // A predictor that is undefined here (singular Σ or Θ_l(x,x), …) leaves the columns null
-    // rather than failing the run.
-    .or_else(|_| Ok(TestTheory::none()))
 }

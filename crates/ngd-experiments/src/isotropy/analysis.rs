@@ -2,7 +2,7 @@
 
 use faer::Mat;
 use ngd_model::{Factors, Mlp};
-use ngd_optim::{Curvature, LayerStep, Method};
+use ngd_optim::{Curvature, LayerStep, Method, MethodCurvature};
 
 /// An entry of the methods: the NTK itself (Θ̄ = Θ, i.e. GD) or a [`Method`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

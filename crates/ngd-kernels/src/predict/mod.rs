@@ -46,7 +46,7 @@ use faer::Mat;
 
 use crate::analytic::KernelSet;
 use crate::{block_diagonal_sigma, tridiagonal_sigma};
-use ngd_optim::Method;
+use ngd_core::Method;
 
 /// Which update rule's function-space dynamics to predict (MATH.md §3–4).
 #[derive(Clone, Debug)]

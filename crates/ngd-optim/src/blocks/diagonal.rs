@@ -92,9 +92,9 @@ pub(super) fn gradient_and_diagonal(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Method;
     use crate::coefficient_matrix;
     use crate::testing::{dense_steps, explicit_fisher, residual, synthetic_factors};
+    use crate::{Method, MethodCurvature};
     use faer::Mat;
     use ngd_linalg::max_abs_diff;
     use ngd_linalg::solve_spd;

@@ -52,7 +52,7 @@ impl Curvature for BlockTriDiagonal {
 #[cfg(test)]
 mod tests {
     use crate::testing::{identity_times, residual, synthetic_factors, wide};
-    use crate::{Curvature, DampingConvention, LayerWise, Method, Precision};
+    use crate::{Curvature, DampingConvention, LayerWise, Method, MethodCurvature, Precision};
 
     /// Lemma 4.3 through the method: α = 1, 2, 2, 3 at L = 3, 4, 6, 7 (exact to 1e-12).
     #[test]

@@ -5,7 +5,7 @@ use super::require_damping;
 use super::{DualDiagnostics, DualSolve, Precision};
 use crate::Factors;
 use crate::direction::{Direction, dual_to_coefficients};
-use crate::sigma::{SigmaError, check_symmetric, layerwise_weights};
+use crate::sigma::{SigmaError, check_square, check_symmetric, layerwise_weights};
 use crate::{Curvature, Loss, OptimError, Result, check_dual_size, check_residual};
 use faer::Mat;
 use faer::linalg::solvers::Solve;
@@ -45,14 +45,7 @@ impl LayerWise {
 
     /// Layer-wise NGD with a user Σ, validated symmetric and square (eq. 15).
     pub fn with_sigma(sigma: Mat<f64>, damping: f64) -> Result<Self> {
-        if sigma.nrows() != sigma.ncols() || sigma.nrows() == 0 {
-            return Err(SigmaError::Shape(format!(
-                "Σ must be a non-empty square L×L matrix, got {}×{}",
-                sigma.nrows(),
-                sigma.ncols()
-            ))
-            .into());
-        }
+        check_square(sigma.as_ref())?;
         check_symmetric(sigma.as_ref())?;
         Ok(Self {
             sigma,
@@ -302,10 +295,10 @@ fn layerwise_system(sigma: &Mat<f64>, grams: &[Mat<f64>], diagonal: f64) -> Mat<
 mod tests {
     use super::*;
     use crate::LayerWise;
-    use crate::Method;
     use crate::coefficient_matrix;
     use crate::parse_sigma;
     use crate::testing::{dense_steps, identity_times, residual, synthetic_factors};
+    use crate::{Method, MethodCurvature};
     use faer::Mat;
     use ngd_linalg::max_abs_diff;
 

@@ -2,7 +2,7 @@
 
 use super::{Fisher, Ngd, NgdState};
 use crate::curvature::{BlockKind, LocalSync};
-use crate::{Loss, Method, OptimError, Precision};
+use crate::{Loss, Method, MethodCurvature, OptimError, Precision};
 use burn::config::Config;
 
 /// Configuration of [`Ngd`].

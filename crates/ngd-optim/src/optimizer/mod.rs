@@ -23,7 +23,7 @@ pub use stats::{PhaseTimes, StepStats};
 use crate::convert::tensor_to_rows;
 use crate::curvature::{CurvatureBlock, FactorSync};
 use crate::direction::Direction;
-use crate::{Curvature, FactoredModel, Factors, OptimError};
+use crate::{Curvature, FactoredModel, Factors, MethodCurvature, OptimError};
 use burn::tensor::Tensor;
 use faer::Mat;
 use std::time::Instant;

@@ -43,7 +43,7 @@ impl std::fmt::Display for Loss {
 }
 
 /// Model probabilities of sample i of the outputs f (N × C).
-pub(crate) fn probabilities_of(outputs: &Mat<f64>, i: usize) -> Vec<f64> {
+pub fn probabilities_of(outputs: &Mat<f64>, i: usize) -> Vec<f64> {
     probabilities(
         &(0..outputs.ncols())
             .map(|c| outputs[(i, c)])
@@ -53,7 +53,7 @@ pub(crate) fn probabilities_of(outputs: &Mat<f64>, i: usize) -> Vec<f64> {
 
 /// Λ_n, the C × C output Hessian of the likelihood at sample i (diag(p) − ppᵀ for softmax,
 /// p(1 − p) for one logistic output; I for MSE).
-pub(crate) fn output_hessian(loss: Loss, outputs: &Mat<f64>, i: usize) -> Mat<f64> {
+pub fn output_hessian(loss: Loss, outputs: &Mat<f64>, i: usize) -> Mat<f64> {
     let c_out = outputs.ncols();
     if loss == Loss::Mse {
         return Mat::identity(c_out, c_out);
@@ -157,22 +157,43 @@ fn cross_entropy(row: &[f64], t: &[f64]) -> f64 {
 #[cfg(test)]
 mod tests {
     use crate::Loss;
-    use crate::testing::{synthetic_factors, targets, with_outputs};
     use faer::Mat;
+
+    /// Outputs f (N × C) of the optimizer's test factors (`ngd-optim`'s `testing::with_outputs`).
+    fn outputs(n: usize, c: usize) -> Mat<f64> {
+        Mat::from_fn(n, c, |i, j| ((i * 5 + j * 3) as f64 * 0.9).sin() * 1.5)
+    }
+
+    /// One-hot (C > 1) or ±½ (C = 1) targets, row-major (as `ngd-optim`'s `testing::targets`).
+    fn targets(n: usize, c: usize) -> Vec<f64> {
+        (0..n)
+            .flat_map(|i| {
+                (0..c).map(move |j| {
+                    if c == 1 {
+                        if i % 2 == 0 { 0.5 } else { -0.5 }
+                    } else if i % c == j {
+                        1.0
+                    } else {
+                        0.0
+                    }
+                })
+            })
+            .collect()
+    }
 
     /// g/N is the gradient of the loss value with respect to f (central difference, 1e-7).
     #[test]
     fn cross_entropy_output_gradient_is_the_derivative_of_the_loss() {
         for c in [3, 1] {
             let n = 3;
-            let f = with_outputs(synthetic_factors(n, c, &[2, 2, c], 70));
+            let outputs = outputs(n, c);
             let y = targets(n, c);
-            let g = Loss::CrossEntropy.output_gradient(&f.outputs, &y);
+            let g = Loss::CrossEntropy.output_gradient(&outputs, &y);
             let rows = |m: &Mat<f64>| ngd_linalg::to_rows(m);
             for i in 0..n {
                 for j in 0..c {
                     let h = 1e-5;
-                    let (mut a, mut b) = (f.outputs.clone(), f.outputs.clone());
+                    let (mut a, mut b) = (outputs.clone(), outputs.clone());
                     a[(i, j)] += h;
                     b[(i, j)] -= h;
                     let d = (Loss::CrossEntropy.value(&rows(&a), &y, c)

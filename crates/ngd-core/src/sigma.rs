@@ -59,13 +59,7 @@ pub fn tridiagonal_sigma(depth: usize) -> Mat<f64> {
 /// invertible for L = 3s, 3s+1 and Theorem 4.1's α is still well defined.
 pub fn layerwise_weights(sigma: MatRef<'_, f64>) -> Result<Vec<f64>> {
     let depth = sigma.nrows();
-    if depth == 0 || sigma.ncols() != depth {
-        return Err(SigmaError::Shape(format!(
-            "Σ must be a non-empty square L×L matrix, got {}×{}",
-            sigma.nrows(),
-            sigma.ncols()
-        )));
-    }
+    check_square(sigma)?;
     check_symmetric(sigma)?;
     let ones = Mat::from_fn(depth, 1, |_, _| 1.0);
     match ngd_linalg::solve_general(sigma, ones.as_ref(), "layer-wise Σ") {
@@ -83,6 +77,18 @@ pub fn layerwise_weights(sigma: MatRef<'_, f64>) -> Result<Vec<f64>> {
 /// L = 3s+2 → error (Lemma 4.3).
 pub fn layerwise_alpha(sigma: MatRef<'_, f64>) -> Result<f64> {
     Ok(layerwise_weights(sigma)?.iter().sum())
+}
+
+/// Checks that Σ is a non-empty square L×L matrix ([`SigmaError::Shape`] otherwise).
+pub fn check_square(sigma: MatRef<'_, f64>) -> Result<()> {
+    if sigma.nrows() == 0 || sigma.ncols() != sigma.nrows() {
+        return Err(SigmaError::Shape(format!(
+            "Σ must be a non-empty square L×L matrix, got {}×{}",
+            sigma.nrows(),
+            sigma.ncols()
+        )));
+    }
+    Ok(())
 }
 
 /// Checks that Σ is symmetric with finite entries (to 1e-12 of its largest entry).
