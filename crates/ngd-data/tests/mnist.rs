@@ -5,9 +5,13 @@ use std::path::PathBuf;
 
 use ngd_data::{DataConfig, DataError, DatasetName, accuracy, load, mse_loss};
 
-/// The original gzip-compressed IDX files (shared/datasets/mnist).
+/// The original gzip-compressed IDX files: `$NGD_SHARED/datasets/mnist`, as `.ci/run` reads
+/// them (NGD_SHARED relative to the workspace root; default `../shared`).
 fn shared_mnist() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/datasets/mnist")
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let shared =
+        std::env::var_os("NGD_SHARED").map_or_else(|| PathBuf::from("../shared"), PathBuf::from);
+    root.join(shared).join("datasets/mnist")
 }
 
 /// Reads a gzip-compressed IDX file: (payload after the header).

@@ -24,27 +24,35 @@ pub fn tensor_to_rows(t: Tensor<2>) -> Vec<f64> {
 pub fn tensor_to_mat(t: Tensor<2>) -> faer::Mat<f64> {
     let [rows, cols] = t.dims();
     let v = tensor_to_rows(t);
-    faer::Mat::from_fn(rows, cols, |i, j| v[i * cols + j])
+    faer::MatRef::from_row_major_slice(&v, rows, cols).to_owned()
 }
 
 /// Uploads an f64 matrix to `device` as an f32 tensor.
 pub fn mat_to_tensor(m: faer::MatRef<'_, f64>, device: &Device) -> Tensor<2> {
     let (rows, cols) = (m.nrows(), m.ncols());
-    let data: Vec<f32> = (0..rows * cols)
-        .map(|k| m[(k / cols, k % cols)] as f32)
-        .collect();
-    Tensor::from_data(TensorData::new(data, [rows, cols]), device)
+    Tensor::from_data(
+        TensorData::new(row_major(m, |v| v as f32), [rows, cols]),
+        device,
+    )
+}
+
+/// The entries of `m` in row-major order, each mapped by `f`: one blocked transposing copy
+/// (the columns of mᵀ are the rows of m), then one contiguous pass.
+fn row_major<T>(m: faer::MatRef<'_, f64>, f: impl Fn(f64) -> T) -> Vec<T> {
+    let t = m.transpose().to_owned();
+    let mut out = Vec::with_capacity(m.nrows() * m.ncols());
+    for j in 0..t.ncols() {
+        out.extend(t.col(j).iter().map(|&v| f(v)));
+    }
+    out
 }
 
 /// Reads a 2-D tensor of any float dtype back as an f64 matrix without rounding through f32.
 pub fn tensor_to_mat_f64(t: Tensor<2>) -> faer::Mat<f64> {
     let [rows, cols] = t.dims();
-    let v = t
-        .into_data()
-        .convert::<f64>()
-        .try_into_vec::<f64>()
-        .expect("float tensor data");
-    faer::Mat::from_fn(rows, cols, |i, j| v[i * cols + j])
+    let data = t.into_data().convert::<f64>();
+    let v = data.as_slice::<f64>().expect("float tensor data");
+    faer::MatRef::from_row_major_slice(v, rows, cols).to_owned()
 }
 
 /// Uploads an f64 matrix to `device` in `dtype` (f32 through [`mat_to_tensor`], so that the
@@ -58,7 +66,7 @@ pub fn mat_to_tensor_dtype(
         return mat_to_tensor(m, device);
     }
     let (rows, cols) = (m.nrows(), m.ncols());
-    let data: Vec<f64> = (0..rows * cols).map(|k| m[(k / cols, k % cols)]).collect();
+    let data = row_major(m, |v| v);
     let options = burn::tensor::TensorCreationOptions::new(device.clone())
         .with_dtype(burn::tensor::DType::from(dtype));
     Tensor::from_data(TensorData::new(data, [rows, cols]), options)
