@@ -5,7 +5,7 @@
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{Device, Tensor, activation::tanh};
-use ngd_data::{DataConfig, DatasetName, Holdout};
+use ngd_data::Holdout;
 use ngd_optim::{FactoredModel, Fisher, Method, Tap, update_linear};
 use ngd_train::fit::{self, FitConfig, FitOptions, FitRecord, OptimizerKind, Status};
 
@@ -36,18 +36,6 @@ impl FactoredModel for UserNet {
     }
 }
 
-fn data() -> Holdout {
-    let cfg = DataConfig {
-        dataset: DatasetName::Mnist,
-        classes: (0..10).collect(),
-        n_train: 2000,
-        n_test: 1000,
-    };
-    ngd_data::load_holdout(&cfg, 200).unwrap_or_else(|e| {
-        panic!("MNIST is needed by the integration tests: {e}\n(run `bash datasets/install.sh mnist ../shared/datasets/mnist`)")
-    })
-}
-
 fn run(model: &UserNet, cfg: &FitConfig, data: &Holdout, options: &FitOptions) -> FitRecord {
     let device = ngd_suite::device();
     fit::fit_model(model.clone(), cfg, data, &device, options, &mut |_| {}).expect("run")
@@ -55,7 +43,7 @@ fn run(model: &UserNet, cfg: &FitConfig, data: &Holdout, options: &FitOptions) -
 
 #[test]
 fn a_user_model_trains_checkpoints_and_resumes() {
-    let data = data();
+    let data = ngd_suite::mnist_holdout();
     let dir = tempfile::tempdir().unwrap();
     // One initial model for every run (burn's initialisation draws from a global generator).
     let initial = UserNet::new(&ngd_suite::device().autodiff());

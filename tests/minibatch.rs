@@ -7,18 +7,6 @@ use ngd_model::Parameterization;
 use ngd_optim::{Fisher, Method};
 use ngd_train::fit::{self, FitConfig, FitOptions, FitRecord, OptimizerKind, Status};
 
-fn data() -> Holdout {
-    let cfg = DataConfig {
-        dataset: DatasetName::Mnist,
-        classes: (0..10).collect(),
-        n_train: 2000,
-        n_test: 1000,
-    };
-    ngd_data::load_holdout(&cfg, 200).unwrap_or_else(|e| {
-        panic!("MNIST is needed by the integration tests: {e}\n(run `bash datasets/install.sh mnist ../shared/datasets/mnist`)")
-    })
-}
-
 /// A small standard-parameterisation MLP (784-128-128-10), batch 50, one epoch.
 fn config(optimizer: OptimizerKind) -> FitConfig {
     let mut cfg = FitConfig::new(optimizer);
@@ -78,7 +66,7 @@ fn final_accuracy(record: &FitRecord) -> f64 {
 /// MLP it needs a large damping and learns less in one epoch (it diverges at ρ = 0.1).
 #[test]
 fn every_optimizer_learns_ten_classes_in_one_epoch() {
-    let data = data();
+    let data = ngd_suite::mnist_holdout();
     let ngd = |m| OptimizerKind::Ngd(m);
     let optimizers: Vec<(OptimizerKind, f64, f64, f64)> = vec![
         (OptimizerKind::Sgd, 0.1, 0.0, 0.6),
@@ -117,7 +105,7 @@ fn every_optimizer_learns_ten_classes_in_one_epoch() {
 /// statistics, adaptive damping, step clipping, cosine schedule with warm-up) also learns.
 #[test]
 fn kfac_with_practitioner_options_learns() {
-    let data = data();
+    let data = ngd_suite::mnist_holdout();
     let mut cfg = config(OptimizerKind::Ngd(Method::Kfac));
     cfg.lr = 0.1;
     cfg.damping = 0.1;
@@ -148,7 +136,7 @@ fn kfac_with_practitioner_options_learns() {
 /// the checkpoint evaluates to the recorded test accuracy.
 #[test]
 fn resume_matches_an_uninterrupted_run_and_checkpoints_evaluate() {
-    let data = data();
+    let data = ngd_suite::mnist_holdout();
     let dir = tempfile::tempdir().unwrap();
     for (optimizer, lr) in [
         (OptimizerKind::Adam, 1e-3),
@@ -214,7 +202,7 @@ fn resume_matches_an_uninterrupted_run_and_checkpoints_evaluate() {
 /// diverging run (the record so far is returned with the failing step).
 #[test]
 fn bad_input_is_refused_and_divergence_is_recorded() {
-    let data = data();
+    let data = ngd_suite::mnist_holdout();
     let mut cfg = config(OptimizerKind::Adam);
     cfg.batch_size = 1801;
     let err = fit::fit(
@@ -254,7 +242,7 @@ fn bad_input_is_refused_and_divergence_is_recorded() {
 /// Validation and test are standardised with the training statistics, not their own.
 #[test]
 fn holdout_standardises_with_training_statistics() {
-    let data = data();
+    let data = ngd_suite::mnist_holdout();
     let mean = |x: &[f32]| x.iter().map(|&v| v as f64).sum::<f64>() / x.len() as f64;
     assert!(mean(&data.train.x).abs() < 1e-6);
     let var = data
@@ -283,7 +271,7 @@ fn holdout_standardises_with_training_statistics() {
 /// above the target in each run.
 #[test]
 fn sweep_tunes_runs_every_seed_and_summarizes() {
-    let data = data();
+    let data = ngd_suite::mnist_holdout();
     let sweep: fit::SweepConfig = serde_json::from_value(serde_json::json!({
         "name": "tiny", "title": "tiny", "tune_epochs": 1, "seeds": [0, 1],
         "reference": "adam", "target_accuracy": 0.7,
@@ -342,7 +330,7 @@ fn sweep_tunes_runs_every_seed_and_summarizes() {
 /// it with another --epochs would change the cosine schedule's length and is refused.
 #[test]
 fn resume_with_a_cosine_schedule_and_every_option_matches_an_uninterrupted_run() {
-    let data = data();
+    let data = ngd_suite::mnist_holdout();
     let dir = tempfile::tempdir().unwrap();
     for (optimizer, lr) in [
         (OptimizerKind::Adam, 2e-3),

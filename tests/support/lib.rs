@@ -1,12 +1,27 @@
-//! Helpers shared by the integration tests: the paper's MNIST '0' vs '7' setting.
+//! Helpers shared by the integration tests: the paper's MNIST '0' vs '7' setting and the
+//! small 10-class hold-out of the mini-batch tests.
 
-use ngd_data::{DataConfig, Dataset, DatasetName};
+use ngd_data::{DataConfig, Dataset, DatasetName, Holdout};
 use ngd_model::Device;
 use ngd_train::TrainConfig;
 
 /// The test device: burn's default CPU backend (no backend is named below the CLI).
 pub fn device() -> Device {
     Device::default()
+}
+
+/// 10-class MNIST for the mini-batch tests: 2,000 training images (the last 200 held out for
+/// validation) and 1,000 test images.
+pub fn mnist_holdout() -> Holdout {
+    let cfg = DataConfig {
+        dataset: DatasetName::Mnist,
+        classes: (0..10).collect(),
+        n_train: 2000,
+        n_test: 1000,
+    };
+    ngd_data::load_holdout(&cfg, 200).unwrap_or_else(|e| {
+        panic!("MNIST is needed by the integration tests: {e}\n(run `bash datasets/install.sh mnist ../shared/datasets/mnist`)")
+    })
 }
 
 /// MNIST '0' vs '7' with N train and N′ test samples (MATH.md §7).
