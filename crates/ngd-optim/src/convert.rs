@@ -36,6 +36,32 @@ pub fn mat_to_tensor(m: faer::MatRef<'_, f64>, device: &Device) -> Tensor<2> {
     )
 }
 
+/// Uploads an exactly symmetric f64 matrix (a Cholesky inverse: faer fills its upper triangle
+/// from the lower) to `device` in `dtype`: its columns are its rows, so no transposition; the
+/// same values as [`mat_to_tensor_dtype`].
+pub fn symmetric_to_tensor(
+    m: faer::MatRef<'_, f64>,
+    device: &Device,
+    dtype: burn::tensor::FloatDType,
+) -> Tensor<2> {
+    debug_assert!((0..m.nrows()).all(|i| (0..i).all(|j| m[(i, j)] == m[(j, i)])));
+    let n = m.nrows();
+    if dtype == burn::tensor::FloatDType::F32 {
+        let mut data = Vec::with_capacity(n * n);
+        for j in 0..n {
+            data.extend(m.col(j).iter().map(|&v| v as f32));
+        }
+        return Tensor::from_data(TensorData::new(data, [n, n]), device);
+    }
+    let mut data = Vec::with_capacity(n * n);
+    for j in 0..n {
+        data.extend(m.col(j).iter().copied());
+    }
+    let options = burn::tensor::TensorCreationOptions::new(device.clone())
+        .with_dtype(burn::tensor::DType::from(dtype));
+    Tensor::from_data(TensorData::new(data, [n, n]), options)
+}
+
 /// The entries of `m` in row-major order, each mapped by `f`: one blocked transposing copy
 /// (the columns of mᵀ are the rows of m), then one contiguous pass.
 fn row_major<T>(m: faer::MatRef<'_, f64>, f: impl Fn(f64) -> T) -> Vec<T> {

@@ -6,7 +6,7 @@
 
 use super::{BlockKind, BlockStatistics, CurvatureBlock, FactorSync, LayerSignals};
 use super::{batch_gram, running_average};
-use crate::convert::{mat_to_tensor_dtype, tensor_to_mat_f64};
+use crate::convert::{symmetric_to_tensor, tensor_to_mat_f64};
 use crate::{OptimError, Result};
 use burn::tensor::{FloatDType, Tensor};
 use faer::Mat;
@@ -106,8 +106,8 @@ impl CurvatureBlock for KroneckerBlock {
         let a_inv = damped_inverse(&a, rho_a, "A", layer)?;
         let s_inv = damped_inverse(&s, rho_s, "S", layer)?;
         self.inverses = Some((
-            mat_to_tensor_dtype(a_inv.as_ref(), &device, self.dtype),
-            mat_to_tensor_dtype(s_inv.as_ref(), &device, self.dtype),
+            symmetric_to_tensor(a_inv.as_ref(), &device, self.dtype),
+            symmetric_to_tensor(s_inv.as_ref(), &device, self.dtype),
         ));
         Ok(())
     }

@@ -113,12 +113,14 @@ impl Stepper {
     }
 }
 
-/// Reads one value of the model's last float parameter back, so that a queued update finishes.
+/// Reads the model's last 1-D float parameter (a bias) back, so that a queued update finishes.
 fn wait_for<M: Module>(model: &M) {
     struct Last(Option<Tensor<1>>);
     impl ModuleVisitor for Last {
         fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-            self.0 = Some(param.val().flatten::<1>(0, D - 1).narrow(0, 0, 1));
+            if D == 1 {
+                self.0 = Some(param.val().reshape([-1]));
+            }
         }
     }
     let mut last = Last(None);
