@@ -320,7 +320,7 @@ fn sweep_tunes_runs_every_seed_and_summarizes() {
         table.contains("| kfac |") && table.contains("| adam |"),
         "{table}"
     );
-    let svg = fit::accuracy_chart(&record, &summary, false).to_svg();
+    let svg = ngd_experiments::sweep::accuracy_chart(&record, &summary, false).to_svg();
     assert!(svg.contains("adam (2 seeds)") && svg.contains("target 70.0%"));
 }
 

@@ -94,7 +94,7 @@ pub fn sweep(args: SweepArgs) -> Result<()> {
     print!("{table}");
     for (name, by_epoch) in [("accuracy_time.svg", false), ("accuracy_epoch.svg", true)] {
         let path = out_dir.join(name);
-        fit::accuracy_chart(&record, &summary, by_epoch)
+        ngd_experiments::sweep::accuracy_chart(&record, &summary, by_epoch)
             .save(&path)
             .with_context(|| format!("writing {}", path.display()))?;
         eprintln!("wrote {}", path.display());

@@ -1,6 +1,7 @@
 //! The experiments of Karakida & Osawa (NeurIPS 2020) as a library: the figure runner of
 //! training curves (Fig. 1), the converged function-space predictions (Fig. 2) and the
-//! isotropy of Θ̄ at initialisation (Fig. 3).
+//! isotropy of Θ̄ at initialisation (Fig. 3); and the charts of a mini-batch comparison
+//! ([`sweep`]).
 //!
 //! Every experiment returns a typed result that serialises to the JSON the `ngd` command
 //! writes and reads back from it (`--replot`, `--plot-from`); the charts are built from those
@@ -13,6 +14,7 @@ pub mod figure;
 pub mod isotropy;
 mod network;
 pub mod predict;
+pub mod sweep;
 
 pub use error::{Error, Result};
 pub use network::{Network, forster_inputs};

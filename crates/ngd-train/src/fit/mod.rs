@@ -27,7 +27,7 @@ pub use config::{FitConfig, OptimizerKind, Schedule, curvature_bytes, default_lr
 pub use eval::{batch, evaluate, loss_tensor};
 pub use record::{DataSummary, Evaluation, FitRecord, Status};
 pub use stepper::{StepOutcome, Stepper};
-pub use summary::{Spread, Summary, SummaryRow, accuracy_chart, markdown, summarize};
+pub use summary::{Spread, Summary, SummaryRow, markdown, summarize};
 pub use sweep::{Contender, SweepConfig, SweepEvent, SweepRecord, TuneResult, run_sweep};
 
 use crate::{Result, TrainError};

@@ -4,7 +4,6 @@
 
 use super::sweep::SweepRecord;
 use super::{FitRecord, Status};
-use ngd_plot::{LineChart, Series, Style};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -246,72 +245,4 @@ pub fn markdown(summary: &Summary, reference: &str) -> String {
         );
     }
     out
-}
-
-/// Test accuracy against training seconds (`by_epoch = false`) or epochs: per optimizer the
-/// mean over seeds (solid, markers) and the min/max over seeds (thin dashed, same colour),
-/// and the target (grey dashed).
-pub fn accuracy_chart(sweep: &SweepRecord, summary: &Summary, by_epoch: bool) -> LineChart {
-    let x_label = if by_epoch {
-        "epoch"
-    } else {
-        "training wall time (s)"
-    };
-    let mut chart = LineChart::new(sweep.config.title.clone(), x_label, "test accuracy");
-    let mut x_max: f64 = 0.0;
-    let mut y_max: f64 = 0.0;
-    for (i, c) in sweep.config.optimizers.iter().enumerate() {
-        let runs: Vec<&FitRecord> = sweep
-            .runs
-            .get(&c.label)
-            .map(|r| r.iter().filter(|r| r.status == Status::Complete).collect())
-            .unwrap_or_default();
-        let Some(first) = runs.first() else { continue };
-        let points = first.evaluations.len();
-        let color = ngd_plot::palette_color(i).to_string();
-        let mut mean = Vec::new();
-        let (mut lo, mut hi) = (Vec::new(), Vec::new());
-        for k in 0..points {
-            let xs: Vec<f64> = runs
-                .iter()
-                .map(|r| {
-                    let e = &r.evaluations[k.min(r.evaluations.len() - 1)];
-                    if by_epoch { e.epoch } else { e.seconds }
-                })
-                .collect();
-            let ys: Vec<f64> = runs
-                .iter()
-                .map(|r| r.evaluations[k.min(r.evaluations.len() - 1)].test_accuracy)
-                .collect();
-            let (x, y) = (
-                Spread::of(&xs).expect("runs"),
-                Spread::of(&ys).expect("runs"),
-            );
-            x_max = x_max.max(x.mean);
-            y_max = y_max.max(y.max);
-            mean.push((x.mean, y.mean));
-            lo.push((x.mean, y.min));
-            hi.push((x.mean, y.max));
-        }
-        let label = format!("{} ({} seeds)", c.label, runs.len());
-        chart
-            .series
-            .push(Series::new(label, mean, Style::line_and_markers()).with_color(color.clone()));
-        for band in [lo, hi] {
-            chart
-                .series
-                .push(Series::new("", band, Style::dashed_line()).with_color(color.clone()));
-        }
-    }
-    let t = summary.target_accuracy;
-    chart.series.push(
-        Series::new(
-            format!("target {:.1}%", 100.0 * t),
-            vec![(0.0, t), (x_max, t)],
-            Style::dashed_line(),
-        )
-        .with_color("#999999"),
-    );
-    chart.y_range = Some((t - 0.04, (t + 0.015).max(y_max + 0.003).min(1.0)));
-    chart
 }
