@@ -64,12 +64,16 @@ fn block_diagonal_at_half_rate_follows_the_theory_line() {
                 < 1e-12
         );
     }
-    let s = &r.steps[1];
-    let rel = (s.train_loss - s.theory_train_loss.unwrap()).abs() / s.theory_train_loss.unwrap();
-    assert!(
-        rel < 0.10,
-        "one step of BD at η = 0.5/L is {rel:.3} away from the theory"
-    );
+    // Measured 0.030 after one step and 0.102 after two (the finite-width error compounds).
+    for (step, bound) in [(1, 0.10), (2, 0.30)] {
+        let s = &r.steps[step];
+        let theory = s.theory_train_loss.unwrap();
+        let rel = (s.train_loss - theory).abs() / theory;
+        assert!(
+            rel < bound,
+            "step {step} of BD at η = 0.5/L is {rel:.3} away from the theory"
+        );
+    }
 }
 
 #[test]
@@ -82,11 +86,11 @@ fn gd_at_its_optimal_rate_is_slow() {
         "GD at 1/λ_max cut the loss by {} (theory: < 2×)",
         1.0 / ratio
     );
-    // and the GD theory line (eq. 5) is followed to within 10% after one step
+    // and the GD theory line (eq. 5) is followed after one step (measured 1.53e-3)
     let s = &r.steps[1];
-    assert!(
-        (s.train_loss - s.theory_train_loss.unwrap()).abs() / s.theory_train_loss.unwrap() < 0.1
-    );
+    let rel = (s.train_loss - s.theory_train_loss.unwrap()).abs() / s.theory_train_loss.unwrap();
+    eprintln!("GD: theory line relative error {rel:.2e}");
+    assert!(rel < 5e-3, "GD is {rel:.2e} away from its theory line");
 }
 
 #[test]

@@ -1,7 +1,8 @@
 //! `ngd train --method unit-wise` with its defaults on the quick-start setting (MNIST 0 vs 7,
 //! N = 100, L = 3, M = 4096, ReLU, seed 0): damping 4e-8/M and lr 1/α̂ of the damped Θ̄
-//! (experiments/theorem51-damping). Measured: 0.1267 → 4.68e-4 in one step (×271), < 1e-12 by
-//! step 10, never rising (before this default, ρ = 0: 0.132 → 4.28 → … 1.7e15).
+//! (experiments/theorem51-damping). Measured: 0.1267 → 4.68e-4 in one step (×271; asserted
+//! ≥ 50×), < 1e-12 by step 10, never rising (before this default, ρ = 0: 0.132 → 4.28 → …
+//! 1.7e15).
 
 use ngd_optim::Method;
 use ngd_suite::{device, fig1a_config, mnist_0_vs_7};
@@ -24,13 +25,14 @@ fn unit_wise_defaults_converge_on_the_quick_start_setting() {
         // a rise above rounding (the loss sits at ~1e-16 once converged)
         assert!(w[1] <= w[0] + 1e-14, "the train loss rose: {losses:?}");
     }
+    // converged to rounding by step 10 (measured 3.9e-16 from 0.127)
     assert!(
-        losses[10] * 10.0 <= losses[0],
-        "not cut 10× by step 10: {losses:?}"
+        losses[10] <= 1e-9 * losses[0],
+        "not converged by step 10: {losses:?}"
     );
-    // the theorem's aim: ≥ 10× in the first step (measured ×271)
+    // the theorem's aim is ≥ 10× in the first step; measured ×271, asserted ≥ 50×
     assert!(
-        losses[1] * 10.0 <= losses[0],
-        "first step cut < 10×: {losses:?}"
+        losses[1] * 50.0 <= losses[0],
+        "first step cut < 50×: {losses:?}"
     );
 }
