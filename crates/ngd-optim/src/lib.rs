@@ -6,13 +6,18 @@
 //!   [`Tap`] and says how to update a layer; the crate gets the factors h̃_{l−1}, δ_l
 //!   ([`Factors`]) from burn's autodiff. The NTK `Mlp` of `ngd-model` and a plain
 //!   `burn::nn::Linear` stack are two implementations (`examples/custom_model.rs`).
-//! * **Curvature** — every method implements [`Curvature`]: given the factors and the output
-//!   gradient g = N∂L/∂f it returns a [`Direction`], per layer dual coefficients R_l with
-//!   Δ(W_lᵀ | b_l) = h̃_{l−1}ᵀR_l, or the dense step. Per-layer blocks ([`BlockDiagonal`],
-//!   [`Kfac`], [`UnitWise`], [`Diagonal`], [`QuasiDiagonal`]) stand apart from network-level
-//!   ones ([`Gd`], [`Exact`], [`LayerWise`], [`BlockTriDiagonal`]); [`Method`] is the registry.
-//! * **Optimizer** — [`NgdConfig`] → [`Ngd`]: state between steps (K-FAC's running factors and
-//!   inverses, momentum), saved in burn's burnpack format.
+//! * **Dual forms** — every method of the paper implements [`Curvature`] over the factors of
+//!   one batch: given them and the output gradient g = N∂L/∂f it returns a [`Direction`], per
+//!   layer dual coefficients R_l with Δ(W_lᵀ | b_l) = h̃_{l−1}ᵀR_l, or the dense step.
+//!   Layer-by-layer ones ([`BlockDiagonal`], [`Kfac`], [`UnitWise`], [`Diagonal`],
+//!   [`QuasiDiagonal`]) stand apart from network-level ones ([`Gd`], [`Exact`], [`LayerWise`],
+//!   [`BlockTriDiagonal`]); [`Method`] is the registry ([`MethodCurvature`] builds them).
+//! * **Per-layer curvature blocks** ([`curvature`], MATH.md §8b) — the mini-batch methods with
+//!   state: one [`CurvatureBlock`] per layer ([`KroneckerBlock`] for K-FAC, [`DiagonalBlock`],
+//!   [`IdentityBlock`]) keeps running statistics on the device, syncs them through a
+//!   [`FactorSync`], refreshes its inverses and preconditions its layer's gradient.
+//! * **Optimizer** — [`NgdConfig`] → [`Ngd`]: state between steps (the blocks, momentum, the
+//!   damping), saved in burn's burnpack format.
 //!
 //! ```no_run
 //! # fn demo<M: ngd_optim::FactoredModel>(model: &mut M, x: burn::tensor::Tensor<2>,
