@@ -37,13 +37,23 @@ pub struct MiniBatchArgs {
     #[arg(long, requires = "batch_size", default_value_t = 0)]
     pub warmup: u64,
     /// Momentum μ (NGD methods and sgd).
-    #[arg(long, requires = "batch_size", default_value_t = 0.0)]
+    #[arg(
+        long,
+        requires = "batch_size",
+        allow_negative_numbers = true,
+        default_value_t = 0.0
+    )]
     pub momentum: f64,
     /// Nesterov momentum (sgd).
     #[arg(long, requires = "batch_size")]
     pub nesterov: bool,
     /// Decoupled weight decay (adamw).
-    #[arg(long, requires = "batch_size", default_value_t = 1e-4)]
+    #[arg(
+        long,
+        requires = "batch_size",
+        allow_negative_numbers = true,
+        default_value_t = 1e-4
+    )]
     pub weight_decay: f64,
     /// Levenberg–Marquardt adaptive damping for NGD: ρ ← 0.95ρ when the batch loss fell by
     /// more than ¾ of the quadratic model's prediction, ρ ← ρ/0.95 when by less than ¼.
@@ -52,13 +62,13 @@ pub struct MiniBatchArgs {
     /// Bound on the NGD update's L2 norm after momentum: η·v is scaled down to this norm when
     /// longer (the momentum buffer itself is not). Off by default; combines with --kl-clip,
     /// which acts first.
-    #[arg(long, requires = "batch_size")]
+    #[arg(long, requires = "batch_size", allow_negative_numbers = true)]
     pub max_step_norm: Option<f64>,
     /// KL clipping of the NGD step (Ba et al. 2017): the preconditioned gradient Δθ is scaled by
     /// ν = min(1, √(c/(η²Δθᵀ∇L))) before momentum, bounding the step's predicted KL change
     /// η²ν²Δθᵀ∇L by c (kfac-jax's norm constraint). Off by default; combines with
     /// --max-step-norm.
-    #[arg(long, requires = "batch_size")]
+    #[arg(long, requires = "batch_size", allow_negative_numbers = true)]
     pub kl_clip: Option<f64>,
     /// K-FAC's output-side Fisher for cross-entropy: exact (Λ = diag(p) − ppᵀ, C backward
     /// passes per statistics step; the default because it is the true Fisher), sampled (one
@@ -70,7 +80,12 @@ pub struct MiniBatchArgs {
     #[arg(long, requires = "batch_size")]
     pub curvature_batch: Option<usize>,
     /// K-FAC: decay of the running averages of its factors (0: this batch only).
-    #[arg(long, requires = "batch_size", default_value_t = 0.0)]
+    #[arg(
+        long,
+        requires = "batch_size",
+        allow_negative_numbers = true,
+        default_value_t = 0.0
+    )]
     pub kfac_decay: f64,
     /// K-FAC: update the statistics of its factors every this many steps.
     #[arg(long, requires = "batch_size", default_value_t = 1)]

@@ -337,6 +337,55 @@ fn minibatch_train_save_then_eval_reproduces_the_record() {
     assert!((a - b).abs() <= 1e-12 * b.abs(), "{a} vs {b}");
 }
 
+/// Mini-batch bad values are refused before any data loads (no `train:` line), each naming
+/// the option: batch size, epochs or lr of 0, momentum ≥ 1, a negative --max-step-norm,
+/// --kl-clip 0, --curvature-batch 0, --kfac-decay 1, --n-train 0.
+#[test]
+fn minibatch_bad_values_are_refused_before_any_work() {
+    let cases: [(&[&str], &str); 9] = [
+        (&["--batch-size", "0"], "batch size must be at least 1"),
+        (&["--epochs", "0"], "epochs"),
+        (&["--lr", "0"], "learning rate must be finite and > 0"),
+        (
+            &["--method", "sgd", "--momentum", "1"],
+            "momentum must be in [0, 1)",
+        ),
+        (
+            &["--max-step-norm", "-1"],
+            "max_step_norm must be finite and > 0",
+        ),
+        (&["--kl-clip", "0"], "kl_clip must be finite and > 0"),
+        (
+            &["--curvature-batch", "0"],
+            "statistics batch must hold at least 1",
+        ),
+        (&["--kfac-decay", "1"], "kfac_decay must be in [0, 1)"),
+        (&["--n-train", "0"], "at least 1"),
+    ];
+    for (bad, message) in cases {
+        let mut args = vec![
+            "train",
+            "--classes",
+            "all",
+            "--n-train",
+            "500",
+            "--validation",
+            "100",
+            "--method",
+            "kfac",
+            "--batch-size",
+            "50",
+        ];
+        args.extend_from_slice(bad);
+        let (ok, stdout, err) = ngd(&args);
+        assert!(!ok && err.contains(message), "{bad:?}: {err}");
+        assert!(
+            !stdout.contains("train:"),
+            "{bad:?}: work started:\n{stdout}"
+        );
+    }
+}
+
 /// Mini-batch bad input: an unwritable --save is refused before training, a first-order
 /// optimizer without --batch-size and a mini-batch option without it are clear errors.
 #[test]

@@ -260,6 +260,10 @@ impl FitConfig {
                 self.optimizer
             ));
         }
+        // The NGD options' own checks (intervals, decay, clipping, …), before any data loads.
+        if let Some(method) = self.optimizer.method() {
+            self.ngd_config(method).init()?;
+        }
         Ok(())
     }
 
