@@ -80,14 +80,19 @@ impl CurvatureBlock for DiagonalBlock {
         batch.gradient(self.dtype) / f.add_scalar(damping)
     }
 
+    /// The running F and the F of the last refresh (they differ between refreshes).
     fn state(&self) -> Vec<(&'static str, Tensor<2>)> {
-        self.fisher.iter().map(|f| ("f", f.clone())).collect()
+        let mut out = Vec::new();
+        if let (Some(f), Some(cached)) = (&self.fisher, &self.cached) {
+            out.push(("f", f.clone()));
+            out.push(("f_refreshed", cached.clone()));
+        }
+        out
     }
 
     fn load_state(&mut self, take: &mut dyn FnMut(&str) -> Result<Tensor<2>>) -> Result<()> {
-        let f = take("f")?.cast(FloatDType::F64);
-        self.cached = Some(f.clone().cast(self.dtype));
-        self.fisher = Some(f);
+        self.fisher = Some(take("f")?.cast(FloatDType::F64));
+        self.cached = Some(take("f_refreshed")?.cast(self.dtype));
         Ok(())
     }
 
