@@ -76,9 +76,10 @@ fn optim_hint(e: &OptimError) -> Option<&'static str> {
         OptimError::StateMismatch(_) => Some(
             "resume with the --method, network and K-FAC options the checkpoint was saved with",
         ),
-        OptimError::UnsupportedLayer { .. } => {
-            Some("use --method kfac (per-layer blocks), sgd, adam or adamw")
-        }
+        OptimError::UnsupportedLayer { .. } => Some(
+            "use --method kfac or diagonal with --fisher sampled (per-layer blocks), or sgd, adam \
+             or adamw",
+        ),
         OptimError::Linalg(e) => linalg_hint(e),
         OptimError::Sigma(SigmaError::Singular { .. }) => {
             Some("use --damping ρ > 0, another --depth, or another --sigma")

@@ -15,7 +15,8 @@ mod sweep;
 use ngd_cli::backend;
 
 use anyhow::Result;
-use clap::{Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 /// Natural-gradient descent with exact and approximate Fisher information in wide networks.
 ///
@@ -57,7 +58,15 @@ enum Command {
 }
 
 fn main() {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    if let (Command::Train(args), Some(("train", sub))) = (&mut cli.command, matches.subcommand()) {
+        args.minibatch.explicit = sub
+            .ids()
+            .filter(|id| sub.value_source(id.as_str()) == Some(ValueSource::CommandLine))
+            .map(|id| id.as_str().to_string())
+            .collect();
+    }
     if let Err(err) = run(cli) {
         eprintln!("error: {err:#}");
         if let Some(hint) = ngd_cli::hints::hint(&err) {

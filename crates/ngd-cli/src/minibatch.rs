@@ -3,9 +3,9 @@
 use crate::commands::{NetArgs, check_writable, write_json};
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use ngd_data::{ALL, DataConfig};
-use ngd_model::Parameterization;
-use ngd_optim::{Fisher, Loss};
+use ngd_data::{ALL, DataConfig, Standardisation};
+use ngd_model::{Arch, Parameterization};
+use ngd_optim::{ConvFactors, Fisher, Loss};
 use ngd_train::fit::{self, FitConfig, FitOptions, OptimizerKind, Schedule, Status};
 use std::path::{Path, PathBuf};
 
@@ -26,6 +26,19 @@ pub struct MiniBatchArgs {
     /// Evaluations per epoch (validation and test accuracy; the last at the epoch's end).
     #[arg(long, requires = "batch_size", default_value_t = 1)]
     pub evals_per_epoch: usize,
+    /// Network: mlp (shaped by --depth, --width, --activation, --parameterization) or cnn, a
+    /// fixed convolutional network: conv 3×3 (C→32), ReLU, conv 3×3 (32→32), ReLU, max-pool 2,
+    /// conv 3×3 (32→64), ReLU, conv 3×3 (64→64), ReLU, max-pool 2, linear (4096 for CIFAR-10,
+    /// 3136 for MNIST) → 256, ReLU, linear 256 → classes; padding 1, biases, burn's default
+    /// initialisation, images standardised per channel. NGD on the CNN is K-FAC or diagonal with
+    /// a sampled (the default there) or empirical Fisher.
+    #[arg(long, requires = "batch_size", default_value = "mlp")]
+    pub arch: Arch,
+    /// K-FAC on convolutions (--arch cnn): reduce (the default: patches averaged and signals
+    /// summed over the output locations, one row per sample) or expand (every location a row:
+    /// KFC, costlier statistics).
+    #[arg(long, requires = "batch_size")]
+    pub kfac_conv: Option<ConvFactors>,
     /// ntk (the paper's σ_w/√M scaling, N(0,1) weights) or standard (PyTorch/burn `Linear`:
     /// u = Wh + b, U(±1/√fan_in) initialisation).
     #[arg(long, requires = "batch_size", default_value = "ntk")]
@@ -74,8 +87,10 @@ pub struct MiniBatchArgs {
     /// passes per statistics step; the default because it is the true Fisher), sampled (one
     /// label drawn from the model per sample, one backward pass) or empirical (the observed
     /// labels' gradients: biased).
-    #[arg(long, requires = "batch_size", default_value = "exact")]
-    pub fisher: Fisher,
+    /// Default: exact for the MLP, sampled for the CNN (whose convolutions the exact Fisher's
+    /// per-class factors do not cover).
+    #[arg(long, requires = "batch_size")]
+    pub fisher: Option<Fisher>,
     /// K-FAC: estimate the curvature from the first this many samples of each batch.
     #[arg(long, requires = "batch_size")]
     pub curvature_batch: Option<usize>,
@@ -100,7 +115,21 @@ pub struct MiniBatchArgs {
     /// --schedule, while a cosine schedule keeps the length it started with).
     #[arg(long, requires = "batch_size")]
     pub resume: Option<PathBuf>,
+    /// The options given on the command line (filled in by `main`), so that options the chosen
+    /// network does not use are refused rather than ignored.
+    #[arg(skip)]
+    pub explicit: Vec<String>,
 }
+
+/// The MLP's shape options, refused with `--arch cnn`.
+const MLP_OPTIONS: [&str; 6] = [
+    "depth",
+    "width",
+    "activation",
+    "parameterization",
+    "sigma_w2",
+    "sigma_b2",
+];
 
 /// The run's configuration from the command line.
 fn fit_config(
@@ -119,12 +148,36 @@ fn fit_config(
     cfg.n_train = optional(net.n_train);
     cfg.n_test = optional(net.n_test);
     cfg.validation = args.validation;
-    cfg.depth = net.depth;
-    cfg.width = net.width;
-    cfg.activation = net.activation;
-    cfg.parameterization = args.parameterization;
-    cfg.sigma_w2 = net.sigma_w2;
-    cfg.sigma_b2 = net.sigma_b2;
+    cfg.arch = args.arch;
+    match args.arch {
+        Arch::Mlp => {
+            if args.kfac_conv.is_some() {
+                bail!("--kfac-conv chooses K-FAC's factors for convolutions: it needs --arch cnn");
+            }
+            cfg.depth = net.depth;
+            cfg.width = net.width;
+            cfg.activation = net.activation;
+            cfg.parameterization = args.parameterization;
+            cfg.sigma_w2 = net.sigma_w2;
+            cfg.sigma_b2 = net.sigma_b2;
+        }
+        Arch::Cnn => {
+            if let Some(flag) = MLP_OPTIONS
+                .iter()
+                .find(|f| args.explicit.iter().any(|e| e == *f))
+            {
+                bail!(
+                    "--{} shapes the MLP; the CNN (--arch cnn) has a fixed shape",
+                    flag.replace('_', "-")
+                );
+            }
+            if optimizer.method().is_some() {
+                cfg.kfac_conv = Some(args.kfac_conv.unwrap_or_default());
+            } else if args.kfac_conv.is_some() {
+                bail!("--kfac-conv is a K-FAC option; {optimizer} does not use it");
+            }
+        }
+    }
     cfg.loss = loss.unwrap_or(Loss::CrossEntropy);
     cfg.lr = opt.lr.unwrap_or(cfg.lr);
     cfg.schedule = args.schedule;
@@ -136,7 +189,12 @@ fn fit_config(
     cfg.adaptive_damping = args.adaptive_damping;
     cfg.max_step_norm = args.max_step_norm;
     cfg.kl_clip = args.kl_clip;
-    cfg.fisher = args.fisher;
+    cfg.fisher = args
+        .fisher
+        .unwrap_or(match (args.arch, optimizer.method()) {
+            (Arch::Cnn, Some(_)) => Fisher::Sampled,
+            _ => Fisher::Exact,
+        });
     cfg.curvature_batch = args.curvature_batch;
     cfg.kfac_decay = args.kfac_decay;
     cfg.kfac_inverse_interval = args.kfac_inverse_interval;
@@ -158,7 +216,15 @@ pub fn load_data(cfg: &FitConfig) -> Result<ngd_data::Holdout> {
         n_train: cfg.n_train.unwrap_or(ALL),
         n_test: cfg.n_test.unwrap_or(ALL),
     };
-    Ok(ngd_data::load_holdout(&data_cfg, cfg.validation)?)
+    let standardisation = match cfg.arch {
+        Arch::Mlp => Standardisation::Pixels,
+        Arch::Cnn => Standardisation::Channels,
+    };
+    Ok(ngd_data::load_holdout_with(
+        &data_cfg,
+        cfg.validation,
+        standardisation,
+    )?)
 }
 
 /// `ngd train --batch-size B …`.
@@ -179,18 +245,37 @@ pub fn train(
     let cfg = fit_config(net, args, optimizer, opt, loss, batch_size)?;
     let device = net.backend.device()?;
     let data = load_data(&cfg)?;
+    let network = match cfg.arch {
+        Arch::Mlp => format!(
+            "{}-{}x{} MLP ({})",
+            data.train.dim,
+            cfg.depth - 1,
+            cfg.width,
+            cfg.parameterization
+        ),
+        Arch::Cnn => {
+            let shape = ngd_model::CnnConfig::new(data.image, data.classes);
+            format!(
+                "CNN on {}×{}×{} images (flatten {}, {} parameters{})",
+                data.image[0],
+                data.image[1],
+                data.image[2],
+                shape.flatten_size(),
+                shape.num_params(),
+                cfg.kfac_conv
+                    .map(|c| format!(", K-FAC-{c}"))
+                    .unwrap_or_default()
+            )
+        }
+    };
     eprintln!(
-        "train: {} {} classes, {} train / {} validation / {} test images, {}-{}x{} MLP ({}), \
-         {} batch {} for {} epochs, backend {} ({})",
+        "train: {} {} classes, {} train / {} validation / {} test images, {network}, {} batch {} \
+         for {} epochs, backend {} ({})",
         cfg.dataset,
         data.classes,
         data.train.n,
         data.validation.n,
         data.test.n,
-        data.train.dim,
-        cfg.depth - 1,
-        cfg.width,
-        cfg.parameterization,
         cfg.optimizer,
         cfg.batch_size,
         cfg.epochs,

@@ -31,7 +31,7 @@ pub use cifar::CIFAR10_CLASSES;
 pub use classes::parse_classes;
 pub use error::DataError;
 pub use gaussian::gaussian_inputs;
-pub use holdout::{ALL, Holdout, ImageSplit, load_holdout};
+pub use holdout::{ALL, Holdout, ImageSplit, Standardisation, load_holdout, load_holdout_with};
 pub use metrics::{accuracy, mse_loss};
 pub use preprocess::{normalise_rows, standardise};
 
@@ -59,6 +59,14 @@ impl DatasetName {
         match self {
             DatasetName::Mnist => mnist::DIM,
             DatasetName::Cifar10 => cifar::DIM,
+        }
+    }
+
+    /// The image shape [C, H, W]: MNIST 1 × 28 × 28, CIFAR-10 3 × 32 × 32.
+    pub fn image_shape(self) -> [usize; 3] {
+        match self {
+            DatasetName::Mnist => [1, 28, 28],
+            DatasetName::Cifar10 => [3, 32, 32],
         }
     }
 

@@ -5,8 +5,13 @@
 
 #![warn(missing_docs)]
 
+mod classifier;
+mod cnn;
 mod factored;
 mod mlp;
+
+pub use classifier::{Arch, Classifier, ClassifierConfig};
+pub use cnn::{CNN_CHANNELS, CNN_HIDDEN, Cnn, CnnConfig};
 
 pub use mlp::{
     Activation, DEFAULT_SIGMA_B2, DEFAULT_SIGMA_W2, Mlp, MlpConfig, ModelError, Parameterization,

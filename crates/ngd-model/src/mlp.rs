@@ -26,6 +26,9 @@ pub enum ModelError {
         /// The value given.
         value: f64,
     },
+    /// A network shape that cannot be built (e.g. images too small for the CNN's poolings).
+    #[error("{0}")]
+    Shape(String),
 }
 
 /// Activation function φ.

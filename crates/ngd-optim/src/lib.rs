@@ -42,10 +42,12 @@ pub mod curvature;
 mod direction;
 mod factors;
 pub mod forster;
+pub mod im2col;
 mod method;
 mod model;
 mod network;
 mod optimizer;
+mod tap;
 #[cfg(test)]
 mod testing;
 
@@ -59,7 +61,7 @@ pub use direction::{
 };
 pub use factors::{Factors, LayerFactors};
 pub use method::MethodCurvature;
-pub use model::{FactoredModel, Tap, step_param, update_linear};
+pub use model::{FactoredModel, step_param, update_linear};
 pub use network::{
     BlockTriDiagonal, DampingConvention, DualDiagnostics, DualSolve, Exact, Gd, LayerWise,
     Precision,
@@ -69,7 +71,8 @@ pub use ngd_core::sigma;
 pub use ngd_core::{
     Loss, LrRule, Method, MethodError, SigmaError, UNIT_WISE_DAMPING_TIMES_WIDTH, parse_sigma,
 };
-pub use optimizer::{Fisher, Ngd, NgdConfig, NgdState, PhaseTimes, StepStats};
+pub use optimizer::{ConvFactors, Fisher, Ngd, NgdConfig, NgdState, PhaseTimes, StepStats};
+pub use tap::{Tap, conv2d_kind, update_conv2d};
 
 pub use ngd_linalg::LinalgError;
 
@@ -180,7 +183,7 @@ pub enum OptimError {
         what: &'static str,
     },
     /// The method has no preconditioner for a layer of this kind.
-    #[error("{method} cannot precondition layer {layer}, a {kind} layer")]
+    #[error("{method} cannot precondition layer {layer}, a {kind} layer: {note}")]
     UnsupportedLayer {
         /// The method.
         method: &'static str,
@@ -188,6 +191,8 @@ pub enum OptimError {
         layer: usize,
         /// Its kind.
         kind: LayerKind,
+        /// What handles such a layer instead.
+        note: &'static str,
     },
     /// A curvature block was asked to invert before it had statistics.
     #[error("the curvature block of layer {layer} has no statistics yet")]

@@ -12,9 +12,10 @@
 use crate::convert::{mat_to_tensor, tensor_to_mat};
 use crate::curvature::LayerKind;
 use crate::factors::{Factors, LayerFactors};
+use crate::tap::{Recorded, Tap};
 use burn::module::Param;
 use burn::nn::Linear;
-use burn::tensor::{Device, Tensor};
+use burn::tensor::Tensor;
 use faer::Mat;
 
 /// A network NGD can train: its forward pass through a [`Tap`] and a per-layer update.
@@ -51,12 +52,14 @@ use faer::Mat;
 /// assert_eq!(factors.layers[1].delta.nrows(), 15); // C·N rows, class-major
 /// ```
 pub trait FactoredModel {
-    /// f(x) (N × C) for row samples x (N × M_0), every weight layer l = 1..L written as
-    /// [`Tap::linear`] or [`Tap::affine`], in order.
+    /// f(x) (N × C) for row samples x (N × M_0; a convolutional network reshapes them to its
+    /// images), every weight layer l = 1..L written as [`Tap::linear`], [`Tap::affine`] or
+    /// [`Tap::conv2d`], in order.
     fn forward_tapped(&self, x: Tensor<2>, tap: &mut Tap) -> Tensor<2>;
 
     /// θ_l ← θ_l − lr·(ΔW_l, Δb_l) for layer `layer` (0-based), ΔW_l shaped [M_{l−1}, M_l] like
-    /// the weight, Δb_l `[M_l]`, both in the model's own parameter coordinates.
+    /// an affine weight (a convolution's [C_in·k_h·k_w, C_out]: [`crate::update_conv2d`]
+    /// reshapes it), Δb_l `[M_l]`, both in the model's own parameter coordinates.
     fn update_layer(&mut self, layer: usize, dw: Tensor<2>, db: Tensor<1>, lr: f64);
 
     /// f(x) without autodiff.
@@ -77,7 +80,7 @@ pub trait FactoredModel {
     fn factors(&self, x: Tensor<2>) -> Factors {
         let x = x.without_autodiff();
         let first = tapped_pass(self, x.clone(), |_| OutputWeights::Output(0));
-        let mut deltas: Vec<Vec<Tensor<2>>> =
+        let mut deltas: Vec<Vec<Recorded>> =
             first.signals.iter().map(|d| vec![d.clone()]).collect();
         for c in 1..first.outputs.ncols() {
             let pass = tapped_pass(self, x.clone(), |_| OutputWeights::Output(c));
@@ -128,115 +131,20 @@ pub fn step_param<const D: usize>(param: &mut Param<Tensor<D>>, delta: Tensor<D>
     *param = Param::initialized(param.id, if tracked { new.require_grad() } else { new });
 }
 
-/// Records what NGD needs from each weight layer of a forward pass: the layer's kind, its
-/// input and (through a zero probe on its output) its per-sample output signals.
-pub struct Tap {
-    probe: Option<Device>,
-    keep_params: bool,
-    kinds: Vec<LayerKind>,
-    inputs: Vec<Tensor<2>>,
-    bias_scales: Vec<f64>,
-    probes: Vec<Tensor<2>>,
-}
-
-impl Tap {
-    /// A tap that only computes the forward pass.
-    pub fn plain() -> Self {
-        Self {
-            probe: None,
-            keep_params: false,
-            kinds: Vec::new(),
-            inputs: Vec::new(),
-            bias_scales: Vec::new(),
-            probes: Vec::new(),
-        }
-    }
-
-    fn probing(device: Device) -> Self {
-        Self {
-            probe: Some(device),
-            ..Self::plain()
-        }
-    }
-
-    /// u = h·W + b for a `burn::nn::Linear` (standard parameterisation: s_w = s_b = 1).
-    pub fn linear(&mut self, layer: &Linear, h: Tensor<2>) -> Tensor<2> {
-        let (bias, scale) = match &layer.bias {
-            Some(b) => (Some(b), 1.0),
-            None => (None, 0.0),
-        };
-        self.affine(h, &layer.weight, bias, 1.0, scale)
-    }
-
-    /// u = s_w·(h·W) + s_b·b for a weight W (`[M_{l−1}, M_l]`) and bias b (`[M_l]`); the bias is
-    /// skipped when `bias_scale` is 0. Records h̃ = s_w·h (and s_b) for the factors.
-    pub fn affine(
-        &mut self,
-        h: Tensor<2>,
-        weight: &Param<Tensor<2>>,
-        bias: Option<&Param<Tensor<1>>>,
-        weight_scale: f64,
-        bias_scale: f64,
-    ) -> Tensor<2> {
-        let track = self.probe.is_some();
-        let keep = self.keep_params;
-        let leaf = |t: Tensor<2>| {
-            if keep {
-                return t;
-            }
-            let t = t.without_autodiff();
-            if track { t.autodiff() } else { t }
-        };
-        if track {
-            self.kinds.push(LayerKind::Linear);
-            let hd = h.clone().without_autodiff();
-            self.inputs.push(if weight_scale == 1.0 {
-                hd
-            } else {
-                hd.mul_scalar(weight_scale)
-            });
-            self.bias_scales
-                .push(if bias.is_some() { bias_scale } else { 0.0 });
-        }
-        let w = leaf(weight.val());
-        let mut u = h.matmul(w);
-        if weight_scale != 1.0 {
-            u = u.mul_scalar(weight_scale);
-        }
-        if let (Some(b), true) = (bias, bias_scale != 0.0) {
-            let b = if keep {
-                b.val()
-            } else {
-                let b = b.val().without_autodiff();
-                if track { b.autodiff() } else { b }
-            };
-            let b = if bias_scale == 1.0 {
-                b
-            } else {
-                b.mul_scalar(bias_scale)
-            };
-            u = u + b.unsqueeze_dim(0);
-        }
-        if let Some(device) = &self.probe {
-            let [n, m] = u.dims();
-            let probe = Tensor::<2>::zeros([n, m], device).require_grad();
-            u = u + probe.clone();
-            self.probes.push(probe);
-        }
-        u
-    }
-}
-
 /// What one probed pass returns (device tensors and host outputs).
 pub(crate) struct TapPass {
     /// Each parametrised layer's kind.
     pub kinds: Vec<LayerKind>,
-    /// h̃_{l−1} without the bias column, on the device (N × M_{l−1}).
-    pub inputs: Vec<Tensor<2>>,
+    /// h̃_{l−1} without the bias column, on the device (N × M_{l−1}, or a convolution's input
+    /// images).
+    pub inputs: Vec<Recorded>,
     /// s_b of each layer (0 without bias).
     pub bias_scales: Vec<f64>,
-    /// Σ_c w_c(n) δ_l^{(c)}(n) on the device (N × M_l).
-    pub signals: Vec<Tensor<2>>,
+    /// Σ_c w_c(n) δ_l^{(c)}(n) on the device (N × M_l, or N × C_out × H′ × W′).
+    pub signals: Vec<Recorded>,
+    /// Per layer, a convolution's ∂(Σ_n w(n)·f(x_n))/∂W̃ ((C_in·k_h·k_w + 1) × C_out, bias row
+    /// last) from burn's backward ([`tapped_pass_with_conv_gradients`]); `None` otherwise.
+    pub conv_gradients: Vec<Option<Tensor<2>>>,
     /// f(x), N × C.
     pub outputs: Mat<f64>,
 }
@@ -255,8 +163,27 @@ pub(crate) fn tapped_pass<M: FactoredModel + ?Sized>(
     x: Tensor<2>,
     weights: impl FnOnce(&Mat<f64>) -> OutputWeights,
 ) -> TapPass {
+    probed_pass(model, x, weights, false)
+}
+
+/// [`tapped_pass`] that also gives the convolutions' weight gradients.
+pub(crate) fn tapped_pass_with_conv_gradients<M: FactoredModel + ?Sized>(
+    model: &M,
+    x: Tensor<2>,
+    weights: impl FnOnce(&Mat<f64>) -> OutputWeights,
+) -> TapPass {
+    probed_pass(model, x, weights, true)
+}
+
+fn probed_pass<M: FactoredModel + ?Sized>(
+    model: &M,
+    x: Tensor<2>,
+    weights: impl FnOnce(&Mat<f64>) -> OutputWeights,
+    conv_gradients: bool,
+) -> TapPass {
     let device = x.device();
     let mut tap = Tap::probing(device.clone().autodiff());
+    tap.conv_gradients = conv_gradients;
     let f = model.forward_tapped(x.autodiff(), &mut tap);
     let outputs = tensor_to_mat(f.clone().without_autodiff());
     let objective = match weights(&outputs) {
@@ -267,34 +194,55 @@ pub(crate) fn tapped_pass<M: FactoredModel + ?Sized>(
     let signals = tap
         .probes
         .iter()
-        .map(|p| p.grad(&grads).expect("probe gradient"))
+        .map(|p| match p {
+            Recorded::Rows(p) => Recorded::Rows(p.grad(&grads).expect("probe gradient")),
+            Recorded::Images(p) => Recorded::Images(p.grad(&grads).expect("probe gradient")),
+        })
+        .collect();
+    let conv_gradients = tap
+        .conv_leaves
+        .iter()
+        .map(|leaf| {
+            let (w, b) = leaf.as_ref()?;
+            let [c_out, c_in, kh, kw] = w.dims();
+            let dw = w.grad(&grads).expect("conv weight gradient");
+            let dw = dw.reshape([c_out, c_in * kh * kw]).transpose();
+            let db = match b {
+                Some(b) => b.grad(&grads).expect("conv bias gradient"),
+                None => Tensor::zeros([c_out], &dw.device()),
+            };
+            Some(Tensor::cat(vec![dw, db.reshape([1, c_out])], 0))
+        })
         .collect();
     TapPass {
         kinds: tap.kinds,
         inputs: tap.inputs,
         bias_scales: tap.bias_scales,
         signals,
+        conv_gradients,
         outputs,
     }
 }
 
-/// Host factors from a pass's device tensors: [h̃ | s_b] and δ blocks stacked class-major.
-fn assemble(pass: TapPass, deltas: Vec<Vec<Tensor<2>>>) -> Factors {
-    let layers = pass
-        .inputs
+/// Host factors from a pass's device tensors: [h̃ | s_b] and δ blocks stacked class-major (a
+/// convolution's input and signals flattened per sample: its kind tells the dual forms to
+/// refuse it).
+fn assemble(pass: TapPass, deltas: Vec<Vec<Recorded>>) -> Factors {
+    let inputs: Vec<Tensor<2>> = pass.inputs.iter().map(Recorded::flat).collect();
+    let layers = inputs
         .iter()
         .zip(&pass.bias_scales)
         .zip(deltas)
         .map(|((h, &s), d)| LayerFactors {
             input: with_bias_column(tensor_to_mat(h.clone()), s),
-            delta: tensor_to_mat(Tensor::cat(d, 0)),
+            delta: tensor_to_mat(Tensor::cat(d.iter().map(Recorded::flat).collect(), 0)),
         })
         .collect();
     Factors {
         layers,
         kinds: pass.kinds,
         outputs: pass.outputs,
-        device_inputs: pass.inputs,
+        device_inputs: inputs,
         bias_scales: pass.bias_scales,
     }
 }

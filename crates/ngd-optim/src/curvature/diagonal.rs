@@ -33,26 +33,40 @@ impl CurvatureBlock for DiagonalBlock {
         BlockKind::Diagonal
     }
 
-    /// F̂ = (h̃ ⊙ h̃)ᵀ Σ_rows(X ⊙ X) / k, the K = C·k rows of an exact root summed per sample.
+    /// F̂ = (h̃ ⊙ h̃)ᵀ Σ_rows(X ⊙ X) / k, the K = C·k rows of an exact root summed per sample;
+    /// with R > 1 rows per sample (a convolution) F̂ = Σ_n G_n ⊙ G_n / k from the per-sample
+    /// gradients G_n = Σ_r h̃_{n,r} x_{n,r}ᵀ (MATH.md §8c).
     fn update_statistics(&mut self, batch: BlockStatistics<'_>, decay: f64) {
         let k = batch.samples();
+        let r = batch.locations();
         let [rows, d_out] = batch.root.dims();
-        let x2 = batch.root.clone().square();
-        let x2 = if rows == k {
-            x2
-        } else {
-            x2.reshape([rows / k, k, d_out])
+        let f = if r > 1 {
+            let d_in = batch.input.dims()[1];
+            let h = batch.input.clone().reshape([k, r, d_in]).swap_dims(1, 2);
+            let x = batch.root.clone().reshape([k, r, d_out]);
+            h.matmul(x)
+                .square()
                 .sum_dim(0)
-                .reshape([k, d_out])
+                .reshape([d_in, d_out])
+                .div_scalar(k as f64)
+        } else {
+            let x2 = batch.root.clone().square();
+            let x2 = if rows == k {
+                x2
+            } else {
+                x2.reshape([rows / k, k, d_out])
+                    .sum_dim(0)
+                    .reshape([k, d_out])
+            };
+            batch
+                .input
+                .clone()
+                .square()
+                .transpose()
+                .matmul(x2)
+                .div_scalar(k as f64)
         };
-        let f = batch
-            .input
-            .clone()
-            .square()
-            .transpose()
-            .matmul(x2)
-            .div_scalar(k as f64)
-            .cast(FloatDType::F64);
+        let f = f.cast(FloatDType::F64);
         self.fisher = Some(running_average(self.fisher.take(), f, decay));
     }
 

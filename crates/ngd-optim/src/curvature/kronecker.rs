@@ -78,10 +78,10 @@ impl CurvatureBlock for KroneckerBlock {
         BlockKind::Kronecker
     }
 
-    /// Â = h̃ᵀh̃/k and Ŝ = XᵀX/k in the inputs' dtype, averaged in f64.
+    /// Â = h̃ᵀh̃/(k·R) and Ŝ = XᵀX/k in the inputs' dtype, averaged in f64 (MATH.md §8c).
     fn update_statistics(&mut self, batch: BlockStatistics<'_>, decay: f64) {
         let k = batch.samples();
-        let a = batch_gram(batch.input, k);
+        let a = batch_gram(batch.input, batch.input.dims()[0]);
         let s = batch_gram(batch.root, k);
         self.a = Some(running_average(self.a.take(), a, decay));
         self.s = Some(running_average(self.s.take(), s, decay));
@@ -112,25 +112,22 @@ impl CurvatureBlock for KroneckerBlock {
         Ok(())
     }
 
-    /// (h̃A⁻¹)ᵀ(YS⁻¹)/N when N < min(d_in, d_out) (2N(d_in² + d_out² + d_in·d_out) flops), else
-    /// A⁻¹(h̃ᵀY/N)S⁻¹ (2d_in·d_out(N + d_in + d_out) flops).
+    /// (h̃A⁻¹)ᵀ(YS⁻¹)/N when the batch comes as N < min(d_in, d_out) rows (2N(d_in² + d_out² +
+    /// d_in·d_out) flops), else A⁻¹(∇_{W̃}L)S⁻¹ (2d_in·d_out(N + d_in + d_out) flops).
     fn precondition(&self, batch: &LayerSignals, _damping: f64) -> Tensor<2> {
         let (a_inv, s_inv) = self
             .inverses
             .clone()
             .expect("KroneckerBlock::precondition before refresh");
-        let h = batch.input.clone().cast(self.dtype);
-        let y = batch.signals.clone().cast(self.dtype);
-        let [n, d_in] = h.dims();
-        let d_out = y.dims()[1];
-        if n < d_in.min(d_out) {
-            let u = h.matmul(a_inv);
-            let v = y.matmul(s_inv);
-            u.transpose().matmul(v).div_scalar(n as f64)
-        } else {
-            let grad = h.transpose().matmul(y).div_scalar(n as f64);
-            a_inv.matmul(grad).matmul(s_inv)
+        if let (None, Some((h, y))) = (&batch.gradient, &batch.rows) {
+            let [rows, d_in] = h.dims();
+            if rows < d_in.min(y.dims()[1]) {
+                let u = h.clone().cast(self.dtype).matmul(a_inv);
+                let v = y.clone().cast(self.dtype).matmul(s_inv);
+                return u.transpose().matmul(v).div_scalar(batch.samples as f64);
+            }
         }
+        a_inv.matmul(batch.gradient(self.dtype)).matmul(s_inv)
     }
 
     fn state(&self) -> Vec<(&'static str, Tensor<2>)> {

@@ -40,15 +40,33 @@ use serde::{Deserialize, Serialize};
 pub enum LayerKind {
     /// u = h·W + b (`burn::nn::Linear`, or an affine layer with scales): input rows N × M_{l−1}.
     Linear,
-    /// A 2-D convolution: input N × C_in × H × W, weight C_out × C_in × k_h × k_w.
+    /// A 2-D convolution: input N × C_in × H × W, weight C_out × C_in × k_h × k_w, a `Linear`
+    /// map at each output location on the input's patches (MATH.md §8c).
     Conv2d {
         /// Kernel size (k_h, k_w).
         kernel: [usize; 2],
         /// Stride.
         stride: [usize; 2],
-        /// Zero padding.
-        padding: [usize; 2],
+        /// Zero padding (top, bottom, left, right).
+        padding: [usize; 4],
+        /// Spacing of the kernel's taps (the blocks handle 1).
+        dilation: [usize; 2],
+        /// Channel groups (the blocks handle 1).
+        groups: usize,
     },
+}
+
+impl LayerKind {
+    /// Whether the per-layer curvature blocks can precondition this layer (convolutions with
+    /// dilation 1 and one group).
+    pub fn has_blocks(&self) -> bool {
+        match self {
+            Self::Linear => true,
+            Self::Conv2d {
+                dilation, groups, ..
+            } => *dilation == [1, 1] && *groups == 1,
+        }
+    }
 }
 
 impl std::fmt::Display for LayerKind {
@@ -59,11 +77,29 @@ impl std::fmt::Display for LayerKind {
                 kernel,
                 stride,
                 padding,
-            } => write!(
-                f,
-                "Conv2d (kernel {}×{}, stride {}×{}, padding {}×{})",
-                kernel[0], kernel[1], stride[0], stride[1], padding[0], padding[1]
-            ),
+                dilation,
+                groups,
+            } => {
+                write!(
+                    f,
+                    "Conv2d (kernel {}×{}, stride {}×{}, padding {}/{}/{}/{}",
+                    kernel[0],
+                    kernel[1],
+                    stride[0],
+                    stride[1],
+                    padding[0],
+                    padding[1],
+                    padding[2],
+                    padding[3]
+                )?;
+                if *dilation != [1, 1] {
+                    write!(f, ", dilation {}×{}", dilation[0], dilation[1])?;
+                }
+                if *groups != 1 {
+                    write!(f, ", {groups} groups")?;
+                }
+                f.write_str(")")
+            }
         }
     }
 }
@@ -91,41 +127,85 @@ impl BlockKind {
     }
 }
 
-/// One layer's batch on the device: the input h̃ = [s_w·h | s_b·1] (N × d_in, bias column last)
-/// and the per-sample loss signals Y = ∂(N·L)/∂u (N × d_out), so that ∇_{W̃}L = h̃ᵀY/N.
+/// One layer's batch on the device: the input rows h̃ = [s_w·h | s_b·1] (N × d_in, bias column
+/// last) and the loss signals Y = ∂(N·L)/∂u (N × d_out), so that ∇_{W̃}L = h̃ᵀY/N; or, for a
+/// convolution (N·R patch rows, MATH.md §8c), the gradient ∇_{W̃}L itself from burn's backward.
 #[derive(Debug, Clone)]
 pub struct LayerSignals {
-    /// h̃, N × d_in.
-    pub input: Tensor<2>,
-    /// Y, N × d_out.
-    pub signals: Tensor<2>,
+    /// h̃ and Y, N × d_in and N × d_out (`None` when only the gradient is given).
+    pub rows: Option<(Tensor<2>, Tensor<2>)>,
+    /// ∇_{W̃}L (d_in × d_out), when formed elsewhere.
+    pub gradient: Option<Tensor<2>>,
+    /// The number of samples N.
+    pub samples: usize,
 }
 
 impl LayerSignals {
+    /// The batch of an affine layer: input rows h̃ and signals Y.
+    pub fn rows(input: Tensor<2>, signals: Tensor<2>) -> Self {
+        let samples = input.dims()[0];
+        Self {
+            rows: Some((input, signals)),
+            gradient: None,
+            samples,
+        }
+    }
+
+    /// A batch given by its gradient ∇_{W̃}L over `samples` samples.
+    pub fn of_gradient(gradient: Tensor<2>, samples: usize) -> Self {
+        Self {
+            rows: None,
+            gradient: Some(gradient),
+            samples,
+        }
+    }
+
+    /// (d_in, d_out) of the layer.
+    pub fn dims(&self) -> (usize, usize) {
+        match (&self.gradient, &self.rows) {
+            (Some(g), _) => (g.dims()[0], g.dims()[1]),
+            (None, Some((h, y))) => (h.dims()[1], y.dims()[1]),
+            (None, None) => (0, 0),
+        }
+    }
+
     /// ∇_{W̃}L = h̃ᵀY/N (d_in × d_out), in `dtype`.
     pub fn gradient(&self, dtype: FloatDType) -> Tensor<2> {
-        let n = self.input.dims()[0];
-        let h = self.input.clone().cast(dtype);
-        h.transpose()
-            .matmul(self.signals.clone().cast(dtype))
-            .div_scalar(n as f64)
+        match (&self.gradient, &self.rows) {
+            (Some(g), _) => g.clone().cast(dtype),
+            (None, Some((h, y))) => h
+                .clone()
+                .cast(dtype)
+                .transpose()
+                .matmul(y.clone().cast(dtype))
+                .div_scalar(self.samples as f64),
+            (None, None) => panic!("LayerSignals without rows or gradient"),
+        }
     }
 }
 
-/// One batch's statistics for a block: the input rows h̃ (k × d_in) and the Fisher's output
-/// root X (K × d_out, K = k or C·k class-major) with S = XᵀX/k (MATH.md §8).
+/// One batch's statistics for a block: the input rows h̃ (k·R × d_in: R rows per sample, R = 1
+/// for a `Linear` layer and for K-FAC-reduce) and the Fisher's output root X (K × d_out, K = k·R,
+/// or C·k class-major for the exact Fisher) with Â = h̃ᵀh̃/(k·R) and Ŝ = XᵀX/k (MATH.md §8, §8c).
 #[derive(Debug, Clone, Copy)]
 pub struct BlockStatistics<'a> {
-    /// h̃ of the statistics samples, k × d_in.
+    /// h̃ of the statistics samples, k·R × d_in.
     pub input: &'a Tensor<2>,
     /// X, K × d_out.
     pub root: &'a Tensor<2>,
+    /// The number of statistics samples k.
+    pub samples: usize,
 }
 
 impl BlockStatistics<'_> {
     /// The number of statistics samples k.
     pub fn samples(&self) -> usize {
-        self.input.dims()[0]
+        self.samples
+    }
+
+    /// Rows per sample R of the input (output locations of a convolution, else 1).
+    pub fn locations(&self) -> usize {
+        self.input.dims()[0] / self.samples
     }
 }
 

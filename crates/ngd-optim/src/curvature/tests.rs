@@ -51,6 +51,7 @@ fn kronecker_block_equals_the_explicit_kronecker_inverse() {
                     BlockStatistics {
                         input: &upload(&h, dtype),
                         root: &upload(&x, dtype),
+                        samples: k,
                     },
                     decay,
                 );
@@ -66,10 +67,7 @@ fn kronecker_block_equals_the_explicit_kronecker_inverse() {
             assert!(rel_err(&got_s, &s) < tol, "S: {:.2e}", rel_err(&got_s, &s));
             block.refresh(rho, 0).unwrap();
             let (h, y) = (matrix(n, d_in, 30), matrix(n, d_out, 31));
-            let batch = LayerSignals {
-                input: upload(&h, dtype),
-                signals: upload(&y, dtype),
-            };
+            let batch = LayerSignals::rows(upload(&h, dtype), upload(&y, dtype));
             let got = tensor_to_mat_f64(block.precondition(&batch, rho));
             let pi = (mean_trace(&a) / mean_trace(&s)).sqrt();
             let grad = h.transpose() * &y * faer::Scale(1.0 / n as f64);
@@ -95,6 +93,7 @@ fn diagonal_block_equals_the_explicit_entrywise_fisher() {
         BlockStatistics {
             input: &upload(&h, dtype),
             root: &upload(&x, dtype),
+            samples: k,
         },
         0.9,
     );
@@ -106,10 +105,7 @@ fn diagonal_block_equals_the_explicit_entrywise_fisher() {
             / k as f64
     });
     let (hb, yb) = (matrix(n, d_in, 42), matrix(n, d_out, 43));
-    let batch = LayerSignals {
-        input: upload(&hb, dtype),
-        signals: upload(&yb, dtype),
-    };
+    let batch = LayerSignals::rows(upload(&hb, dtype), upload(&yb, dtype));
     for rho in [0.01, 0.3] {
         let got = tensor_to_mat_f64(block.precondition(&batch, rho));
         let grad = hb.transpose() * &yb * faer::Scale(1.0 / n as f64);
@@ -124,10 +120,7 @@ fn diagonal_block_equals_the_explicit_entrywise_fisher() {
 fn identity_block_returns_the_gradient() {
     let dtype = FloatDType::F64;
     let (h, y) = (matrix(6, 4, 50), matrix(6, 2, 51));
-    let batch = LayerSignals {
-        input: upload(&h, dtype),
-        signals: upload(&y, dtype),
-    };
+    let batch = LayerSignals::rows(upload(&h, dtype), upload(&y, dtype));
     let got = tensor_to_mat_f64(IdentityBlock::new(dtype).precondition(&batch, 0.1));
     let want = h.transpose() * &y * faer::Scale(1.0 / 6.0);
     assert!(rel_err(&got, &want) < 1e-14);

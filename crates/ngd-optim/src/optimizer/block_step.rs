@@ -4,10 +4,12 @@
 //! empirical or exact) feed the blocks' running averages, which are synced and, every T steps,
 //! refreshed; each block then preconditions its layer's gradient.
 
-use super::{Fisher, Ngd, PhaseTimes};
+use super::{ConvFactors, Fisher, Ngd, PhaseTimes};
 use crate::convert::{mat_to_tensor_dtype, tensor_to_rows};
 use crate::curvature::{BlockStatistics, LayerKind, LayerSignals};
-use crate::model::{OutputWeights, tapped_pass};
+use crate::im2col::{mean_patches, patch_rows, signal_rows, summed_signals};
+use crate::model::{OutputWeights, tapped_pass, tapped_pass_with_conv_gradients};
+use crate::tap::Recorded;
 use crate::{FactoredModel, Factors, Loss, OptimError, OutputRoot, Result};
 use burn::tensor::Tensor;
 use faer::Mat;
@@ -65,7 +67,7 @@ impl Ngd {
         let k = config.kfac_stats_batch.map_or(n, |k| k.min(n));
         // Y_l = Σ_c g_c(n) δ_l^{(c)}(n), g = N∂L/∂f.
         let mut g = Ok(Vec::new());
-        let pass = tapped_pass(model, x.clone(), |f| {
+        let pass = tapped_pass_with_conv_gradients(model, x.clone(), |f| {
             g = self.output_gradient(f, y);
             let w = match &g {
                 Ok(g) => class_major_to_mat(g, f.nrows(), f.ncols()),
@@ -74,30 +76,36 @@ impl Ngd {
             OutputWeights::PerSample(w)
         });
         g?;
-        require_linear(config.method.name(), &pass.kinds)?;
+        require_blocks(config.method.name(), &pass.kinds)?;
+        let conv = pass.kinds.iter().any(|k| *k != LayerKind::Linear);
+        if conv && config.fisher == Fisher::Exact && stats_step {
+            return Err(OptimError::Invalid(format!(
+                "{}'s exact Fisher builds its statistics from per-class factors of Linear layers; \
+                 a convolutional network takes the sampled or the empirical Fisher",
+                config.method
+            )));
+        }
         if self.blocks.is_empty() {
             let kind = config.block_kind().expect("a block method");
             self.blocks = pass.inputs.iter().map(|_| kind.block(dtype)).collect();
         }
-        self.check_block_dims(&pass.inputs, &pass.signals)?;
-        let layers: Vec<LayerSignals> = pass
-            .inputs
-            .iter()
-            .zip(&pass.bias_scales)
-            .zip(&pass.signals)
-            .map(|((h, &s), y)| LayerSignals {
-                input: with_bias(h, s),
-                signals: y.clone(),
+        let layers: Vec<LayerSignals> = (0..pass.kinds.len())
+            .map(|l| match (&pass.inputs[l], &pass.conv_gradients[l]) {
+                (_, Some(gradient)) => {
+                    LayerSignals::of_gradient(gradient.clone().div_scalar(n as f64), n)
+                }
+                (input, None) => LayerSignals::rows(
+                    with_bias(&input.flat(), pass.bias_scales[l]),
+                    pass.signals[l].flat(),
+                ),
             })
             .collect();
-        let roots: Option<Vec<Tensor<2>>> = match (stats_step, config.fisher) {
+        self.check_block_dims(&layers)?;
+        // The Fisher's output roots of the first k samples: per-sample rows (Linear), the
+        // signal images (Conv2d), or the exact Fisher's C·k class-major rows (Linear only).
+        let roots: Option<Vec<Recorded>> = match (stats_step, config.fisher) {
             (false, _) => None,
-            (true, Fisher::Empirical) => Some(
-                pass.signals
-                    .iter()
-                    .map(|s| s.clone().narrow(0, 0, k))
-                    .collect(),
-            ),
+            (true, Fisher::Empirical) => Some(pass.signals.iter().map(|s| s.first(k)).collect()),
             (true, Fisher::Sampled) => {
                 let mut rng = label_rng(config.seed, step);
                 let loss = config.loss;
@@ -115,7 +123,7 @@ impl Ngd {
                 Some(
                     roots
                         .iter()
-                        .map(|r| mat_to_tensor_dtype(r.as_ref(), &device, dtype))
+                        .map(|r| Recorded::Rows(mat_to_tensor_dtype(r.as_ref(), &device, dtype)))
                         .collect(),
                 )
             }
@@ -123,12 +131,25 @@ impl Ngd {
         times.forward_backward = t.elapsed().as_secs_f64();
         let t = Instant::now();
         if let Some(roots) = roots {
-            for ((block, layer), root) in self.blocks.iter_mut().zip(&layers).zip(&roots) {
-                let input = layer.input.clone().narrow(0, 0, k).cast(dtype);
-                let root = root.clone().cast(dtype);
+            let reduce = config.kfac_conv == ConvFactors::Reduce;
+            for (l, (block, root)) in self.blocks.iter_mut().zip(&roots).enumerate() {
+                let (kind, s_b) = (pass.kinds[l], pass.bias_scales[l]);
+                let (input, root) = match (&pass.inputs[l].first(k), root) {
+                    (Recorded::Images(images), Recorded::Images(root)) if reduce => (
+                        with_bias(&mean_patches(images.clone(), kind), s_b),
+                        summed_signals(root.clone()),
+                    ),
+                    (Recorded::Images(images), Recorded::Images(root)) => (
+                        with_bias(&patch_rows(images.clone(), kind), s_b),
+                        signal_rows(root.clone()),
+                    ),
+                    (input, root) => (with_bias(&input.flat(), s_b), root.flat()),
+                };
+                let (input, root) = (input.cast(dtype), root.cast(dtype));
                 let batch = BlockStatistics {
                     input: &input,
                     root: &root,
+                    samples: k,
                 };
                 block.update_statistics(batch, config.kfac_decay);
             }
@@ -151,11 +172,18 @@ impl Ngd {
         for (block, layer) in self.blocks.iter().zip(&layers) {
             let step = block.precondition(layer, damping);
             if config.adaptive_damping || config.kl_clip.is_some() {
-                let change = layer.input.clone().cast(dtype).matmul(step.clone())
-                    * layer.signals.clone().cast(dtype);
-                slope += tensor_to_rows(change.sum().reshape([1, 1]))[0] / n as f64;
+                // ∇Lᵀ Δθ: Σ (h̃Δ) ⊙ Y / N from the rows, or ⟨Δ, ∇L⟩ from a given gradient.
+                let (change, scale) = match (&layer.rows, &layer.gradient) {
+                    (_, Some(grad)) => (step.clone() * grad.clone().cast(dtype), 1.0),
+                    (Some((h, y)), None) => (
+                        h.clone().cast(dtype).matmul(step.clone()) * y.clone().cast(dtype),
+                        n as f64,
+                    ),
+                    (None, None) => unreachable!("a batch has rows or a gradient"),
+                };
+                slope += tensor_to_rows(change.sum().reshape([1, 1]))[0] / scale;
             }
-            let step = step.cast(layer.input.dtype());
+            let step = step.cast(x.dtype());
             let [d_in, d_out] = step.dims();
             let dw = step.clone().narrow(0, 0, d_in - 1);
             let db = step.narrow(0, d_in - 1, 1).reshape([d_out]);
@@ -171,16 +199,16 @@ impl Ngd {
 
     /// Refuses a batch whose layers do not match the blocks' statistics (another model, or a
     /// loaded state of another network).
-    fn check_block_dims(&self, inputs: &[Tensor<2>], signals: &[Tensor<2>]) -> Result<()> {
-        if self.blocks.len() != inputs.len() {
+    fn check_block_dims(&self, layers: &[LayerSignals]) -> Result<()> {
+        if self.blocks.len() != layers.len() {
             return Err(OptimError::StateMismatch(format!(
                 "the optimizer state has {} layers, the model {}",
                 self.blocks.len(),
-                inputs.len()
+                layers.len()
             )));
         }
-        for (l, ((block, h), y)) in self.blocks.iter().zip(inputs).zip(signals).enumerate() {
-            let want = (h.dims()[1] + 1, y.dims()[1]);
+        for (l, (block, layer)) in self.blocks.iter().zip(layers).enumerate() {
+            let want = layer.dims();
             if let Some(have) = block.dims()
                 && have != want
             {
@@ -199,13 +227,30 @@ impl Ngd {
     }
 }
 
-/// Refuses layers the per-layer blocks of this optimizer cannot precondition yet.
+/// Refuses layers the per-layer blocks cannot precondition (convolutions with dilation or
+/// groups).
+pub(crate) fn require_blocks(method: &'static str, kinds: &[LayerKind]) -> Result<()> {
+    match kinds.iter().position(|k| !k.has_blocks()) {
+        Some(l) => Err(OptimError::UnsupportedLayer {
+            method,
+            layer: l + 1,
+            kind: kinds[l],
+            note: "the curvature blocks take convolutions with dilation 1 and one group",
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Refuses layers the dual forms cannot precondition: every layer but `Linear`.
 pub(crate) fn require_linear(method: &'static str, kinds: &[LayerKind]) -> Result<()> {
     match kinds.iter().position(|k| *k != LayerKind::Linear) {
         Some(l) => Err(OptimError::UnsupportedLayer {
             method,
             layer: l + 1,
             kind: kinds[l],
+            note: "the dual forms take Linear layers only; K-FAC and the diagonal Fisher \
+                   precondition convolutions through per-layer blocks (a sampled or empirical \
+                   Fisher, and an explicit learning rate)",
         }),
         None => Ok(()),
     }

@@ -222,7 +222,9 @@ fn unsupported_layer_kinds_are_named() {
     let conv = LayerKind::Conv2d {
         kernel: [3, 3],
         stride: [1, 1],
-        padding: [1, 1],
+        padding: [1, 1, 1, 1],
+        dilation: [1, 1],
+        groups: 1,
     };
     let err = block_step::require_linear("exact", &[LayerKind::Linear, conv]).unwrap_err();
     let text = err.to_string();

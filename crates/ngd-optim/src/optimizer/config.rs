@@ -1,6 +1,6 @@
 //! [`NgdConfig`]: the optimizer's options with their defaults, checked by [`NgdConfig::init`].
 
-use super::{Fisher, Ngd, NgdState};
+use super::{ConvFactors, Fisher, Ngd, NgdState};
 use crate::curvature::{BlockKind, LocalSync};
 use crate::{Loss, Method, MethodCurvature, OptimError, Precision};
 use burn::config::Config;
@@ -38,6 +38,9 @@ pub struct NgdConfig {
     /// (`None`: the whole batch); the gradient always uses the whole batch.
     #[config(default = "None")]
     pub kfac_stats_batch: Option<usize>,
+    /// K-FAC on a convolution: expand or reduce factors (MATH.md §8c).
+    #[config(default = "ConvFactors::Reduce")]
+    pub kfac_conv: ConvFactors,
     /// Levenberg–Marquardt adaptation of ρ (Martens & Grosse 2015, §6.5): after each step the
     /// reduction ratio r = (L(θ′) − L(θ))/(q(θ′) − q(θ)) of the batch loss against the
     /// quadratic model q sets ρ ← ωρ when r > ¾ and ρ ← ρ/ω when r < ¼ (ω = 0.95).

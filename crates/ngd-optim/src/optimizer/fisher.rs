@@ -39,3 +39,38 @@ impl std::fmt::Display for Fisher {
         })
     }
 }
+
+/// How K-FAC's Kronecker factors treat a convolution's output locations (MATH.md §8c).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum ConvFactors {
+    /// K-FAC-expand (KFC, Grosse & Martens 2016): every location an extra row, A over N·R
+    /// patches, S summed over the locations.
+    Expand,
+    /// K-FAC-reduce (Eschenhagen et al. 2023): patches averaged and signals summed over the
+    /// locations per sample, N rows.
+    #[default]
+    Reduce,
+}
+
+impl std::str::FromStr for ConvFactors {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "expand" => Ok(Self::Expand),
+            "reduce" => Ok(Self::Reduce),
+            _ => Err(format!(
+                "unknown convolution factors '{s}' (expected expand or reduce)"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for ConvFactors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Expand => "expand",
+            Self::Reduce => "reduce",
+        })
+    }
+}

@@ -17,7 +17,7 @@ mod record;
 mod stats;
 
 pub use config::NgdConfig;
-pub use fisher::Fisher;
+pub use fisher::{ConvFactors, Fisher};
 pub use stats::{PhaseTimes, StepStats};
 
 use crate::convert::tensor_to_rows;
@@ -144,6 +144,7 @@ impl Ngd {
             if !lr_known {
                 // The paper's 1/α of the method's dual form at the first batch.
                 let factors = model.factors(x.clone());
+                block_step::require_linear(self.config.method.name(), &factors.kinds)?;
                 first_lr = Some(
                     self.config
                         .method
@@ -338,5 +339,7 @@ impl Planned {
 
 #[cfg(test)]
 mod block_tests;
+#[cfg(test)]
+mod conv_tests;
 #[cfg(test)]
 mod tests;

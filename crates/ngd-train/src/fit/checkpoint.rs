@@ -10,7 +10,7 @@ use crate::{Result, TrainError};
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param, ParamId};
 use burn::tensor::{Bytes, DType, Device, Tensor, TensorCreationOptions, TensorData};
 use burn_pack::{Reader, Scalar, Writer};
-use ngd_model::{Mlp, MlpConfig};
+use ngd_model::{Classifier, CnnConfig, MlpConfig};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -24,8 +24,11 @@ pub struct Progress {
     pub step: u64,
     /// Training wall time so far (evaluation excluded), seconds.
     pub train_seconds: f64,
-    /// The network's shape when it is the crate's MLP (`None` for a user's own model).
+    /// The network's shape when it is the crate's MLP (`None` for another model).
     pub network: Option<MlpConfig>,
+    /// The network's shape when it is the crate's CNN.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnn: Option<CnnConfig>,
     /// The record so far.
     pub record: FitRecord,
 }
@@ -122,7 +125,7 @@ fn optimizer_bytes(stepper: &Stepper, path: &Path) -> Result<Bytes> {
 }
 
 /// A checkpoint read back: the model on `device`, the optimizer's state bytes and the progress.
-pub struct Loaded<M = Mlp> {
+pub struct Loaded<M = Classifier> {
     /// The model.
     pub model: M,
     /// The optimizer state (burnpack bytes).
@@ -131,17 +134,21 @@ pub struct Loaded<M = Mlp> {
     pub progress: Progress,
 }
 
-/// Reads a checkpoint of the crate's MLP written by `ngd train --save` (after each epoch).
+/// Reads a checkpoint of the crate's MLP or CNN written by `ngd train --save` (after each
+/// epoch); the checkpoint's recorded shape rebuilds the network.
 pub fn load(path: &Path, device: &Device) -> Result<Loaded> {
     let raw = read(path)?;
-    let network = raw.progress.network.clone().ok_or_else(|| {
-        error(
-            path,
-            "it holds a user's own model, not the MLP of `ngd train` (load it with \
-             fit::load_model_checkpoint and the model's definition)",
-        )
-    })?;
-    let template = network.init(0, device)?;
+    let template = match (&raw.progress.network, &raw.progress.cnn) {
+        (Some(mlp), _) => Classifier::Mlp(mlp.init(0, device)?),
+        (None, Some(cnn)) => Classifier::Cnn(cnn.init(0, device)?),
+        (None, None) => {
+            return Err(error(
+                path,
+                "it holds a user's own model, not the MLP or CNN of `ngd train` (load it with \
+                 fit::load_model_checkpoint and the model's definition)",
+            ));
+        }
+    };
     raw.into_model(template, path, device)
 }
 

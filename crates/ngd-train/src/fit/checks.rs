@@ -10,7 +10,16 @@ use ngd_data::Holdout;
 pub fn check(cfg: &FitConfig, data: &Holdout) -> Result<()> {
     cfg.validate()?;
     check_batch(cfg, data)?;
-    if let (Some(method), Some(available)) = (cfg.optimizer.method(), available_memory()) {
+    if cfg.arch == ngd_model::Arch::Cnn && data.channel_stats.is_empty() {
+        return Err(TrainError::Invalid(
+            "the CNN takes images laid out C × H × W and standardised per channel: load them \
+             with ngd_data::load_holdout_with(…, Standardisation::Channels)"
+                .into(),
+        ));
+    }
+    if cfg.arch == ngd_model::Arch::Mlp
+        && let (Some(method), Some(available)) = (cfg.optimizer.method(), available_memory())
+    {
         let widths = network_config(cfg, data).widths;
         check_memory(method, cfg.batch_size, &widths, available)?;
     }

@@ -3,8 +3,8 @@
 
 use crate::TrainError;
 use ngd_data::DatasetName;
-use ngd_model::{Activation, Parameterization};
-use ngd_optim::{Fisher, Loss, Method};
+use ngd_model::{Activation, Arch, Parameterization};
+use ngd_optim::{ConvFactors, Fisher, Loss, Method};
 use serde::{Deserialize, Serialize};
 
 /// The optimizer of a run: an NGD method, or one of burn's first-order optimizers.
@@ -134,6 +134,10 @@ pub struct FitConfig {
     pub n_test: Option<usize>,
     /// The last this many training images are held out for validation.
     pub validation: usize,
+    /// The network: the MLP (depth, width, activation, parameterisation, σ's below) or the
+    /// fixed CNN (which uses none of them).
+    #[serde(default, skip_serializing_if = "Arch::is_mlp")]
+    pub arch: Arch,
     /// Depth L.
     pub depth: usize,
     /// Hidden width M.
@@ -173,6 +177,9 @@ pub struct FitConfig {
     pub kl_clip: Option<f64>,
     /// K-FAC's output-side Fisher.
     pub fisher: Fisher,
+    /// K-FAC on convolutions: expand or reduce factors (MATH.md §8c; `None` for the MLP).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kfac_conv: Option<ConvFactors>,
     /// K-FAC: statistics from the first this many samples of each batch.
     pub curvature_batch: Option<usize>,
     /// K-FAC: decay of the running factor averages.
@@ -204,6 +211,7 @@ impl FitConfig {
             n_train: None,
             n_test: None,
             validation: 5000,
+            arch: Arch::Mlp,
             depth: 3,
             width: 1024,
             activation: Activation::Relu,
@@ -223,6 +231,7 @@ impl FitConfig {
             max_step_norm: None,
             kl_clip: None,
             fisher: Fisher::Exact,
+            kfac_conv: None,
             curvature_batch: None,
             kfac_decay: 0.0,
             kfac_stats_interval: 1,
@@ -264,6 +273,43 @@ impl FitConfig {
         if let Some(method) = self.optimizer.method() {
             self.ngd_config(method).init()?;
         }
+        if self.arch == Arch::Cnn {
+            self.validate_cnn()?;
+        }
+        Ok(())
+    }
+
+    /// The CNN has a fixed shape and convolutions: the MLP's options stay at their defaults,
+    /// and an NGD method must precondition convolutions (per-layer blocks with a sampled or
+    /// empirical Fisher).
+    fn validate_cnn(&self) -> Result<(), TrainError> {
+        let d = Self::new(self.optimizer);
+        if (
+            self.depth,
+            self.width,
+            self.activation,
+            self.parameterization,
+        ) != (d.depth, d.width, d.activation, d.parameterization)
+            || (self.sigma_w2, self.sigma_b2) != (d.sigma_w2, d.sigma_b2)
+        {
+            return Err(TrainError::Invalid(
+                "the CNN has a fixed shape: depth, width, activation, parameterisation and σ's \
+                 are MLP options"
+                    .into(),
+            ));
+        }
+        let Some(method) = self.optimizer.method() else {
+            return Ok(());
+        };
+        let ngd = self.ngd_config(method);
+        if ngd.block_kind().is_none() || self.fisher == Fisher::Exact {
+            return Err(TrainError::Invalid(format!(
+                "{method} cannot train the CNN with these options: the dual forms and the exact \
+                 Fisher's per-class factors take Linear layers only; convolutions are \
+                 preconditioned by K-FAC or the diagonal Fisher with --fisher sampled or \
+                 empirical"
+            )));
+        }
         Ok(())
     }
 
@@ -273,6 +319,7 @@ impl FitConfig {
         self.adaptive_damping
             || self.max_step_norm.is_some()
             || self.kl_clip.is_some()
+            || self.kfac_conv.is_some()
             || self.fisher != d.fisher
             || self.curvature_batch.is_some()
             || self.kfac_decay != d.kfac_decay
@@ -295,6 +342,7 @@ impl FitConfig {
             .with_adaptive_damping(self.adaptive_damping)
             .with_max_step_norm(self.max_step_norm)
             .with_kl_clip(self.kl_clip)
+            .with_kfac_conv(self.kfac_conv.unwrap_or_default())
             .with_seed(self.seed)
     }
 }

@@ -34,7 +34,7 @@ use crate::{Result, TrainError};
 use burn::module::Module;
 use burn::tensor::Device;
 use ngd_data::Holdout;
-use ngd_model::MlpConfig;
+use ngd_model::{Arch, Classifier, ClassifierConfig, CnnConfig, MlpConfig};
 use ngd_optim::PhaseTimes;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
@@ -82,7 +82,27 @@ pub trait Trainable: ngd_optim::FactoredModel + Module + Clone {}
 
 impl<M: ngd_optim::FactoredModel + Module + Clone> Trainable for M {}
 
-/// The network of a run.
+/// The network of a run: the MLP's shape from `cfg`, or the CNN for the data's images.
+pub fn classifier_config(cfg: &FitConfig, data: &Holdout) -> ClassifierConfig {
+    match cfg.arch {
+        Arch::Mlp => ClassifierConfig::Mlp(network_config(cfg, data)),
+        Arch::Cnn => ClassifierConfig::Cnn(CnnConfig::new(data.image, data.classes)),
+    }
+}
+
+/// The network of a run with `seed`'s initial weights on `device`.
+pub fn build_classifier(
+    config: &ClassifierConfig,
+    seed: u64,
+    device: &Device,
+) -> Result<Classifier> {
+    Ok(match config {
+        ClassifierConfig::Mlp(c) => Classifier::Mlp(c.init(seed, device)?),
+        ClassifierConfig::Cnn(c) => Classifier::Cnn(c.init(seed, device)?),
+    })
+}
+
+/// The MLP of a run.
 pub fn network_config(cfg: &FitConfig, data: &Holdout) -> MlpConfig {
     MlpConfig::new(data.train.dim, cfg.width, cfg.depth, data.classes)
         .with_variances(cfg.sigma_w2, cfg.sigma_b2)
@@ -110,9 +130,9 @@ struct Run<M> {
     train_seconds: f64,
 }
 
-/// Trains the crate's MLP (shape from `cfg`, initialised from its seed) per `cfg` on `data`,
-/// calling `on_event` as it goes. A failing step ends the run with [`Status::Failed`] and the
-/// record so far (the last checkpoint stays as it was).
+/// Trains the crate's MLP or CNN (`cfg.arch`; shape from `cfg` and the data, initialised from
+/// its seed) per `cfg` on `data`, calling `on_event` as it goes. A failing step ends the run
+/// with [`Status::Failed`] and the record so far (the last checkpoint stays as it was).
 pub fn fit(
     cfg: &FitConfig,
     data: &Holdout,
@@ -121,8 +141,8 @@ pub fn fit(
     on_event: &mut dyn FnMut(FitEvent),
 ) -> Result<FitRecord> {
     check(cfg, data)?;
-    let network = network_config(cfg, data);
-    let model = network.init(cfg.seed, &device.clone().autodiff())?;
+    let network = classifier_config(cfg, data);
+    let model = build_classifier(&network, cfg.seed, &device.clone().autodiff())?;
     train(model, Some(network), cfg, data, device, options, on_event)
 }
 
@@ -145,7 +165,7 @@ pub fn fit_model<M: Trainable>(
 /// The loop behind [`fit`] and [`fit_model`].
 fn train<M: Trainable>(
     model: M,
-    network: Option<MlpConfig>,
+    network: Option<ClassifierConfig>,
     cfg: &FitConfig,
     data: &Holdout,
     device: &Device,
@@ -220,7 +240,14 @@ fn train<M: Trainable>(
                 epochs_done: run.epochs_done,
                 step: run.step,
                 train_seconds: run.train_seconds,
-                network: network.clone(),
+                network: match &network {
+                    Some(ClassifierConfig::Mlp(c)) => Some(c.clone()),
+                    _ => None,
+                },
+                cnn: match &network {
+                    Some(ClassifierConfig::Cnn(c)) => Some(*c),
+                    _ => None,
+                },
                 record: snapshot(&run),
             };
             checkpoint::save(path, &run.model, &run.stepper, &progress)?;
