@@ -1,5 +1,5 @@
-//! Mini-batch training on real MNIST (ngd_train::fit): every NGD method and burn's SGD, Adam
-//! and AdamW learn 10 classes from 2,000 images in one epoch; a checkpoint evaluates to the
+//! Mini-batch training on real MNIST (ngd_train::fit): every NGD method and burn's SGD, Adam,
+//! AdamW and Muon learn 10 classes from 2,000 images in one epoch; a checkpoint evaluates to the
 //! recorded accuracy; resuming gives the numbers of an uninterrupted run; bad input is refused.
 
 use ngd_data::{DataConfig, DatasetName, Holdout};
@@ -72,6 +72,7 @@ fn every_optimizer_learns_ten_classes_in_one_epoch() {
         (OptimizerKind::Sgd, 0.1, 0.0, 0.6),
         (OptimizerKind::Adam, 1e-3, 0.0, 0.6),
         (OptimizerKind::AdamW, 1e-3, 0.0, 0.6),
+        (OptimizerKind::Muon, 1e-3, 0.0, 0.6),
         (ngd(Method::Exact), 0.1, 0.1, 0.6),
         (ngd(Method::BlockDiagonal), 0.1, 0.1, 0.6),
         (ngd(Method::BlockTriDiagonal), 0.03, 1.0, 0.4),
@@ -285,7 +286,52 @@ fn sweep_tunes_runs_every_seed_and_summarizes() {
         ]
     }))
     .unwrap();
-    let record = fit::run_sweep(&sweep, &data, &ngd_suite::device(), &mut |_| {}).unwrap();
+    let mut finished = Vec::new();
+    let record = fit::run_sweep(&sweep, &data, &ngd_suite::device(), &[], &mut |e| {
+        if let fit::SweepEvent::Done(_, r) = e {
+            finished.push(r.clone());
+        }
+    })
+    .unwrap();
+    // Resumed with every run finished, nothing runs again and the record has the same tuning,
+    // choices and accuracies (a final run whose configuration equals a tuning run's, as here at
+    // seed 0 with one epoch each, is that run); with one seed's runs missing, exactly those run.
+    let mut started = 0;
+    let again = fit::run_sweep(&sweep, &data, &ngd_suite::device(), &finished, &mut |e| {
+        started += usize::from(matches!(e, fit::SweepEvent::Start(..)));
+    })
+    .unwrap();
+    assert_eq!(started, 0);
+    assert_eq!(
+        (&again.tuning, &again.chosen),
+        (&record.tuning, &record.chosen)
+    );
+    let accuracies = |r: &fit::SweepRecord| {
+        r.runs
+            .values()
+            .flatten()
+            .map(|run| {
+                run.evaluations
+                    .iter()
+                    .map(|e| e.test_accuracy)
+                    .collect::<Vec<_>>()
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(accuracies(&again), accuracies(&record));
+    let partial: Vec<_> = finished
+        .iter()
+        .filter(|r| r.config.seed == 0)
+        .cloned()
+        .collect();
+    let mut started = Vec::new();
+    fit::run_sweep(&sweep, &data, &ngd_suite::device(), &partial, &mut |e| {
+        if let fit::SweepEvent::Start(phase, label, _) = e {
+            started.push(format!("{phase} {label}"));
+        }
+    })
+    .unwrap();
+    assert_eq!(started, ["seed 1 adam", "seed 1 kfac"]);
     assert_eq!(record.tuning.len(), 3);
     let adam: Vec<_> = record.tuning.iter().filter(|t| t.label == "adam").collect();
     let best = if adam[0].val_accuracy > adam[1].val_accuracy {

@@ -163,7 +163,8 @@ pub struct TrainArgs {
     pub net: NetArgs,
     /// Method: gd, exact, block-diagonal, block-tri-diagonal, layer-wise (with --sigma), kfac,
     /// unit-wise, diagonal or quasi-diagonal; with --batch-size also burn's first-order sgd,
-    /// adam and adamw.
+    /// adam, adamw and muon (Muon on the hidden weights, AdamW on the first and last layers and
+    /// the biases).
     #[arg(long, default_value_t = OptimizerKind::Ngd(defaults::METHOD))]
     pub method: OptimizerKind,
     #[command(flatten)]

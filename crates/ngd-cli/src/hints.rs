@@ -77,8 +77,8 @@ fn optim_hint(e: &OptimError) -> Option<&'static str> {
             "resume with the --method, network and K-FAC options the checkpoint was saved with",
         ),
         OptimError::UnsupportedLayer { .. } => Some(
-            "use --method kfac or diagonal with --fisher sampled (per-layer blocks), or sgd, adam \
-             or adamw",
+            "use --method kfac or diagonal with --fisher sampled (per-layer blocks), or sgd, adam, \
+             adamw or muon",
         ),
         OptimError::Linalg(e) => linalg_hint(e),
         OptimError::Sigma(SigmaError::Singular { .. }) => {

@@ -39,7 +39,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Train a network: the paper's full-batch setting (one line per step), or with
-    /// --batch-size mini-batches over whole datasets (NGD methods, sgd, adam, adamw); JSON
+    /// --batch-size mini-batches over whole datasets (NGD methods, sgd, adam, adamw, muon); JSON
     /// record with --out.
     Train(commands::TrainArgs),
     /// Test loss and accuracy of a checkpoint written by `ngd train --batch-size … --save`.

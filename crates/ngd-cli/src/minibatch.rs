@@ -31,7 +31,9 @@ pub struct MiniBatchArgs {
     /// conv 3×3 (32→64), ReLU, conv 3×3 (64→64), ReLU, max-pool 2, linear (4096 for CIFAR-10,
     /// 3136 for MNIST) → 256, ReLU, linear 256 → classes; padding 1, biases, burn's default
     /// initialisation, images standardised per channel. NGD on the CNN is K-FAC or diagonal with
-    /// a sampled (the default there) or empirical Fisher.
+    /// a sampled (the default there) or empirical Fisher. K-FAC's defaults on the CNN, for each
+    /// flag not given: --kfac-conv reduce, --kfac-decay 0.95, --kfac-stats-interval 5,
+    /// --kfac-inverse-interval 10, --damping 0.01, --lr 0.3, --kl-clip 1e-3.
     #[arg(long, requires = "batch_size", default_value = "mlp")]
     pub arch: Arch,
     /// K-FAC on convolutions (--arch cnn): reduce (the default: patches averaged and signals
@@ -173,7 +175,8 @@ fn fit_config(
             }
             if optimizer.method().is_some() {
                 cfg.kfac_conv = Some(args.kfac_conv.unwrap_or_default());
-            } else if args.kfac_conv.is_some() {
+            }
+            if optimizer.method().is_none() && args.kfac_conv.is_some() {
                 bail!("--kfac-conv is a K-FAC option; {optimizer} does not use it");
             }
         }
@@ -192,13 +195,18 @@ fn fit_config(
     cfg.fisher = args
         .fisher
         .unwrap_or(match (args.arch, optimizer.method()) {
-            (Arch::Cnn, Some(_)) => Fisher::Sampled,
+            (Arch::Cnn, Some(ngd_optim::Method::Kfac | ngd_optim::Method::Diagonal)) => {
+                Fisher::Sampled
+            }
             _ => Fisher::Exact,
         });
     cfg.curvature_batch = args.curvature_batch;
     cfg.kfac_decay = args.kfac_decay;
     cfg.kfac_inverse_interval = args.kfac_inverse_interval;
     cfg.kfac_stats_interval = args.kfac_stats_interval;
+    if args.arch == Arch::Cnn && optimizer == OptimizerKind::Ngd(ngd_optim::Method::Kfac) {
+        cnn_kfac_defaults(&mut cfg, args, opt);
+    }
     cfg.batch_size = batch_size;
     cfg.epochs = args.epochs;
     cfg.evals_per_epoch = args.evals_per_epoch;
@@ -206,6 +214,30 @@ fn fit_config(
     cfg.backend = net.backend.to_string();
     cfg.validate()?;
     Ok(cfg)
+}
+
+/// K-FAC's defaults on the CNN ([`ngd_train::defaults::cnn_kfac`]) for every option not given.
+fn cnn_kfac_defaults(cfg: &mut FitConfig, args: &MiniBatchArgs, opt: &crate::commands::OptArgs) {
+    use ngd_train::defaults::cnn_kfac;
+    let given = |flag: &str| args.explicit.iter().any(|e| e == flag);
+    if !given("kfac_decay") {
+        cfg.kfac_decay = cnn_kfac::DECAY;
+    }
+    if !given("kfac_stats_interval") {
+        cfg.kfac_stats_interval = cnn_kfac::STATS_INTERVAL;
+    }
+    if !given("kfac_inverse_interval") {
+        cfg.kfac_inverse_interval = cnn_kfac::INVERSE_INTERVAL;
+    }
+    if !given("kl_clip") {
+        cfg.kl_clip = Some(cnn_kfac::KL_CLIP);
+    }
+    if opt.damping.is_none() {
+        cfg.damping = cnn_kfac::DAMPING;
+    }
+    if opt.lr.is_none() {
+        cfg.lr = cnn_kfac::LR;
+    }
 }
 
 /// Loads the splits of a mini-batch run.

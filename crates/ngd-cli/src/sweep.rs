@@ -50,37 +50,60 @@ pub fn sweep(args: SweepArgs) -> Result<()> {
         let data = load_data(&data_cfg)?;
         let device = args.backend.device()?;
         let runs_dir = out_dir.join("runs");
+        let finished = finished_runs(&runs_dir)?;
+        if !finished.is_empty() {
+            eprintln!(
+                "resuming: {} finished runs in {} are kept where their configuration matches",
+                finished.len(),
+                runs_dir.display()
+            );
+        }
         let mut progress = Progress::new();
         let mut failure = None;
         let mut current = String::new();
         let mut tune_index = 0;
-        let record = fit::run_sweep(&sweep, &data, &device, &mut |event| match event {
-            fit::SweepEvent::Start(phase, label, cfg) => {
-                progress = Progress::new();
-                current = label.to_string();
-                let damping = match cfg.optimizer.method() {
-                    Some(_) => format!(" damping {}", cfg.damping),
-                    None => String::new(),
-                };
-                eprintln!(
-                    "[{phase}] {label}: lr {}{damping} epochs {} seed {}",
-                    cfg.lr, cfg.epochs, cfg.seed
-                );
-            }
-            fit::SweepEvent::Fit(e) => progress.event(e),
-            fit::SweepEvent::Done(phase, rec) => {
-                progress.finish();
-                let name = if phase == "tune" {
-                    tune_index += 1;
-                    format!("{current}_tune{tune_index}.json")
-                } else {
-                    format!("{current}_{}.json", phase.replace(' ', ""))
-                };
-                if let Err(e) = write_json(&runs_dir.join(name), rec) {
-                    failure = Some(e);
+        let record = fit::run_sweep(
+            &sweep,
+            &data,
+            &device,
+            &finished,
+            &mut |event| match event {
+                fit::SweepEvent::Start(phase, label, cfg) => {
+                    progress = Progress::new();
+                    current = label.to_string();
+                    let damping = match cfg.optimizer.method() {
+                        Some(_) => format!(" damping {}", cfg.damping),
+                        None => String::new(),
+                    };
+                    eprintln!(
+                        "[{phase}] {label}: lr {}{damping} epochs {} seed {}",
+                        cfg.lr, cfg.epochs, cfg.seed
+                    );
                 }
-            }
-        })?;
+                fit::SweepEvent::Fit(e) => progress.event(e),
+                fit::SweepEvent::Kept(phase, rec) => {
+                    if phase == "tune" {
+                        tune_index += 1;
+                    }
+                    eprintln!(
+                        "[{phase}] {}: lr {} seed {}: kept from an earlier run",
+                        rec.config.optimizer, rec.config.lr, rec.config.seed
+                    );
+                }
+                fit::SweepEvent::Done(phase, rec) => {
+                    progress.finish();
+                    let name = if phase == "tune" {
+                        tune_index += 1;
+                        format!("{current}_tune{tune_index}.json")
+                    } else {
+                        format!("{current}_{}.json", phase.replace(' ', ""))
+                    };
+                    if let Err(e) = write_json(&runs_dir.join(name), rec) {
+                        failure = Some(e);
+                    }
+                }
+            },
+        )?;
         if let Some(e) = failure {
             return Err(e);
         }
@@ -100,4 +123,28 @@ pub fn sweep(args: SweepArgs) -> Result<()> {
         eprintln!("wrote {}", path.display());
     }
     Ok(())
+}
+
+/// The records of an earlier sweep in `runs_dir` (none when it does not exist); a file that is
+/// not a run record is an error naming it.
+fn finished_runs(runs_dir: &std::path::Path) -> Result<Vec<fit::FitRecord>> {
+    let Ok(entries) = std::fs::read_dir(runs_dir) else {
+        return Ok(Vec::new());
+    };
+    let mut records = Vec::new();
+    for entry in entries {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "json") {
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            let record = serde_json::from_str(&text).with_context(|| {
+                format!(
+                    "{} is not a run record (move it away to rerun)",
+                    path.display()
+                )
+            })?;
+            records.push(record);
+        }
+    }
+    Ok(records)
 }

@@ -386,6 +386,62 @@ fn minibatch_bad_values_are_refused_before_any_work() {
     }
 }
 
+/// `--arch cnn` refuses, before any data loads, the MLP's shape options (even at their default
+/// values), the methods without convolution blocks, the exact Fisher, and --kfac-conv with the
+/// MLP or a first-order optimizer.
+#[test]
+fn cnn_options_it_cannot_use_are_refused_before_any_work() {
+    let cases: [(&[&str], &str); 8] = [
+        (&["--depth", "3"], "--depth shapes the MLP"),
+        (&["--width", "64"], "--width shapes the MLP"),
+        (&["--activation", "tanh"], "--activation shapes the MLP"),
+        (
+            &["--parameterization", "ntk"],
+            "--parameterization shapes the MLP",
+        ),
+        (&["--method", "exact"], "Linear layers only"),
+        (
+            &["--method", "kfac", "--fisher", "exact"],
+            "Linear layers only",
+        ),
+        (
+            &["--method", "adam", "--kfac-conv", "expand"],
+            "does not use it",
+        ),
+        (
+            &["--arch", "mlp", "--kfac-conv", "reduce"],
+            "needs --arch cnn",
+        ),
+    ];
+    for (bad, message) in cases {
+        let mut args = vec![
+            "train",
+            "--dataset",
+            "cifar10",
+            "--classes",
+            "all",
+            "--n-train",
+            "500",
+            "--validation",
+            "100",
+            "--arch",
+            "cnn",
+            "--method",
+            "kfac",
+            "--batch-size",
+            "50",
+        ];
+        args.extend_from_slice(bad);
+        let (ok, stdout, err) = ngd(&args);
+        assert!(!ok && err.contains(message), "{bad:?}: {err}");
+        assert!(!err.contains("panicked"), "{bad:?}: {err}");
+        assert!(
+            !err.contains("train: ") && !stdout.contains("test_acc"),
+            "{bad:?}: work started:\n{err}"
+        );
+    }
+}
+
 /// Mini-batch bad input: an unwritable --save is refused before training, a first-order
 /// optimizer without --batch-size and a mini-batch option without it are clear errors.
 #[test]

@@ -193,3 +193,134 @@ fn parity_covers_every_built_backend() {
         cfg!(feature = "tch")
     );
 }
+
+/// The CNN (`--arch cnn`) on 8 CIFAR-10 images, per backend: its outputs, and after one K-FAC
+/// step (empirical Fisher, so that no label is drawn) with reduce and with expand factors,
+/// every layer's A and S and the outputs. The initial weights are drawn on the host.
+struct CnnSnapshot {
+    backend: Backend,
+    outputs: Vec<f64>,
+    /// Per variant: the blocks' A and S (flattened, layer by layer) and the outputs after.
+    stepped: Vec<(ngd_optim::ConvFactors, Vec<Vec<f64>>, Vec<f64>)>,
+}
+
+fn cnn_snapshot(backend: Backend, data: &ngd_data::Holdout) -> CnnSnapshot {
+    use ngd_model::CnnConfig;
+    use ngd_optim::FactoredModel;
+    use ngd_optim::{Fisher, NgdConfig, Precision};
+    let device = backend.device().unwrap().autodiff();
+    let split = &data.train;
+    // CIFAR-10 has saturated regions whose equal pixels give exactly equal convolution
+    // outputs: max-pooling's tie-breaking (which location gets the gradient) is the backend's
+    // own choice. A deterministic perturbation of 1e-3 breaks the ties.
+    let pixels: Vec<f32> = split
+        .x
+        .iter()
+        .enumerate()
+        .map(|(k, v)| v + 1e-3 * (k as f32 * 0.731).sin())
+        .collect();
+    let x = ngd_model::Tensor::<2>::from_data(
+        ngd_model::TensorData::new(pixels, [split.n, split.dim]),
+        &device,
+    );
+    let y: Vec<f64> = (0..split.n * 10)
+        .map(|k| f64::from(u8::from(split.labels[k / 10] == k % 10)))
+        .collect();
+    let y = tensor_from_rows(&y, split.n, 10, &device);
+    let cnn = CnnConfig::new(data.image, 10);
+    let outputs = ngd_model::tensor_to_rows(cnn.init(3, &device).unwrap().forward(x.clone()));
+    let stepped = [
+        ngd_optim::ConvFactors::Reduce,
+        ngd_optim::ConvFactors::Expand,
+    ]
+    .into_iter()
+    .map(|conv| {
+        let mut model = cnn.init(3, &device).unwrap();
+        let mut opt = NgdConfig::new(Method::Kfac)
+            .with_damping(0.1)
+            .with_lr(Some(0.05))
+            .with_fisher(Fisher::Empirical)
+            .with_kfac_conv(conv)
+            .with_block_precision(Precision::F32)
+            .init()
+            .unwrap();
+        opt.step(&mut model, x.clone(), y.clone()).unwrap();
+        let factors = opt
+            .blocks()
+            .iter()
+            .flat_map(|b| {
+                b.state()
+                    .into_iter()
+                    .filter(|(name, _)| *name == "a" || *name == "s")
+                    .map(|(_, t)| ngd_model::tensor_to_rows(t))
+            })
+            .collect();
+        let after = ngd_model::tensor_to_rows(model.forward_plain(x.clone()));
+        (conv, factors, after)
+    })
+    .collect();
+    CnnSnapshot {
+        backend,
+        outputs,
+        stepped,
+    }
+}
+
+/// The CNN's tolerance, relative: measured flex vs ndarray ≤ 2.9e-7 (outputs), ≤ 6.5e-7 (A),
+/// ≤ 8.0e-7 (S) and ≤ 3.0e-7 (outputs after one K-FAC step), once max-pooling has no exact
+/// ties (see [`cnn_snapshot`]; with CIFAR-10's ties S differs by up to 5e-3, a legitimate
+/// choice of subgradient).
+const CNN_TOL: f64 = 8e-6;
+
+/// flex, ndarray (and tch-cpu with `--features tch`) agree on the CNN's forward pass, its
+/// convolution factors (every layer's A and S, reduce and expand) and one K-FAC step.
+#[test]
+fn backends_agree_on_the_cnn_forward_factors_and_kfac_step() {
+    let data = ngd_data::load_holdout_with(
+        &DataConfig {
+            dataset: DatasetName::Cifar10,
+            classes: (0..10).collect(),
+            n_train: 16,
+            n_test: 8,
+        },
+        8,
+        ngd_data::Standardisation::Channels,
+    )
+    .expect("CIFAR-10 installed (bash datasets/install.sh cifar10 ../shared/datasets/cifar10)");
+    let snaps: Vec<CnnSnapshot> = backends()
+        .into_iter()
+        .map(|b| cnn_snapshot(b, &data))
+        .collect();
+    let reference = &snaps[0];
+    for s in &snaps[1..] {
+        let who = format!("{} vs {}", s.backend, reference.backend);
+        let d = rel_vec(&s.outputs, &reference.outputs);
+        eprintln!("{who} CNN outputs: {d:.1e}");
+        assert!(d < FACTOR_TOL, "{who}: CNN outputs differ by {d:e}");
+        for ((conv, factors, after), (_, ref_factors, ref_after)) in
+            s.stepped.iter().zip(&reference.stepped)
+        {
+            // Even entries are the A's, odd ones the S's (layer by layer).
+            let worst = |parity: usize| {
+                factors
+                    .iter()
+                    .zip(ref_factors)
+                    .skip(parity)
+                    .step_by(2)
+                    .map(|(a, b)| rel_vec(a, b))
+                    .fold(0.0, f64::max)
+            };
+            let (a, s_err) = (worst(0), worst(1));
+            let d = rel_vec(after, ref_after);
+            eprintln!(
+                "{who} K-FAC-{conv}: A {a:.1e}, S {s_err:.1e}, outputs after the step {d:.1e}"
+            );
+            assert!(a < CNN_TOL, "{who} {conv}: A differs by {a:e}");
+            assert!(s_err < CNN_TOL, "{who} {conv}: S differs by {s_err:e}");
+            assert!(
+                d < CNN_TOL,
+                "{who} {conv}: outputs after the step differ by {d:e}"
+            );
+        }
+    }
+}

@@ -36,6 +36,26 @@ pub const STEPS: usize = 3;
 /// Backend.
 pub const BACKEND: &str = "flex";
 
+/// K-FAC's defaults for the CNN (`ngd train --arch cnn --method kfac` without these flags),
+/// from a grid on 5,120 CIFAR-10 images at batch 128 (README, "CNN on CIFAR-10"): the sampled
+/// Fisher, K-FAC-reduce factors, running averages with β = 0.95, statistics every 5 steps and
+/// inverses every 10, ρ = 0.01, η = 0.3 and KL clipping at 1e-3 (without it η = 0.1 already
+/// diverged by step 14).
+pub mod cnn_kfac {
+    /// Decay β of the running factor averages.
+    pub const DECAY: f64 = 0.95;
+    /// Statistics every this many steps.
+    pub const STATS_INTERVAL: usize = 5;
+    /// Inverses every this many steps.
+    pub const INVERSE_INTERVAL: usize = 10;
+    /// Damping ρ.
+    pub const DAMPING: f64 = 0.01;
+    /// Learning rate η.
+    pub const LR: f64 = 0.3;
+    /// KL clipping c.
+    pub const KL_CLIP: f64 = 1e-3;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

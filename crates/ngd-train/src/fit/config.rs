@@ -18,6 +18,9 @@ pub enum OptimizerKind {
     Adam,
     /// burn's AdamW (decoupled weight decay).
     AdamW,
+    /// burn's Muon on the hidden layers' weights, AdamW on the first and last layers and the
+    /// biases ([`super::muon_optimizer`]).
+    Muon,
 }
 
 impl OptimizerKind {
@@ -37,6 +40,7 @@ impl std::fmt::Display for OptimizerKind {
             Self::Sgd => f.write_str("sgd"),
             Self::Adam => f.write_str("adam"),
             Self::AdamW => f.write_str("adamw"),
+            Self::Muon => f.write_str("muon"),
         }
     }
 }
@@ -48,10 +52,10 @@ impl std::str::FromStr for OptimizerKind {
             "sgd" => Ok(Self::Sgd),
             "adam" => Ok(Self::Adam),
             "adamw" => Ok(Self::AdamW),
-            _ => s
-                .parse::<Method>()
-                .map(Self::Ngd)
-                .map_err(|e| format!("{e}; the first-order baselines are sgd, adam and adamw")),
+            "muon" => Ok(Self::Muon),
+            _ => s.parse::<Method>().map(Self::Ngd).map_err(|e| {
+                format!("{e}; the first-order baselines are sgd, adam, adamw and muon")
+            }),
         }
     }
 }
@@ -164,7 +168,7 @@ pub struct FitConfig {
     pub momentum: f64,
     /// Nesterov momentum (SGD).
     pub nesterov: bool,
-    /// Decoupled weight decay (AdamW).
+    /// Decoupled weight decay (AdamW, Muon).
     pub weight_decay: f64,
     /// Damping ρ (NGD).
     pub damping: f64,
@@ -351,10 +355,10 @@ fn one() -> usize {
     1
 }
 
-/// The default learning rate of each optimizer (Adam 1e-3, SGD 0.1, NGD 0.1).
+/// The default learning rate of each optimizer (Adam, AdamW and Muon 1e-3, SGD 0.1, NGD 0.1).
 pub fn default_lr(optimizer: OptimizerKind) -> f64 {
     match optimizer {
-        OptimizerKind::Adam | OptimizerKind::AdamW => 1e-3,
+        OptimizerKind::Adam | OptimizerKind::AdamW | OptimizerKind::Muon => 1e-3,
         OptimizerKind::Sgd | OptimizerKind::Ngd(_) => 0.1,
     }
 }
@@ -393,14 +397,14 @@ mod tests {
 
     #[test]
     fn optimizer_names_round_trip() {
-        for name in ["sgd", "adam", "adamw", "kfac", "exact", "unit-wise"] {
+        for name in ["sgd", "adam", "adamw", "muon", "kfac", "exact", "unit-wise"] {
             let kind: OptimizerKind = name.parse().unwrap();
             assert_eq!(kind.to_string(), name);
             let json = serde_json::to_string(&kind).unwrap();
             assert_eq!(serde_json::from_str::<OptimizerKind>(&json).unwrap(), kind);
         }
         let err = "adagrad".parse::<OptimizerKind>().unwrap_err();
-        assert!(err.contains("sgd, adam and adamw"), "{err}");
+        assert!(err.contains("sgd, adam, adamw and muon"), "{err}");
     }
 
     #[test]

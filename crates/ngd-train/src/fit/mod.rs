@@ -14,6 +14,7 @@ mod checkpoint;
 mod checks;
 mod config;
 mod eval;
+mod muon;
 mod record;
 mod stepper;
 mod summary;
@@ -25,6 +26,7 @@ pub use checkpoint::{
 pub use checks::{check, check_memory};
 pub use config::{FitConfig, OptimizerKind, Schedule, curvature_bytes, default_lr};
 pub use eval::{batch, evaluate, loss_tensor};
+pub use muon::{MatrixMuon, muon_optimizer};
 pub use record::{DataSummary, Evaluation, FitRecord, Status};
 pub use stepper::{StepOutcome, Stepper};
 pub use summary::{Spread, Summary, SummaryRow, markdown, summarize};
@@ -176,7 +178,7 @@ fn train<M: Trainable>(
     let mut run = match &options.resume {
         Some(path) => resume(cfg, path, model, &device)?,
         None => Run {
-            stepper: Stepper::new(cfg)?,
+            stepper: Stepper::new(cfg, &model)?,
             record: new_record(cfg, data, model.num_params()),
             model,
             epochs_done: 0,
@@ -376,7 +378,8 @@ fn resume<M: Trainable>(
         )));
     }
     // The optimizer's record holds its own state, the adapted damping included.
-    let stepper = checkpoint::restore_optimizer(Stepper::new(cfg)?, loaded.optimizer, device)?;
+    let fresh = Stepper::new(cfg, &loaded.model)?;
+    let stepper = checkpoint::restore_optimizer(fresh, loaded.optimizer, device)?;
     let mut record = loaded.progress.record;
     record.config = cfg.clone();
     Ok(Run {

@@ -1,6 +1,6 @@
 //! One optimizer step on any trainable model ([`super::Trainable`]): NGD ([`ngd_optim::Ngd`]) or
-//! one of burn's first-order optimizers (SGD, Adam, AdamW from `burn::optim`) on the same model
-//! and batch.
+//! one of burn's first-order optimizers (SGD, Adam, AdamW and Muon from `burn::optim`) on the
+//! same model and batch.
 
 use super::config::{FitConfig, OptimizerKind};
 use super::eval::loss_tensor;
@@ -32,8 +32,8 @@ pub enum Stepper {
 }
 
 impl Stepper {
-    /// The optimizer `cfg` asks for, with fresh state.
-    pub fn new(cfg: &FitConfig) -> Result<Self> {
+    /// The optimizer `cfg` asks for, with fresh state, for `model` (Muon's parameter groups).
+    pub fn new<M: Module>(cfg: &FitConfig, model: &M) -> Result<Self> {
         Ok(match cfg.optimizer {
             OptimizerKind::Ngd(method) => Self::Ngd(Box::new(cfg.ngd_config(method).init()?)),
             OptimizerKind::Sgd => {
@@ -54,6 +54,7 @@ impl Stepper {
                     .with_weight_decay(cfg.weight_decay as f32)
                     .init(),
             ),
+            OptimizerKind::Muon => Self::Burn(super::muon::muon_optimizer(model, cfg.weight_decay)),
         })
     }
 

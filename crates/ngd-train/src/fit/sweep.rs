@@ -1,7 +1,9 @@
 //! A comparison of optimizers as an experiment ([`SweepConfig`]): each optimizer's small grid
 //! (learning rate; damping for NGD) tuned on the validation split with one seed, then every
 //! seed at the chosen setting, run round-robin (seed by seed, optimizer by optimizer) so that
-//! a slow patch of a shared machine touches every optimizer alike.
+//! a slow patch of a shared machine touches every optimizer alike. A sweep resumes: runs whose
+//! configuration matches a finished record passed in are kept, not run again, so that a long
+//! comparison can be run in pieces.
 
 use super::{FitConfig, FitEvent, FitOptions, FitRecord, OptimizerKind, Status, fit};
 use crate::{Result, TrainError};
@@ -70,6 +72,8 @@ pub enum SweepEvent<'a> {
     Fit(FitEvent<'a>),
     /// A run ended.
     Done(&'a str, &'a FitRecord),
+    /// A finished run of the same configuration was kept instead of running it again.
+    Kept(&'a str, &'a FitRecord),
 }
 
 impl SweepConfig {
@@ -136,11 +140,13 @@ pub struct SweepRecord {
     pub runs: BTreeMap<String, Vec<FitRecord>>,
 }
 
-/// Tunes every contender on `data`, then runs every seed at the chosen points.
+/// Tunes every contender on `data`, then runs every seed at the chosen points; a run whose
+/// configuration equals that of a record in `finished` (an earlier, interrupted sweep) is kept.
 pub fn run_sweep(
     sweep: &SweepConfig,
     data: &Holdout,
     device: &Device,
+    finished: &[FitRecord],
     on_event: &mut dyn FnMut(SweepEvent),
 ) -> Result<SweepRecord> {
     let first_seed = *sweep
@@ -161,7 +167,15 @@ pub fn run_sweep(
             let mut cfg = sweep.run_config(contender, &point)?;
             cfg.epochs = sweep.tune_epochs;
             cfg.seed = first_seed;
-            let record = run_one("tune", &contender.label, &cfg, data, device, on_event)?;
+            let record = run_one(
+                "tune",
+                &contender.label,
+                &cfg,
+                data,
+                device,
+                finished,
+                on_event,
+            )?;
             let val = match record.status {
                 Status::Complete => record.evaluations.last().and_then(|e| e.val_accuracy),
                 Status::Failed { .. } => None,
@@ -185,7 +199,15 @@ pub fn run_sweep(
             let mut cfg = sweep.run_config(contender, &chosen[&contender.label])?;
             cfg.seed = seed;
             let phase = format!("seed {seed}");
-            let record = run_one(&phase, &contender.label, &cfg, data, device, on_event)?;
+            let record = run_one(
+                &phase,
+                &contender.label,
+                &cfg,
+                data,
+                device,
+                finished,
+                on_event,
+            )?;
             runs.entry(contender.label.clone())
                 .or_default()
                 .push(record);
@@ -199,15 +221,21 @@ pub fn run_sweep(
     })
 }
 
-/// One run, with the process's peak-memory mark reset first.
+/// One run, with the process's peak-memory mark reset first (or the finished record of the same
+/// configuration).
 fn run_one(
     phase: &str,
     label: &str,
     cfg: &FitConfig,
     data: &Holdout,
     device: &Device,
+    finished: &[FitRecord],
     on_event: &mut dyn FnMut(SweepEvent),
 ) -> Result<FitRecord> {
+    if let Some(record) = finished.iter().find(|r| r.config == *cfg) {
+        on_event(SweepEvent::Kept(phase, record));
+        return Ok(record.clone());
+    }
     on_event(SweepEvent::Start(phase, label, cfg));
     crate::reset_peak_memory();
     let record = fit(cfg, data, device, &FitOptions::default(), &mut |e| {
