@@ -5,6 +5,7 @@
 
 mod bench;
 mod commands;
+mod eval;
 mod figure;
 mod isotropy;
 mod minibatch;
@@ -43,7 +44,7 @@ enum Command {
     /// record with --out.
     Train(commands::TrainArgs),
     /// Test loss and accuracy of a checkpoint written by `ngd train --batch-size … --save`.
-    Eval(minibatch::EvalArgs),
+    Eval(eval::EvalArgs),
     /// Compare optimizers on a whole dataset: tune each on the validation split, run every
     /// seed, write time-to-accuracy tables and charts (e.g. experiments/full-mnist/config.json).
     Sweep(sweep::SweepArgs),
@@ -60,12 +61,18 @@ enum Command {
 fn main() {
     let matches = Cli::command().get_matches();
     let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
-    if let (Command::Train(args), Some(("train", sub))) = (&mut cli.command, matches.subcommand()) {
-        args.minibatch.explicit = sub
+    // The options given on the command line, so that those a network does not use are refused.
+    if let Some((_, sub)) = matches.subcommand() {
+        let explicit: Vec<String> = sub
             .ids()
             .filter(|id| sub.value_source(id.as_str()) == Some(ValueSource::CommandLine))
             .map(|id| id.as_str().to_string())
             .collect();
+        match &mut cli.command {
+            Command::Train(args) => args.minibatch.explicit = explicit,
+            Command::Bench(args) => args.minibatch.explicit = explicit,
+            _ => {}
+        }
     }
     if let Err(err) = run(cli) {
         eprintln!("error: {err:#}");
@@ -79,7 +86,7 @@ fn main() {
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Train(args) => commands::train(args),
-        Command::Eval(args) => minibatch::eval(args),
+        Command::Eval(args) => eval::eval(args),
         Command::Sweep(args) => sweep::sweep(args),
         Command::Bench(args) => bench::bench(args),
         Command::Figure(args) => figure::run(args),

@@ -123,6 +123,24 @@ pub struct MiniBatchArgs {
     pub explicit: Vec<String>,
 }
 
+impl MiniBatchArgs {
+    /// These options with the NGD-only ones at their defaults (for a first-order optimizer timed
+    /// beside NGD by `ngd bench`).
+    pub fn without_ngd_options(&self) -> Self {
+        let mut args = self.clone();
+        args.adaptive_damping = false;
+        args.max_step_norm = None;
+        args.kl_clip = None;
+        args.fisher = None;
+        args.kfac_conv = None;
+        args.curvature_batch = None;
+        args.kfac_decay = 0.0;
+        args.kfac_stats_interval = 1;
+        args.kfac_inverse_interval = 1;
+        args
+    }
+}
+
 /// The MLP's shape options, refused with `--arch cnn`.
 const MLP_OPTIONS: [&str; 6] = [
     "depth",
@@ -134,7 +152,7 @@ const MLP_OPTIONS: [&str; 6] = [
 ];
 
 /// The run's configuration from the command line.
-fn fit_config(
+pub(crate) fn fit_config(
     net: &NetArgs,
     args: &MiniBatchArgs,
     optimizer: OptimizerKind,
@@ -363,64 +381,4 @@ fn evaluation_header() -> String {
         "{:>6} {:>7} {:>9} {:>11} {:>9} {:>11} {:>9}",
         "epoch", "step", "seconds", "train_loss", "val_acc", "test_loss", "test_acc"
     )
-}
-
-/// Arguments of `ngd eval`.
-#[derive(Args, Debug)]
-pub struct EvalArgs {
-    /// A checkpoint written by `ngd train --batch-size … --save`.
-    #[arg(long)]
-    pub model: PathBuf,
-    /// Dataset (default: the checkpoint's).
-    #[arg(long)]
-    pub dataset: Option<ngd_data::DatasetName>,
-    /// Test images: a number or all (default: the checkpoint's).
-    #[arg(long, value_parser = crate::commands::parse_count)]
-    pub n_test: Option<usize>,
-    /// Compute backend.
-    #[arg(long, default_value = ngd_train::defaults::BACKEND)]
-    pub backend: crate::backend::Backend,
-    /// Write {test_accuracy, test_loss} as JSON to this file.
-    #[arg(long)]
-    pub out: Option<PathBuf>,
-}
-
-/// `ngd eval`: test loss and accuracy of a checkpoint, with the training split's standardisation.
-pub fn eval(args: EvalArgs) -> Result<()> {
-    if let Some(out) = &args.out {
-        check_writable(out)?;
-    }
-    let device = args.backend.device()?.autodiff();
-    let loaded = fit::load_checkpoint(&args.model, &device)?;
-    let mut cfg = loaded.progress.record.config.clone();
-    if let Some(d) = args.dataset {
-        cfg.dataset = d;
-    }
-    if let Some(n) = args.n_test {
-        cfg.n_test = (n != ALL).then_some(n);
-    }
-    let data = load_data(&cfg)?;
-    let (test_loss, test_accuracy) = fit::evaluate(
-        &loaded.model,
-        &data.test,
-        data.classes,
-        cfg.loss,
-        1000,
-        &device,
-    );
-    println!(
-        "test_accuracy={test_accuracy:.4} test_loss={test_loss:.4} ({} test images, {} epochs, \
-         step {})",
-        data.test.n, loaded.progress.epochs_done, loaded.progress.step
-    );
-    if let Some(out) = &args.out {
-        let doc = serde_json::json!({
-            "model": args.model.display().to_string(),
-            "test_images": data.test.n,
-            "test_accuracy": test_accuracy,
-            "test_loss": test_loss,
-        });
-        write_json(out, &doc)?;
-    }
-    Ok(())
 }

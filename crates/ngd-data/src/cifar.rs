@@ -211,10 +211,21 @@ fn push_pixels(pixels: &mut Vec<u8>, item: ImageDatasetItem) -> Result<(), Strin
             pixels.extend_from_slice(&v);
             Ok(())
         }
-        _ => Err(format!(
-            "{} is not a 32×32 8-bit RGB image ({}×{})",
-            item.image_path, item.image_width, item.image_height
-        )),
+        _ => {
+            let pixels = (item.image_width * item.image_height).max(1);
+            let bits = match item.image {
+                PixelData::U8(_) => 8,
+                PixelData::U16(_) => 16,
+                PixelData::F32(_) => 32,
+            };
+            Err(format!(
+                "{} is not a 32×32 8-bit RGB image ({}×{}, {} channel(s) of {bits} bits)",
+                item.image_path,
+                item.image_width,
+                item.image_height,
+                item.image.len() / pixels
+            ))
+        }
     }
 }
 

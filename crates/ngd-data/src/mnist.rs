@@ -1,9 +1,13 @@
 //! MNIST through burn-dataset's `MnistDataset`.
 
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
+
 use burn_dataset::Dataset as _;
 use burn_dataset::vision::{MnistDataset, MnistItem};
 
-use crate::cache::{cache_dir, missing_error, missing_files, offline, quietly};
+use crate::cache::{MNIST_FILES, cache_dir, missing_error, missing_files, offline, quietly};
 use crate::classes::describe;
 use crate::preprocess::{RawSplit, build_split};
 use crate::{DataConfig, DataError, Dataset, DatasetName, Split, outputs_for};
@@ -68,6 +72,7 @@ fn open(split: &str) -> Result<MnistDataset, DataError> {
         );
         return Err(missing_error(DatasetName::Mnist, &root, &why));
     }
+    check_idx_files(&root, split)?;
     let opened = quietly(|| match split {
         "train" => MnistDataset::train(),
         _ => MnistDataset::test(),
@@ -84,6 +89,97 @@ fn open(split: &str) -> Result<MnistDataset, DataError> {
             missing_error(DatasetName::Mnist, &root, &why)
         }
     })
+}
+
+/// Checks the headers of one split's two installed IDX files before burn-dataset reads them
+/// (it checks neither the magic numbers, the image size nor that the counts agree, and pairs
+/// images with labels up to the shorter file): images `0x00000803` n × 28 × 28, labels
+/// `0x00000801` n, each file holding its n items. Files not installed are left to burn-dataset.
+fn check_idx_files(root: &Path, split: &str) -> Result<(), DataError> {
+    let [images, labels] = match split {
+        "train" => [MNIST_FILES[0].1, MNIST_FILES[1].1],
+        _ => [MNIST_FILES[2].1, MNIST_FILES[3].1],
+    }
+    .map(|name| root.join("mnist").join(split).join(name));
+    if !images.is_file() || !labels.is_file() {
+        return Ok(());
+    }
+    let n_images = idx_count(&images, 0x0803, &[SIDE as u32, SIDE as u32], "images")?;
+    let n_labels = idx_count(&labels, 0x0801, &[], "labels")?;
+    if n_images != n_labels {
+        return Err(corrupt(
+            &labels,
+            format!(
+                "it declares {n_labels} labels for the {n_images} images of {}",
+                images.display()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The item count of the IDX file at `path` after checking its magic number, its dimensions
+/// after the first (`rest`) and that it holds every item it declares; `what` names the items.
+fn idx_count(path: &Path, magic: u32, rest: &[u32], what: &str) -> Result<u32, DataError> {
+    let io = |source| DataError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = File::open(path).map_err(io)?;
+    let header_len = 4 * (2 + rest.len());
+    let mut header = Vec::with_capacity(header_len);
+    file.by_ref()
+        .take(header_len as u64)
+        .read_to_end(&mut header)
+        .map_err(io)?;
+    let got = header.len();
+    if got < header_len {
+        return Err(corrupt(
+            path,
+            format!("{got} bytes, shorter than the {header_len}-byte header of an IDX {what} file"),
+        ));
+    }
+    let words: Vec<u32> = header
+        .chunks(4)
+        .map(|w| u32::from_be_bytes([w[0], w[1], w[2], w[3]]))
+        .collect();
+    if words[0] != magic {
+        return Err(corrupt(
+            path,
+            format!(
+                "magic number {:#010x} where an IDX {what} file has {magic:#010x}",
+                words[0]
+            ),
+        ));
+    }
+    if words[2..] != *rest {
+        return Err(corrupt(
+            path,
+            format!("{what} of shape {:?}, expected {rest:?}", &words[2..]),
+        ));
+    }
+    let count = words[1];
+    let item: u64 = rest.iter().map(|&d| d as u64).product();
+    let need = count as u64 * item;
+    let have = file.metadata().map_err(io)?.len() - header_len as u64;
+    if have < need {
+        return Err(corrupt(
+            path,
+            format!(
+                "it declares {count} {what} ({need} bytes), but only {have} bytes follow the header"
+            ),
+        ));
+    }
+    Ok(count)
+}
+
+/// A [`DataError::Corrupt`] for the MNIST file at `path`.
+fn corrupt(path: &Path, reason: String) -> DataError {
+    DataError::Corrupt {
+        dataset: DatasetName::Mnist,
+        path: path.to_path_buf(),
+        reason,
+    }
 }
 
 /// The first `n` samples of `classes` ([`crate::ALL`]: all of them), in source order: raw

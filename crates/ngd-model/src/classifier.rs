@@ -58,6 +58,7 @@ pub enum ClassifierConfig {
 
 /// The MLP or the CNN behind one type.
 #[derive(Module, Debug)]
+#[allow(clippy::large_enum_variant)] // built once per run, never moved in a loop
 pub enum Classifier {
     /// The MLP of eq. (1).
     Mlp(Mlp),

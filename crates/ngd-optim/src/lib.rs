@@ -190,7 +190,7 @@ pub enum OptimError {
         /// The layer (1-based).
         layer: usize,
         /// Its kind.
-        kind: LayerKind,
+        kind: Box<LayerKind>,
         /// What handles such a layer instead.
         note: &'static str,
     },

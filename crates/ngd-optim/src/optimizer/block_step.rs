@@ -234,7 +234,7 @@ pub(crate) fn require_blocks(method: &'static str, kinds: &[LayerKind]) -> Resul
         Some(l) => Err(OptimError::UnsupportedLayer {
             method,
             layer: l + 1,
-            kind: kinds[l],
+            kind: Box::new(kinds[l]),
             note: "the curvature blocks take convolutions with dilation 1 and one group",
         }),
         None => Ok(()),
@@ -247,7 +247,7 @@ pub(crate) fn require_linear(method: &'static str, kinds: &[LayerKind]) -> Resul
         Some(l) => Err(OptimError::UnsupportedLayer {
             method,
             layer: l + 1,
-            kind: kinds[l],
+            kind: Box::new(kinds[l]),
             note: "the dual forms take Linear layers only; K-FAC and the diagonal Fisher \
                    precondition convolutions through per-layer blocks (a sampled or empirical \
                    Fisher, and an explicit learning rate)",

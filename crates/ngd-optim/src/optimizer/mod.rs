@@ -340,6 +340,8 @@ impl Planned {
 #[cfg(test)]
 mod block_tests;
 #[cfg(test)]
+mod conv_linear_tests;
+#[cfg(test)]
 mod conv_tests;
 #[cfg(test)]
 mod tests;

@@ -15,10 +15,13 @@ mod checks;
 mod config;
 mod eval;
 mod muon;
+mod network;
+mod optimizer;
 mod record;
 mod stepper;
 mod summary;
 mod sweep;
+mod timing;
 
 pub use checkpoint::{
     Loaded, Progress, load as load_checkpoint, load_model as load_model_checkpoint,
@@ -27,16 +30,18 @@ pub use checks::{check, check_memory};
 pub use config::{FitConfig, OptimizerKind, Schedule, curvature_bytes, default_lr};
 pub use eval::{batch, evaluate, loss_tensor};
 pub use muon::{MatrixMuon, muon_optimizer};
+pub use network::{build_classifier, classifier_config, network_config};
 pub use record::{DataSummary, Evaluation, FitRecord, Status};
 pub use stepper::{StepOutcome, Stepper};
 pub use summary::{Spread, Summary, SummaryRow, markdown, summarize};
 pub use sweep::{Contender, SweepConfig, SweepEvent, SweepRecord, TuneResult, run_sweep};
+pub use timing::{StepTiming, time_steps};
 
 use crate::{Result, TrainError};
 use burn::module::Module;
 use burn::tensor::Device;
 use ngd_data::Holdout;
-use ngd_model::{Arch, Classifier, ClassifierConfig, CnnConfig, MlpConfig};
+use ngd_model::ClassifierConfig;
 use ngd_optim::PhaseTimes;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
@@ -83,34 +88,6 @@ pub enum FitEvent<'a> {
 pub trait Trainable: ngd_optim::FactoredModel + Module + Clone {}
 
 impl<M: ngd_optim::FactoredModel + Module + Clone> Trainable for M {}
-
-/// The network of a run: the MLP's shape from `cfg`, or the CNN for the data's images.
-pub fn classifier_config(cfg: &FitConfig, data: &Holdout) -> ClassifierConfig {
-    match cfg.arch {
-        Arch::Mlp => ClassifierConfig::Mlp(network_config(cfg, data)),
-        Arch::Cnn => ClassifierConfig::Cnn(CnnConfig::new(data.image, data.classes)),
-    }
-}
-
-/// The network of a run with `seed`'s initial weights on `device`.
-pub fn build_classifier(
-    config: &ClassifierConfig,
-    seed: u64,
-    device: &Device,
-) -> Result<Classifier> {
-    Ok(match config {
-        ClassifierConfig::Mlp(c) => Classifier::Mlp(c.init(seed, device)?),
-        ClassifierConfig::Cnn(c) => Classifier::Cnn(c.init(seed, device)?),
-    })
-}
-
-/// The MLP of a run.
-pub fn network_config(cfg: &FitConfig, data: &Holdout) -> MlpConfig {
-    MlpConfig::new(data.train.dim, cfg.width, cfg.depth, data.classes)
-        .with_variances(cfg.sigma_w2, cfg.sigma_b2)
-        .with_activation(cfg.activation)
-        .with_parameterization(cfg.parameterization)
-}
 
 /// The order of the training images in `epoch`: a permutation drawn from (seed, epoch) alone,
 /// so that a resumed run visits the same batches.
@@ -217,7 +194,7 @@ fn train<M: Trainable>(
             run.train_seconds += start.elapsed().as_secs_f64();
             run.model = model;
             run.step += 1;
-            add_times(&mut run.record.phase_seconds, &outcome.seconds);
+            stepper::add_times(&mut run.record.phase_seconds, &outcome.seconds);
             losses = (losses.0 + outcome.loss, losses.1 + 1);
             on_event(FitEvent::Step {
                 epoch,
@@ -337,13 +314,6 @@ fn evaluation_of<M: Trainable>(
             Stepper::Burn(_) => None,
         },
     }
-}
-
-fn add_times(total: &mut PhaseTimes, t: &PhaseTimes) {
-    total.forward_backward += t.forward_backward;
-    total.curvature += t.curvature;
-    total.inversion += t.inversion;
-    total.update += t.update;
 }
 
 /// The run saved at `path` (its parameters put into `template`), checked against `cfg` (which

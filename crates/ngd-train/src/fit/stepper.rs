@@ -130,3 +130,11 @@ fn wait_for<M: Module>(model: &M) {
         let _ = t.into_data();
     }
 }
+
+/// Adds one step's phase times to a running total.
+pub(super) fn add_times(total: &mut PhaseTimes, t: &PhaseTimes) {
+    total.forward_backward += t.forward_backward;
+    total.curvature += t.curvature;
+    total.inversion += t.inversion;
+    total.update += t.update;
+}
