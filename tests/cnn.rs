@@ -35,18 +35,18 @@ fn config(optimizer: OptimizerKind) -> FitConfig {
     cfg
 }
 
-/// K-FAC at the CLI's defaults for the CNN ([`ngd_train::defaults::cnn_kfac`]).
+/// K-FAC at the CLI's defaults for the CNN ([`ngd_train::defaults::CNN_KFAC`]).
 fn kfac(conv: ConvFactors) -> FitConfig {
-    use ngd_train::defaults::cnn_kfac;
+    let d = ngd_train::defaults::CNN_KFAC;
     let mut cfg = config(OptimizerKind::Ngd(Method::Kfac));
-    cfg.fisher = Fisher::Sampled;
+    cfg.fisher = d.fisher;
     cfg.kfac_conv = Some(conv);
-    cfg.kfac_decay = cnn_kfac::DECAY;
-    cfg.kfac_stats_interval = cnn_kfac::STATS_INTERVAL;
-    cfg.kfac_inverse_interval = cnn_kfac::INVERSE_INTERVAL;
-    cfg.lr = cnn_kfac::LR;
-    cfg.damping = cnn_kfac::DAMPING;
-    cfg.kl_clip = Some(cnn_kfac::KL_CLIP);
+    cfg.kfac_decay = d.decay;
+    cfg.kfac_stats_interval = d.stats_interval;
+    cfg.kfac_inverse_interval = d.inverse_interval;
+    cfg.lr = d.lr;
+    cfg.damping = d.damping;
+    cfg.kl_clip = d.kl_clip;
     cfg
 }
 

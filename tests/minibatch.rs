@@ -438,3 +438,41 @@ fn resume_with_a_cosine_schedule_and_every_option_matches_an_uninterrupted_run()
         );
     }
 }
+
+/// Every committed comparison config (`experiments/*/config.json` with optimizers) parses, and
+/// each contender's every grid point is a valid run configuration; every committed sweep record
+/// (`sweep.json`) still loads.
+#[test]
+fn committed_sweep_configs_and_records_load() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments");
+    let mut configs = 0;
+    let mut records = 0;
+    for entry in std::fs::read_dir(&root).unwrap() {
+        let dir = entry.unwrap().path();
+        let config = dir.join("config.json");
+        if let Ok(text) = std::fs::read_to_string(&config) {
+            let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+            if value.get("optimizers").is_some() {
+                let sweep: fit::SweepConfig = serde_json::from_value(value)
+                    .unwrap_or_else(|e| panic!("{}: {e}", config.display()));
+                for contender in &sweep.optimizers {
+                    for point in fit::SweepConfig::grid_points(contender) {
+                        sweep.run_config(contender, &point).unwrap_or_else(|e| {
+                            panic!("{} {}: {e}", config.display(), contender.label)
+                        });
+                    }
+                }
+                configs += 1;
+            }
+        }
+        if let Ok(text) = std::fs::read_to_string(dir.join("sweep.json")) {
+            let _: fit::SweepRecord = serde_json::from_str(&text)
+                .unwrap_or_else(|e| panic!("{}/sweep.json: {e}", dir.display()));
+            records += 1;
+        }
+    }
+    assert!(
+        configs >= 4 && records >= 3,
+        "{configs} configs, {records} records"
+    );
+}

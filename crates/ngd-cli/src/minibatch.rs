@@ -33,7 +33,8 @@ pub struct MiniBatchArgs {
     /// initialisation, images standardised per channel. NGD on the CNN is K-FAC or diagonal with
     /// a sampled (the default there) or empirical Fisher. K-FAC's defaults on the CNN, for each
     /// flag not given: --kfac-conv reduce, --kfac-decay 0.95, --kfac-stats-interval 5,
-    /// --kfac-inverse-interval 10, --damping 0.01, --lr 0.3, --kl-clip 1e-3.
+    /// --kfac-inverse-interval 10, --damping 0.01, --lr 0.3, --kl-clip 1e-3 (on the MLP: the
+    /// sampled Fisher, 0.95, 10, 10, --damping 0.1, --lr 0.1, no KL clipping).
     #[arg(long, requires = "batch_size", default_value = "mlp")]
     pub arch: Arch,
     /// K-FAC on convolutions (--arch cnn): reduce (the default: patches averaged and signals
@@ -41,9 +42,10 @@ pub struct MiniBatchArgs {
     /// KFC, costlier statistics).
     #[arg(long, requires = "batch_size")]
     pub kfac_conv: Option<ConvFactors>,
-    /// ntk (the paper's σ_w/√M scaling, N(0,1) weights) or standard (PyTorch/burn `Linear`:
-    /// u = Wh + b, U(±1/√fan_in) initialisation).
-    #[arg(long, requires = "batch_size", default_value = "ntk")]
+    /// standard (PyTorch/burn `Linear`: u = Wh + b, U(±1/√fan_in) initialisation; the
+    /// measured best for mini-batch training, experiments/full-mnist) or ntk (the paper's σ_w/√M
+    /// scaling, N(0,1) weights).
+    #[arg(long, requires = "batch_size", default_value = "standard")]
     pub parameterization: Parameterization,
     /// Learning-rate schedule: constant or cosine (to 0 at the last step).
     #[arg(long, requires = "batch_size", default_value = "constant")]
@@ -86,30 +88,28 @@ pub struct MiniBatchArgs {
     #[arg(long, requires = "batch_size", allow_negative_numbers = true)]
     pub kl_clip: Option<f64>,
     /// K-FAC's output-side Fisher for cross-entropy: exact (Λ = diag(p) − ppᵀ, C backward
-    /// passes per statistics step; the default because it is the true Fisher), sampled (one
-    /// label drawn from the model per sample, one backward pass) or empirical (the observed
-    /// labels' gradients: biased).
-    /// Default: exact for the MLP, sampled for the CNN (whose convolutions the exact Fisher's
-    /// per-class factors do not cover).
+    /// passes per statistics step: the true Fisher without sampling noise), sampled (one label
+    /// drawn from the model per sample, one backward pass: the same Fisher in expectation) or
+    /// empirical (the observed labels' gradients: biased). Default: sampled for K-FAC (the
+    /// measured best, and the only one besides empirical that covers convolutions), exact for
+    /// the other methods.
     #[arg(long, requires = "batch_size")]
     pub fisher: Option<Fisher>,
     /// K-FAC: estimate the curvature from the first this many samples of each batch.
     #[arg(long, requires = "batch_size")]
     pub curvature_batch: Option<usize>,
-    /// K-FAC: decay of the running averages of its factors (0: this batch only).
-    #[arg(
-        long,
-        requires = "batch_size",
-        allow_negative_numbers = true,
-        default_value_t = 0.0
-    )]
-    pub kfac_decay: f64,
-    /// K-FAC: update the statistics of its factors every this many steps.
-    #[arg(long, requires = "batch_size", default_value_t = 1)]
-    pub kfac_stats_interval: usize,
-    /// K-FAC: recompute the damped inverses every this many steps.
-    #[arg(long, requires = "batch_size", default_value_t = 1)]
-    pub kfac_inverse_interval: usize,
+    /// K-FAC: decay β of the running averages of its factors (0: this batch only). Default for
+    /// K-FAC: 0.95; 0 for the other methods.
+    #[arg(long, requires = "batch_size", allow_negative_numbers = true)]
+    pub kfac_decay: Option<f64>,
+    /// K-FAC: update the statistics of its factors every this many steps. Default for K-FAC: 10
+    /// (MLP), 5 (CNN); 1 for the other methods.
+    #[arg(long, requires = "batch_size")]
+    pub kfac_stats_interval: Option<usize>,
+    /// K-FAC: recompute the damped inverses every this many steps. Default for K-FAC: 10; 1 for
+    /// the other methods.
+    #[arg(long, requires = "batch_size")]
+    pub kfac_inverse_interval: Option<usize>,
     /// Write a checkpoint (model, optimizer state, the run so far) here after every epoch.
     #[arg(long, requires = "batch_size")]
     pub save: Option<PathBuf>,
@@ -134,9 +134,9 @@ impl MiniBatchArgs {
         args.fisher = None;
         args.kfac_conv = None;
         args.curvature_batch = None;
-        args.kfac_decay = 0.0;
-        args.kfac_stats_interval = 1;
-        args.kfac_inverse_interval = 1;
+        args.kfac_decay = None;
+        args.kfac_stats_interval = None;
+        args.kfac_inverse_interval = None;
         args
     }
 }
@@ -219,11 +219,13 @@ pub(crate) fn fit_config(
             _ => Fisher::Exact,
         });
     cfg.curvature_batch = args.curvature_batch;
-    cfg.kfac_decay = args.kfac_decay;
-    cfg.kfac_inverse_interval = args.kfac_inverse_interval;
-    cfg.kfac_stats_interval = args.kfac_stats_interval;
-    if args.arch == Arch::Cnn && optimizer == OptimizerKind::Ngd(ngd_optim::Method::Kfac) {
-        cnn_kfac_defaults(&mut cfg, args, opt);
+    cfg.kfac_decay = args.kfac_decay.unwrap_or(cfg.kfac_decay);
+    cfg.kfac_inverse_interval = args
+        .kfac_inverse_interval
+        .unwrap_or(cfg.kfac_inverse_interval);
+    cfg.kfac_stats_interval = args.kfac_stats_interval.unwrap_or(cfg.kfac_stats_interval);
+    if optimizer == OptimizerKind::Ngd(ngd_optim::Method::Kfac) {
+        kfac_defaults(&mut cfg, args, opt);
     }
     cfg.batch_size = batch_size;
     cfg.epochs = args.epochs;
@@ -234,27 +236,23 @@ pub(crate) fn fit_config(
     Ok(cfg)
 }
 
-/// K-FAC's defaults on the CNN ([`ngd_train::defaults::cnn_kfac`]) for every option not given.
-fn cnn_kfac_defaults(cfg: &mut FitConfig, args: &MiniBatchArgs, opt: &crate::commands::OptArgs) {
-    use ngd_train::defaults::cnn_kfac;
-    let given = |flag: &str| args.explicit.iter().any(|e| e == flag);
-    if !given("kfac_decay") {
-        cfg.kfac_decay = cnn_kfac::DECAY;
-    }
-    if !given("kfac_stats_interval") {
-        cfg.kfac_stats_interval = cnn_kfac::STATS_INTERVAL;
-    }
-    if !given("kfac_inverse_interval") {
-        cfg.kfac_inverse_interval = cnn_kfac::INVERSE_INTERVAL;
-    }
-    if !given("kl_clip") {
-        cfg.kl_clip = Some(cnn_kfac::KL_CLIP);
-    }
+/// K-FAC's mini-batch defaults for the network ([`ngd_train::defaults::MLP_KFAC`],
+/// [`ngd_train::defaults::CNN_KFAC`]) for every option not given.
+fn kfac_defaults(cfg: &mut FitConfig, args: &MiniBatchArgs, opt: &crate::commands::OptArgs) {
+    let d = match args.arch {
+        Arch::Mlp => ngd_train::defaults::MLP_KFAC,
+        Arch::Cnn => ngd_train::defaults::CNN_KFAC,
+    };
+    cfg.fisher = args.fisher.unwrap_or(d.fisher);
+    cfg.kfac_decay = args.kfac_decay.unwrap_or(d.decay);
+    cfg.kfac_stats_interval = args.kfac_stats_interval.unwrap_or(d.stats_interval);
+    cfg.kfac_inverse_interval = args.kfac_inverse_interval.unwrap_or(d.inverse_interval);
+    cfg.kl_clip = args.kl_clip.or(d.kl_clip);
     if opt.damping.is_none() {
-        cfg.damping = cnn_kfac::DAMPING;
+        cfg.damping = d.damping;
     }
     if opt.lr.is_none() {
-        cfg.lr = cnn_kfac::LR;
+        cfg.lr = d.lr;
     }
 }
 

@@ -45,7 +45,7 @@ fn every_kfac_flag_is_recorded_in_the_run_config() {
     let dir = tempfile::tempdir().unwrap();
     // (flag, value on the command line, value expected in `config`, its key there)
     let flags: [(&str, Option<&str>, Value, &str); 11] = [
-        ("--fisher", Some("sampled"), json!("sampled"), "fisher"),
+        ("--fisher", Some("empirical"), json!("empirical"), "fisher"),
         (
             "--curvature-batch",
             Some("20"),

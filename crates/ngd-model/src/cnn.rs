@@ -205,3 +205,31 @@ impl FactoredModel for Cnn {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// CIFAR-10 flattens to 64·8·8 = 4096 and MNIST to 64·7·7 = 3136 (28 → 14 → 7); the
+    /// parameter count is the module's own, the forward pass gives N × classes, the same seed
+    /// the same weights; images below 4×4 are refused.
+    #[test]
+    fn shapes_counts_and_refusals() {
+        let device = Device::default();
+        for (input, flatten) in [([3, 32, 32], 4096), ([1, 28, 28], 3136)] {
+            let cfg = CnnConfig::new(input, 10);
+            assert_eq!(cfg.flatten_size(), flatten);
+            let cnn = cfg.init(7, &device).unwrap();
+            assert_eq!(cnn.num_params(), cfg.num_params());
+            let x = Tensor::<2>::zeros([2, cfg.input_size()], &device);
+            assert_eq!(cnn.forward(x).dims(), [2, 10]);
+            let again = cfg.init(7, &device).unwrap();
+            let w = |c: &Cnn| c.conv3.weight.val().into_data();
+            assert_eq!(w(&cnn), w(&again));
+            assert_ne!(w(&cnn), w(&cfg.init(8, &device).unwrap()));
+        }
+        assert_eq!(CnnConfig::new([3, 32, 32], 10).num_params(), 1_116_970);
+        let err = CnnConfig::new([3, 3, 3], 10).init(0, &device).unwrap_err();
+        assert!(err.to_string().contains("at least 4×4"), "{err}");
+    }
+}

@@ -88,16 +88,7 @@ fn diagonal_block_equals_the_explicit_entrywise_fisher() {
     let (d_in, d_out, k, c, n) = (4, 3, 5, 3, 7);
     let dtype = FloatDType::F64;
     let (h, x) = (matrix(k, d_in, 40), matrix(c * k, d_out, 41));
-    let mut block = DiagonalBlock::new(dtype);
-    block.update_statistics(
-        BlockStatistics {
-            input: &upload(&h, dtype),
-            root: &upload(&x, dtype),
-            samples: k,
-        },
-        0.9,
-    );
-    block.refresh(0.0, 0).unwrap();
+    let block = refreshed_diagonal(&h, &x, k);
     let fisher = Mat::from_fn(d_in, d_out, |i, j| {
         (0..k)
             .map(|s| h[(s, i)].powi(2) * (0..c).map(|cl| x[(cl * k + s, j)].powi(2)).sum::<f64>())
@@ -113,6 +104,44 @@ fn diagonal_block_equals_the_explicit_entrywise_fisher() {
         let err = rel_err(&got, &want);
         assert!(err < 1e-12, "ρ = {rho}: {err:.2e}");
     }
+}
+
+/// A diagonal block (f64) after one batch of statistics (input rows h̃, root X, k samples).
+fn refreshed_diagonal(h: &Mat<f64>, x: &Mat<f64>, k: usize) -> DiagonalBlock {
+    let dtype = FloatDType::F64;
+    let mut block = DiagonalBlock::new(dtype);
+    let (input, root) = (upload(h, dtype), upload(x, dtype));
+    block.update_statistics(
+        BlockStatistics {
+            input: &input,
+            root: &root,
+            samples: k,
+        },
+        0.9,
+    );
+    block.refresh(0.0, 0).unwrap();
+    block
+}
+
+/// The diagonal block with R = 3 rows per sample (a convolution's locations): F[i, j] =
+/// Σ_n (Σ_r h̃[(n, r), i] X[(n, r), j])² / k from explicit loops (f64, 1e-12).
+#[test]
+fn diagonal_block_squares_per_sample_gradients_over_locations() {
+    let (d_in, d_out, k, r) = (4, 3, 5, 3);
+    let (h, x) = (matrix(k * r, d_in, 60), matrix(k * r, d_out, 61));
+    let block = refreshed_diagonal(&h, &x, k);
+    let fisher = Mat::from_fn(d_in, d_out, |i, j| {
+        (0..k)
+            .map(|n| {
+                let g: f64 = (0..r).map(|l| h[(n * r + l, i)] * x[(n * r + l, j)]).sum();
+                g * g
+            })
+            .sum::<f64>()
+            / k as f64
+    });
+    let got = tensor_to_mat_f64(block.state()[0].1.clone());
+    let err = rel_err(&got, &fisher);
+    assert!(err < 1e-12, "{err:.2e}");
 }
 
 /// The identity block returns the gradient h̃ᵀY/N.

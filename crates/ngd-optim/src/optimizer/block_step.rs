@@ -6,7 +6,7 @@
 
 use super::{ConvFactors, Fisher, Ngd, PhaseTimes};
 use crate::convert::{mat_to_tensor_dtype, tensor_to_rows};
-use crate::curvature::{BlockStatistics, LayerKind, LayerSignals};
+use crate::curvature::{BlockKind, BlockStatistics, LayerKind, LayerSignals};
 use crate::im2col::{mean_patches, patch_rows, signal_rows, summed_signals};
 use crate::model::{OutputWeights, tapped_pass, tapped_pass_with_conv_gradients};
 use crate::tap::Recorded;
@@ -131,9 +131,12 @@ impl Ngd {
         times.forward_backward = t.elapsed().as_secs_f64();
         let t = Instant::now();
         if let Some(roots) = roots {
-            let reduce = config.kfac_conv == ConvFactors::Reduce;
             for (l, (block, root)) in self.blocks.iter_mut().zip(&roots).enumerate() {
                 let (kind, s_b) = (pass.kinds[l], pass.bias_scales[l]);
+                // K-FAC-reduce is a Kronecker approximation; the diagonal block needs the
+                // per-location rows of its per-sample gradients.
+                let reduce =
+                    config.kfac_conv == ConvFactors::Reduce && block.kind() == BlockKind::Kronecker;
                 let (input, root) = match (&pass.inputs[l].first(k), root) {
                     (Recorded::Images(images), Recorded::Images(root)) if reduce => (
                         with_bias(&mean_patches(images.clone(), kind), s_b),

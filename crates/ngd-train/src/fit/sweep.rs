@@ -159,6 +159,11 @@ pub fn run_sweep(
             sweep.reference
         )));
     }
+    let runner = Runner {
+        data,
+        device,
+        finished,
+    };
     let mut tuning = Vec::new();
     let mut chosen = BTreeMap::new();
     for contender in &sweep.optimizers {
@@ -167,15 +172,7 @@ pub fn run_sweep(
             let mut cfg = sweep.run_config(contender, &point)?;
             cfg.epochs = sweep.tune_epochs;
             cfg.seed = first_seed;
-            let record = run_one(
-                "tune",
-                &contender.label,
-                &cfg,
-                data,
-                device,
-                finished,
-                on_event,
-            )?;
+            let record = runner.run("tune", &contender.label, &cfg, on_event)?;
             let val = match record.status {
                 Status::Complete => record.evaluations.last().and_then(|e| e.val_accuracy),
                 Status::Failed { .. } => None,
@@ -199,15 +196,7 @@ pub fn run_sweep(
             let mut cfg = sweep.run_config(contender, &chosen[&contender.label])?;
             cfg.seed = seed;
             let phase = format!("seed {seed}");
-            let record = run_one(
-                &phase,
-                &contender.label,
-                &cfg,
-                data,
-                device,
-                finished,
-                on_event,
-            )?;
+            let record = runner.run(&phase, &contender.label, &cfg, on_event)?;
             runs.entry(contender.label.clone())
                 .or_default()
                 .push(record);
@@ -221,28 +210,39 @@ pub fn run_sweep(
     })
 }
 
-/// One run, with the process's peak-memory mark reset first (or the finished record of the same
-/// configuration).
-fn run_one(
-    phase: &str,
-    label: &str,
-    cfg: &FitConfig,
-    data: &Holdout,
-    device: &Device,
-    finished: &[FitRecord],
-    on_event: &mut dyn FnMut(SweepEvent),
-) -> Result<FitRecord> {
-    if let Some(record) = finished.iter().find(|r| r.config == *cfg) {
-        on_event(SweepEvent::Kept(phase, record));
-        return Ok(record.clone());
+/// What every run of a sweep shares: the data, the device and the finished runs to keep.
+struct Runner<'a> {
+    data: &'a Holdout,
+    device: &'a Device,
+    finished: &'a [FitRecord],
+}
+
+impl Runner<'_> {
+    /// One run, with the process's peak-memory mark reset first (or the finished record of the
+    /// same configuration).
+    fn run(
+        &self,
+        phase: &str,
+        label: &str,
+        cfg: &FitConfig,
+        on_event: &mut dyn FnMut(SweepEvent),
+    ) -> Result<FitRecord> {
+        if let Some(record) = self.finished.iter().find(|r| r.config == *cfg) {
+            on_event(SweepEvent::Kept(phase, record));
+            return Ok(record.clone());
+        }
+        on_event(SweepEvent::Start(phase, label, cfg));
+        crate::reset_peak_memory();
+        let record = fit(
+            cfg,
+            self.data,
+            self.device,
+            &FitOptions::default(),
+            &mut |e| on_event(SweepEvent::Fit(e)),
+        )?;
+        on_event(SweepEvent::Done(phase, &record));
+        Ok(record)
     }
-    on_event(SweepEvent::Start(phase, label, cfg));
-    crate::reset_peak_memory();
-    let record = fit(cfg, data, device, &FitOptions::default(), &mut |e| {
-        on_event(SweepEvent::Fit(e))
-    })?;
-    on_event(SweepEvent::Done(phase, &record));
-    Ok(record)
 }
 
 #[cfg(test)]
