@@ -146,7 +146,11 @@ impl Ngd {
                         with_bias(&patch_rows(images.clone(), kind), s_b),
                         signal_rows(root.clone()),
                     ),
-                    (input, root) => (with_bias(&input.flat(), s_b), root.flat()),
+                    // A Linear layer's h̃ = [h | s_b·1] is already in its batch rows.
+                    (_, root) => match &layers[l].rows {
+                        Some((h, _)) => (h.clone().narrow(0, 0, k), root.flat()),
+                        None => unreachable!("a Linear layer's batch comes as rows"),
+                    },
                 };
                 let (input, root) = (input.cast(dtype), root.cast(dtype));
                 let batch = BlockStatistics {
