@@ -91,7 +91,10 @@ fn optim_hint(e: &OptimError) -> Option<&'static str> {
 
 fn linalg_hint(e: &LinalgError) -> Option<&'static str> {
     match e {
-        LinalgError::Singular { .. } => Some("add damping: --damping ρ > 0, e.g. 1e-6"),
+        LinalgError::Singular { .. } => Some(
+            "raise --damping above the value in use (shown by --help and in the run's config), \
+             e.g. tenfold; from --damping 0, try 1e-6",
+        ),
         _ => None,
     }
 }
@@ -121,5 +124,21 @@ mod tests {
         assert!(hint(&err).unwrap().contains("--damping"));
         let err = anyhow::anyhow!("something else");
         assert!(hint(&err).is_none());
+    }
+
+    /// A singular K-FAC factor at ρ = 1e-3 (issue: "add damping ρ > 0" although ρ > 0 was in
+    /// use): the message names the damping the factor had, and the hint asks for more.
+    #[test]
+    fn a_singular_factor_asks_for_more_damping_than_in_use() {
+        let m = faer::Mat::<f64>::zeros(3, 3);
+        let err = ngd_optim::curvature::damped_inverse(&m, -1e-3, "A", 0).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("damped by ρ_A = -1.000e-3"), "{text}");
+        assert!(!text.contains("add damping"), "{text}");
+        let hint = hint(&anyhow::Error::new(err)).unwrap();
+        assert!(
+            hint.contains("raise --damping above the value in use"),
+            "{hint}"
+        );
     }
 }

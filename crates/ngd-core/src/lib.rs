@@ -7,13 +7,17 @@
 //!   learning-rate rule ([`LrRule`]). Their curvature objects live in `ngd-optim`.
 //! * [`sigma`] — the layer-wise Σ matrices and the isotropy constant α = 1ᵀΣ⁻¹1 (Theorem 4.1,
 //!   Lemma 4.3).
+//! * [`Stream`] — the independent random streams of one seed (initial weights, shuffles,
+//!   sampled labels).
 
 #![warn(missing_docs)]
 
 pub mod loss;
 mod method;
 pub mod sigma;
+mod stream;
 
 pub use loss::Loss;
 pub use method::{LrRule, Method, MethodError, UNIT_WISE_DAMPING_TIMES_WIDTH, parse_sigma};
 pub use sigma::SigmaError;
+pub use stream::Stream;

@@ -17,7 +17,7 @@ pub enum LinalgError {
     /// The matrix is not (numerically) positive definite / invertible.
     #[error(
         "{what}: matrix of size {n}×{n} is singular or not positive definite \
-         ({how}); add damping ρ > 0"
+         ({how}) at the damping it was given"
     )]
     Singular {
         /// What the matrix is (e.g. "exact NGD Gram JJᵀ").

@@ -125,17 +125,45 @@ pub fn function_step(factors: &Factors, direction: &Direction) -> Vec<f64> {
 }
 
 fn function_step_with(factors: &Factors, grams: &InputGrams, direction: &Direction) -> Vec<f64> {
-    let n = factors.samples();
-    let cn = n * factors.outputs_dim();
-    let mut out = vec![0.0; cn];
+    let mut out = vec![0.0; factors.samples() * factors.outputs_dim()];
     for (l, layer) in factors.layers.iter().enumerate() {
         let u = direction.input_times_step(factors, grams, l); // N × M_l
-        for (row, o) in out.iter_mut().enumerate() {
-            let m = row % n;
-            *o += (0..u.ncols())
-                .map(|j| layer.delta[(row, j)] * u[(m, j)])
-                .sum::<f64>();
-        }
+        add_layer_image(&mut out, &layer.delta, &u);
+    }
+    out
+}
+
+/// out[c·N + n] += Σ_j δ^{(c)}(n)_j U(n, j): one layer's share of J v from U = h̃ v_l (N × M_l).
+fn add_layer_image(out: &mut [f64], delta: &Mat<f64>, u: &Mat<f64>) {
+    let n = u.nrows();
+    for (row, o) in out.iter_mut().enumerate() {
+        let m = row % n;
+        *o += (0..u.ncols())
+            .map(|j| delta[(row, j)] * u[(m, j)])
+            .sum::<f64>();
+    }
+}
+
+/// J v (length CN, class-major) for per-layer updates v_l = (ΔW_l, Δb_l) on the device (as
+/// [`Direction::layer_updates`] gives them, or a momentum buffer): Σ_l rowsum(δ_l^{(c)} ⊙
+/// h̃_{l−1}ṽ_l), the products h̃ṽ formed on the device (N × M_l) and combined with δ on the host.
+pub fn jacobian_times_updates(factors: &Factors, updates: &[(Tensor<2>, Tensor<1>)]) -> Vec<f64> {
+    assert_eq!(updates.len(), factors.depth(), "one update per layer");
+    let mut out = vec![0.0; factors.samples() * factors.outputs_dim()];
+    for (l, (layer, (dw, db))) in factors.layers.iter().zip(updates).enumerate() {
+        let m = dw.dims()[1];
+        let bias = db.clone().reshape([1, m]);
+        let u = match factors.device_inputs.get(l) {
+            Some(h) => crate::convert::tensor_to_mat_f64(
+                h.clone().matmul(dw.clone()) + bias.mul_scalar(factors.bias_scales[l]),
+            ),
+            // Host-only factors: h̃ (with its bias column) times [ΔW; Δb].
+            None => {
+                let step = Tensor::cat(vec![dw.clone(), bias], 0);
+                &layer.input * crate::convert::tensor_to_mat_f64(step)
+            }
+        };
+        add_layer_image(&mut out, &layer.delta, &u);
     }
     out
 }

@@ -58,6 +58,7 @@ pub use curvature::{
 };
 pub use direction::{
     Direction, LayerStep, coefficient_matrix, dual_to_coefficients, function_step,
+    jacobian_times_updates,
 };
 pub use factors::{Factors, LayerFactors};
 pub use method::MethodCurvature;
@@ -69,9 +70,13 @@ pub use network::{
 use ngd_core::loss;
 pub use ngd_core::sigma;
 pub use ngd_core::{
-    Loss, LrRule, Method, MethodError, SigmaError, UNIT_WISE_DAMPING_TIMES_WIDTH, parse_sigma,
+    Loss, LrRule, Method, MethodError, SigmaError, Stream, UNIT_WISE_DAMPING_TIMES_WIDTH,
+    parse_sigma,
 };
-pub use optimizer::{ConvFactors, Fisher, Ngd, NgdConfig, NgdState, PhaseTimes, StepStats};
+pub use optimizer::{
+    ConvFactors, Fisher, LM_DECAY, LM_MAX_DAMPING, LM_MIN_DAMPING, Ngd, NgdConfig, NgdState,
+    PhaseTimes, StepStats,
+};
 pub use tap::{Tap, conv2d_kind, update_conv2d};
 
 pub use ngd_linalg::LinalgError;

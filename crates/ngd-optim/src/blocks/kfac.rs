@@ -84,8 +84,8 @@ impl Kfac {
         let n = layer.input.nrows();
         let x = &root.x;
         let (rho_a, rho_b) = self.damping_split(layer, x);
-        let what_b = format!("K-FAC factor B* of layer {}", l + 1);
-        let what_a = format!("K-FAC factor A* of layer {}", l + 1);
+        let what_b = format!("K-FAC factor B* of layer {} damped by {rho_b:.3e}", l + 1);
+        let what_a = format!("K-FAC factor A* of layer {} damped by {rho_a:.3e}", l + 1);
         let first_input = l == 0;
         if layer.input.ncols() >= n && x.ncols() >= x.nrows() {
             // Both pushed through: R = P X with the N × K P = (H̃/N + ρ_A)⁻¹ Bᵀ(XXᵀ/N + ρ_B)⁻¹/N,

@@ -2,7 +2,7 @@
 //! with x the output-side root of the Fisher, summed over its rows per sample, and the step
 //! ΔW̃ = ∇_{W̃}L ⊘ (F + ρ).
 
-use super::running_average;
+use super::{AverageWeight, running_average, total};
 use super::{BlockKind, BlockStatistics, CurvatureBlock, FactorSync, LayerSignals};
 use crate::{OptimError, Result};
 use burn::tensor::{FloatDType, Tensor};
@@ -15,6 +15,8 @@ pub struct DiagonalBlock {
     fisher: Option<Tensor<2>>,
     /// F in `dtype` at the last refresh.
     cached: Option<Tensor<2>>,
+    /// The average's weight Σβ^{t−s}.
+    weight: AverageWeight,
 }
 
 impl DiagonalBlock {
@@ -24,6 +26,7 @@ impl DiagonalBlock {
             dtype,
             fisher: None,
             cached: None,
+            weight: AverageWeight::default(),
         }
     }
 }
@@ -67,7 +70,8 @@ impl CurvatureBlock for DiagonalBlock {
                 .div_scalar(k as f64)
         };
         let f = f.cast(FloatDType::F64);
-        self.fisher = Some(running_average(self.fisher.take(), f, decay));
+        let mix = self.weight.advance(decay, self.fisher.is_some());
+        self.fisher = Some(running_average(self.fisher.take(), f, mix));
     }
 
     fn sync(&mut self, layer: usize, sync: &mut dyn FactorSync) {
@@ -94,12 +98,21 @@ impl CurvatureBlock for DiagonalBlock {
         batch.gradient(self.dtype) / f.add_scalar(damping)
     }
 
+    /// ⟨F, V ⊙ V⟩ with the running F in f64 (0 before statistics).
+    fn curvature_quadratic(&self, v: &Tensor<2>) -> f64 {
+        match &self.fisher {
+            Some(f) => total(f.clone() * v.clone().cast(FloatDType::F64).square()),
+            None => 0.0,
+        }
+    }
+
     /// The running F and the F of the last refresh (they differ between refreshes).
     fn state(&self) -> Vec<(&'static str, Tensor<2>)> {
         let mut out = Vec::new();
         if let (Some(f), Some(cached)) = (&self.fisher, &self.cached) {
             out.push(("f", f.clone()));
             out.push(("f_refreshed", cached.clone()));
+            out.extend(self.weight.to_tensor(&f.device()).map(|w| ("weight", w)));
         }
         out
     }
@@ -107,6 +120,7 @@ impl CurvatureBlock for DiagonalBlock {
     fn load_state(&mut self, take: &mut dyn FnMut(&str) -> Result<Tensor<2>>) -> Result<()> {
         self.fisher = Some(take("f")?.cast(FloatDType::F64));
         self.cached = Some(take("f_refreshed")?.cast(self.dtype));
+        self.weight = AverageWeight::from_tensor(take("weight").ok());
         Ok(())
     }
 

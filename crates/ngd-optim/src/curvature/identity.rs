@@ -36,6 +36,11 @@ impl CurvatureBlock for IdentityBlock {
         batch.gradient(self.dtype)
     }
 
+    /// ‖V‖² (the plain gradient's curvature is I).
+    fn curvature_quadratic(&self, v: &Tensor<2>) -> f64 {
+        super::total(v.clone().cast(FloatDType::F64).square())
+    }
+
     fn state(&self) -> Vec<(&'static str, Tensor<2>)> {
         Vec::new()
     }

@@ -4,8 +4,8 @@
 //! Cholesky and kept on the device in the block's dtype, and the step
 //! ΔW̃ = (A + ρ_A)⁻¹ (h̃ᵀY/N) (S + ρ_S)⁻¹ in the cheaper of its two product orders.
 
+use super::{AverageWeight, batch_gram, running_average, total};
 use super::{BlockKind, BlockStatistics, CurvatureBlock, FactorSync, LayerSignals};
-use super::{batch_gram, running_average};
 use crate::convert::{symmetric_to_tensor, tensor_to_mat_f64};
 use crate::{OptimError, Result};
 use burn::tensor::{FloatDType, Tensor};
@@ -32,7 +32,10 @@ pub fn kronecker_damping(damping: f64, mean_trace_a: f64, mean_trace_s: f64) -> 
 pub fn damped_inverse(m: &Mat<f64>, rho: f64, name: &str, layer: usize) -> Result<Mat<f64>> {
     let mut m = m.clone();
     add_to_diagonal(&mut m, rho);
-    let what = format!("K-FAC factor {name} of layer {}", layer + 1);
+    let what = format!(
+        "K-FAC factor {name} of layer {} damped by ρ_{name} = {rho:.3e}",
+        layer + 1
+    );
     Ok(Cholesky::new(m.as_ref(), &what)
         .map_err(OptimError::from)?
         .inverse())
@@ -48,6 +51,8 @@ pub struct KroneckerBlock {
     s: Option<Tensor<2>>,
     /// (A + ρ_A)⁻¹ and (S + ρ_S)⁻¹ at the last refresh, in `dtype`.
     inverses: Option<(Tensor<2>, Tensor<2>)>,
+    /// The averages' weight Σβ^{t−s}.
+    weight: AverageWeight,
 }
 
 impl KroneckerBlock {
@@ -58,6 +63,7 @@ impl KroneckerBlock {
             a: None,
             s: None,
             inverses: None,
+            weight: AverageWeight::default(),
         }
     }
 
@@ -83,8 +89,9 @@ impl CurvatureBlock for KroneckerBlock {
         let k = batch.samples();
         let a = batch_gram(batch.input, batch.input.dims()[0]);
         let s = batch_gram(batch.root, k);
-        self.a = Some(running_average(self.a.take(), a, decay));
-        self.s = Some(running_average(self.s.take(), s, decay));
+        let mix = self.weight.advance(decay, self.a.is_some());
+        self.a = Some(running_average(self.a.take(), a, mix));
+        self.s = Some(running_average(self.s.take(), s, mix));
     }
 
     fn sync(&mut self, layer: usize, sync: &mut dyn FactorSync) {
@@ -130,11 +137,21 @@ impl CurvatureBlock for KroneckerBlock {
         a_inv.matmul(batch.gradient(self.dtype)).matmul(s_inv)
     }
 
+    /// ⟨A V S, V⟩ = vec(V)ᵀ(A ⊗ S)vec(V) with the running A and S in f64 (0 before statistics).
+    fn curvature_quadratic(&self, v: &Tensor<2>) -> f64 {
+        let (Some(a), Some(s)) = (&self.a, &self.s) else {
+            return 0.0;
+        };
+        let v = v.clone().cast(FloatDType::F64);
+        total(a.clone().matmul(v.clone()).matmul(s.clone()) * v)
+    }
+
     fn state(&self) -> Vec<(&'static str, Tensor<2>)> {
         let mut out = Vec::new();
         if let (Some(a), Some(s)) = (&self.a, &self.s) {
             out.push(("a", a.clone()));
             out.push(("s", s.clone()));
+            out.extend(self.weight.to_tensor(&a.device()).map(|w| ("weight", w)));
         }
         if let Some((a_inv, s_inv)) = &self.inverses {
             out.push(("a_inv", a_inv.clone()));
@@ -147,6 +164,7 @@ impl CurvatureBlock for KroneckerBlock {
         let f64_of = |t: Tensor<2>| t.cast(FloatDType::F64);
         self.a = Some(f64_of(take("a")?));
         self.s = Some(f64_of(take("s")?));
+        self.weight = AverageWeight::from_tensor(take("weight").ok());
         let (a_inv, s_inv) = (take("a_inv")?, take("s_inv")?);
         self.inverses = Some((a_inv.cast(self.dtype), s_inv.cast(self.dtype)));
         Ok(())

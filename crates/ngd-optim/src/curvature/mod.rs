@@ -214,8 +214,8 @@ pub trait CurvatureBlock: std::fmt::Debug + Send {
     /// Which approximation this is.
     fn kind(&self) -> BlockKind;
 
-    /// Folds the batch's statistics into the running averages, M ← βM + (1−β)M̂ with β =
-    /// `decay`; the first batch starts them (MATH.md §8a).
+    /// Folds the batch's statistics into the normalised running averages, M_t = Σ_s β^{t−s}M̂_s
+    /// / Σ_s β^{t−s} with β = `decay` (MATH.md §8a); the first batch starts them.
     fn update_statistics(&mut self, batch: BlockStatistics<'_>, decay: f64);
 
     /// Hands the running statistics of layer `layer` to `sync` (all-reduce across devices).
@@ -229,6 +229,10 @@ pub trait CurvatureBlock: std::fmt::Debug + Send {
     /// and signals; the damping ρ is that of the call (blocks with cached inverses use the one
     /// of the last [`CurvatureBlock::refresh`]).
     fn precondition(&self, batch: &LayerSignals, damping: f64) -> Tensor<2>;
+
+    /// vec(V)ᵀ G vec(V) for a step V (d_in × d_out) under the block's current curvature without
+    /// damping: the quadratic model of adaptive damping (MATH.md §8a).
+    fn curvature_quadratic(&self, v: &Tensor<2>) -> f64;
 
     /// The recordable state: named tensors (running averages, inverses); empty before the first
     /// statistics.
@@ -250,14 +254,57 @@ pub(crate) fn batch_gram(z: &Tensor<2>, k: usize) -> Tensor<2> {
         .cast(FloatDType::F64)
 }
 
-/// βM + (1−β)M̂ in f64, or M̂ when there is no average yet.
+/// The weight w_t = Σ_s β^{t−s} of a normalised running average (MATH.md §8a): after the
+/// statistics M̂_1 … M̂_t the average is M_t = Σ_s β^{t−s} M̂_s / w_t, so the first batch weighs
+/// β^{t−1}/w_t, not β^{t−1}, and every batch counts by its age alone.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(crate) struct AverageWeight(Option<f64>);
+
+impl AverageWeight {
+    /// The mixing (old, new) of the next update with decay β: M ← (βw·M + M̂)/(βw + 1), and
+    /// w ← βw + 1. No statistics yet: (0, 1). A record saved before the weight was kept counts
+    /// as converged, w = 1/(1−β), which gives the plain βM + (1−β)M̂.
+    pub(crate) fn advance(&mut self, decay: f64, has_average: bool) -> (f64, f64) {
+        if !has_average {
+            self.0 = Some(1.0);
+            return (0.0, 1.0);
+        }
+        let w = self.0.unwrap_or(1.0 / (1.0 - decay));
+        let total = decay * w + 1.0;
+        self.0 = Some(total);
+        (decay * w / total, 1.0 / total)
+    }
+
+    /// The weight as a 1 × 1 f64 tensor for the record (absent before the first statistics).
+    pub(crate) fn to_tensor(self, device: &burn::tensor::Device) -> Option<Tensor<2>> {
+        let w = self.0?;
+        let options = burn::tensor::TensorCreationOptions::new(device.clone())
+            .with_dtype(FloatDType::F64.into());
+        Some(Tensor::from_data(
+            burn::tensor::TensorData::new(vec![w], [1, 1]),
+            options,
+        ))
+    }
+
+    /// The weight of a record's 1 × 1 tensor; `None` (an older record) counts as converged.
+    pub(crate) fn from_tensor(t: Option<Tensor<2>>) -> Self {
+        Self(t.map(|t| crate::convert::tensor_to_mat_f64(t)[(0, 0)]))
+    }
+}
+
+/// The sum of all entries of a tensor (in its dtype), read to the host without rounding.
+pub(crate) fn total(t: Tensor<2>) -> f64 {
+    crate::convert::tensor_to_mat_f64(t.sum().reshape([1, 1]))[(0, 0)]
+}
+
+/// The normalised running average in f64 with the mixing of [`AverageWeight::advance`].
 pub(crate) fn running_average(
     average: Option<Tensor<2>>,
     batch: Tensor<2>,
-    decay: f64,
+    (old, new): (f64, f64),
 ) -> Tensor<2> {
     match average {
-        Some(m) => m.mul_scalar(decay) + batch.mul_scalar(1.0 - decay),
+        Some(m) => m.mul_scalar(old) + batch.mul_scalar(new),
         None => batch,
     }
 }

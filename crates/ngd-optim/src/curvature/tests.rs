@@ -34,18 +34,21 @@ fn mean_trace(m: &Mat<f64>) -> f64 {
 }
 
 /// The Kronecker block's step equals (A + ρ_A)⁻¹ (h̃ᵀY/N) (S + ρ_S)⁻¹ formed explicitly on the
-/// host, with A and S the β-weighted averages of two batches and the π split from their traces;
-/// both product orders (N = 3 < min(d_in, d_out) and N = 12 ≥ it), in f64 (1e-14; measured 3.7e-16)
-/// and f32 (1e-6; measured 1.5e-7).
+/// host, with A and S the normalised β-weighted averages Σ_s β^{t−s}M̂_s / Σ_s β^{t−s} of three
+/// batches (MATH.md §8a) and the π split from their traces; both product orders (N = 3 <
+/// min(d_in, d_out) and N = 12 ≥ it), in f64 (1e-14; measured 3.7e-16) and f32 (1e-6; measured
+/// 1.5e-7).
 #[test]
 fn kronecker_block_equals_the_explicit_kronecker_inverse() {
-    let (d_in, d_out, k, decay, rho) = (6, 5, 9, 0.7, 0.05);
+    let (d_in, d_out, k, decay, rho) = (6, 5, 9, 0.7f64, 0.05);
+    let seeds = [10u64, 20, 40];
     for (dtype, tol) in [(FloatDType::F64, 1e-14), (FloatDType::F32, 1e-6)] {
         for n in [3, 12] {
             let mut block = KroneckerBlock::new(dtype);
             let mut a = Mat::<f64>::zeros(d_in, d_in);
             let mut s = Mat::<f64>::zeros(d_out, d_out);
-            for (t, seed) in [10u64, 20].into_iter().enumerate() {
+            let total: f64 = (0..seeds.len()).map(|t| decay.powi(t as i32)).sum();
+            for (t, seed) in seeds.into_iter().enumerate() {
                 let (h, x) = (matrix(k, d_in, seed), matrix(k, d_out, seed + 1));
                 block.update_statistics(
                     BlockStatistics {
@@ -57,10 +60,10 @@ fn kronecker_block_equals_the_explicit_kronecker_inverse() {
                 );
                 let a_hat = h.transpose() * &h * faer::Scale(1.0 / k as f64);
                 let s_hat = x.transpose() * &x * faer::Scale(1.0 / k as f64);
-                let w = if t == 0 { 1.0 } else { 1.0 - decay };
-                let keep = if t == 0 { 0.0 } else { decay };
-                a = &a * faer::Scale(keep) + a_hat * faer::Scale(w);
-                s = &s * faer::Scale(keep) + s_hat * faer::Scale(w);
+                // Batch t of T weighs β^{T−1−t} / Σ_s β^s.
+                let w = decay.powi((seeds.len() - 1 - t) as i32) / total;
+                a = &a + a_hat * faer::Scale(w);
+                s = &s + s_hat * faer::Scale(w);
             }
             let (got_a, got_s) = block.factors().unwrap();
             assert!(rel_err(&got_a, &a) < tol, "A: {:.2e}", rel_err(&got_a, &a));
@@ -208,6 +211,9 @@ impl CurvatureBlock for LoggingBlock {
     }
     fn precondition(&self, batch: &LayerSignals, damping: f64) -> Tensor<2> {
         self.inner.precondition(batch, damping)
+    }
+    fn curvature_quadratic(&self, v: &Tensor<2>) -> f64 {
+        self.inner.curvature_quadratic(v)
     }
     fn state(&self) -> Vec<(&'static str, Tensor<2>)> {
         self.inner.state()

@@ -5,15 +5,15 @@
 //! refreshed; each block then preconditions its layer's gradient.
 
 use super::{ConvFactors, Fisher, Ngd, PhaseTimes};
-use crate::convert::{mat_to_tensor_dtype, tensor_to_rows};
-use crate::curvature::{BlockKind, BlockStatistics, LayerKind, LayerSignals};
+use crate::convert::mat_to_tensor_dtype;
+use crate::curvature::{BlockKind, BlockStatistics, LayerKind, LayerSignals, total};
 use crate::im2col::{mean_patches, patch_rows, signal_rows, summed_signals};
 use crate::model::{OutputWeights, tapped_pass, tapped_pass_with_conv_gradients};
 use crate::tap::Recorded;
 use crate::{FactoredModel, Factors, Loss, OptimError, OutputRoot, Result};
-use burn::tensor::Tensor;
+use burn::tensor::{FloatDType, Tensor};
 use faer::Mat;
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use std::time::Instant;
 
@@ -23,8 +23,37 @@ pub(crate) struct BlockStep {
     pub outputs: Mat<f64>,
     /// (ΔW_l, Δb_l) per layer.
     pub updates: Vec<(Tensor<2>, Tensor<1>)>,
-    /// ∇LᵀΔθ (adaptive damping only).
+    /// ∇LᵀΔθ (adaptive damping and KL clipping only).
     pub slope: Option<f64>,
+    /// Every layer's batch signals, kept for adaptive damping's quadratic model (else empty).
+    pub layers: Vec<LayerSignals>,
+}
+
+/// ⟨∇_{W̃}L, V⟩ of one layer: Σ (h̃V) ⊙ Y / N from the batch rows (no d_in × d_out gradient
+/// formed), or the entry-wise product with a given gradient.
+pub(super) fn gradient_dot(layer: &LayerSignals, v: &Tensor<2>, dtype: FloatDType) -> f64 {
+    let v = v.clone().cast(dtype);
+    match (&layer.rows, &layer.gradient) {
+        (_, Some(grad)) => total(v * grad.clone().cast(dtype)),
+        (Some((h, y)), None) => {
+            total(h.clone().cast(dtype).matmul(v) * y.clone().cast(dtype)) / layer.samples as f64
+        }
+        (None, None) => unreachable!("a batch has rows or a gradient"),
+    }
+}
+
+/// (ΔW, Δb) of a layer step ΔW̃ (d_in × d_out, bias last row).
+fn split_bias(step: Tensor<2>) -> (Tensor<2>, Tensor<1>) {
+    let [d_in, d_out] = step.dims();
+    let dw = step.clone().narrow(0, 0, d_in - 1);
+    let db = step.narrow(0, d_in - 1, 1).reshape([d_out]);
+    (dw, db)
+}
+
+/// ΔW̃ = [ΔW; Δb] of a layer update (the inverse of [`split_bias`]).
+pub(super) fn join_bias((dw, db): &(Tensor<2>, Tensor<1>)) -> Tensor<2> {
+    let d_out = db.dims()[0];
+    Tensor::cat(vec![dw.clone(), db.clone().reshape([1, d_out])], 0)
 }
 
 /// H̃ = [h | s_b·1] (N × (M+1)) on the device.
@@ -175,32 +204,25 @@ impl Ngd {
         }
         let t = Instant::now();
         let mut updates = Vec::with_capacity(layers.len());
+        let need_slope = config.adaptive_damping || config.kl_clip.is_some();
         let mut slope = 0.0;
         for (block, layer) in self.blocks.iter().zip(&layers) {
             let step = block.precondition(layer, damping);
-            if config.adaptive_damping || config.kl_clip.is_some() {
-                // ∇Lᵀ Δθ: Σ (h̃Δ) ⊙ Y / N from the rows, or ⟨Δ, ∇L⟩ from a given gradient.
-                let (change, scale) = match (&layer.rows, &layer.gradient) {
-                    (_, Some(grad)) => (step.clone() * grad.clone().cast(dtype), 1.0),
-                    (Some((h, y)), None) => (
-                        h.clone().cast(dtype).matmul(step.clone()) * y.clone().cast(dtype),
-                        n as f64,
-                    ),
-                    (None, None) => unreachable!("a batch has rows or a gradient"),
-                };
-                slope += tensor_to_rows(change.sum().reshape([1, 1]))[0] / scale;
+            if need_slope {
+                slope += gradient_dot(layer, &step, dtype);
             }
-            let step = step.cast(x.dtype());
-            let [d_in, d_out] = step.dims();
-            let dw = step.clone().narrow(0, 0, d_in - 1);
-            let db = step.narrow(0, d_in - 1, 1).reshape([d_out]);
-            updates.push((dw, db));
+            updates.push(split_bias(step.cast(x.dtype())));
         }
         times.curvature += t.elapsed().as_secs_f64();
         Ok(BlockStep {
             outputs: pass.outputs,
             updates,
-            slope: (config.adaptive_damping || config.kl_clip.is_some()).then_some(slope),
+            slope: need_slope.then_some(slope),
+            layers: if config.adaptive_damping {
+                layers
+            } else {
+                Vec::new()
+            },
         })
     }
 
@@ -307,9 +329,10 @@ pub(super) fn sampled_weights(loss: Loss, f: &Mat<f64>, rng: &mut ChaCha8Rng) ->
     w
 }
 
-/// The generator of step `step`'s sampled labels ([`Fisher::Sampled`]).
+/// The generator of step `step`'s sampled labels ([`Fisher::Sampled`]): its own stream of the
+/// seed, apart from the initial weights and the shuffles ([`crate::Stream`]).
 pub(super) fn label_rng(seed: u64, step: u64) -> ChaCha8Rng {
-    ChaCha8Rng::seed_from_u64(seed ^ step.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+    crate::Stream::Labels(step).rng(seed)
 }
 
 /// A class-major vector (v[c·N + n]) as an N × C matrix.

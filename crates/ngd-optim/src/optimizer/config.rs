@@ -42,8 +42,10 @@ pub struct NgdConfig {
     #[config(default = "ConvFactors::Reduce")]
     pub kfac_conv: ConvFactors,
     /// Levenberg–Marquardt adaptation of ρ (Martens & Grosse 2015, §6.5): after each step the
-    /// reduction ratio r = (L(θ′) − L(θ))/(q(θ′) − q(θ)) of the batch loss against the
-    /// quadratic model q sets ρ ← ωρ when r > ¾ and ρ ← ρ/ω when r < ¼ (ω = 0.95).
+    /// reduction ratio r = (L(θ + d) − L(θ))/q(d) of the batch loss against the quadratic model
+    /// q(d) = ∇Lᵀd + ½dᵀGd of the step actually taken (momentum, clipping included; G without
+    /// damping, MATH.md §8a) sets ρ ← ωρ when r > ¾ and ρ ← ρ/ω when r < ¼ (ω = 0.95), within
+    /// [1e-8, 1e4].
     #[config(default = false)]
     pub adaptive_damping: bool,
     /// Bound on the step: the update η·v (after momentum) is scaled down to this L2 norm when
@@ -94,8 +96,15 @@ impl NgdConfig {
         {
             return bad(format!("kl_clip must be finite and > 0, got {c}"));
         }
-        if self.adaptive_damping && (self.damping.is_nan() || self.damping <= 0.0) {
-            return bad("adaptive damping needs a starting damping ρ > 0".into());
+        if self.adaptive_damping
+            && !(super::LM_MIN_DAMPING..=super::LM_MAX_DAMPING).contains(&self.damping)
+        {
+            return bad(format!(
+                "adaptive damping keeps ρ within [{:e}, {:e}]; the starting damping {} lies outside",
+                super::LM_MIN_DAMPING,
+                super::LM_MAX_DAMPING,
+                self.damping
+            ));
         }
         // The K-FAC options have no meaning for the dual-form methods: refuse rather than
         // silently use the exact Fisher, every step's statistics and no averaging.

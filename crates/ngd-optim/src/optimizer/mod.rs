@@ -31,6 +31,13 @@ use std::time::Instant;
 /// ω of the Levenberg–Marquardt rule ([`NgdConfig::adaptive_damping`]).
 pub const LM_DECAY: f64 = 0.95;
 
+/// The smallest damping the Levenberg–Marquardt rule moves ρ to (kfac-jax's default).
+pub const LM_MIN_DAMPING: f64 = 1e-8;
+
+/// The largest damping the Levenberg–Marquardt rule moves ρ to: at ρ = 10⁴ the step is ≈ ∇L/ρ,
+/// a plain gradient step 10⁴ times shorter, so a larger ρ would only stall the run.
+pub const LM_MAX_DAMPING: f64 = 1e4;
+
 /// The optimizer's state between steps.
 #[derive(Debug, Clone, Default)]
 pub struct NgdState {
@@ -185,18 +192,16 @@ impl Ngd {
         self.state.lr = Some(lr);
         let damping = self.config.damping;
         let t = Instant::now();
-        // ∇Lᵀ Δθ for the quadratic model of the Levenberg–Marquardt rule and for KL clipping.
-        let (updates, slope) = match planned {
+        // ∇Lᵀ Δθ for KL clipping, and what the Levenberg–Marquardt rule's quadratic model needs.
+        let (updates, slope, quadratic) = match planned {
             Planned::Host(factors, direction) => {
-                let slope = need_slope.then(|| {
-                    let g = self
-                        .output_gradient(&factors.outputs, &y)
-                        .unwrap_or_default();
-                    crate::direction::gradient_dot(&factors, &direction, &g)
-                });
-                (direction.layer_updates(&factors), slope)
+                let g = self.output_gradient(&factors.outputs, &y)?;
+                let slope =
+                    need_slope.then(|| crate::direction::gradient_dot(&factors, &direction, &g));
+                let updates = direction.layer_updates(&factors);
+                (updates, slope, Quadratic::Host(Box::new(factors), g))
             }
-            Planned::Blocks(step) => (step.updates, step.slope),
+            Planned::Blocks(step) => (step.updates, step.slope, Quadratic::Blocks(step.layers)),
         };
         let kl_clip = match (self.config.kl_clip, slope) {
             (Some(c), Some(slope)) => kl_factor(c, lr, slope),
@@ -209,12 +214,15 @@ impl Ngd {
         } else {
             updates
         };
-        let clip = self.update(model, updates, lr);
+        let (clip, taken) = self.update(model, updates, lr);
         times.update = t.elapsed().as_secs_f64();
-        if let (Some(slope), Some(x)) = (slope, x_kept) {
+        let mut reduction_ratio = None;
+        if let Some(x) = x_kept {
             let after = model.forward_plain(x);
             let after = self.config.loss.value(&tensor_to_rows(after), &y, c_out);
-            self.adapt_damping(loss, after, slope, lr * kl_clip * clip)?;
+            let predicted = self.predicted_change(&quadratic, &taken, lr * clip);
+            reduction_ratio = Some((after - loss) / predicted);
+            self.adapt_damping(loss, after, predicted)?;
         }
         self.state.step += 1;
         Ok(StepStats {
@@ -223,31 +231,62 @@ impl Ngd {
             damping,
             clip,
             kl_clip,
+            reduction_ratio,
             seconds: times,
         })
     }
 
-    /// ρ ← ωρ or ρ/ω from the reduction ratio r = ΔL / Δq, with q(η) = −(η − η²/2)∇LᵀΔθ the
-    /// quadratic model along the step (ΔθᵀGΔθ = ∇LᵀΔθ for Δθ = G⁻¹∇L).
-    fn adapt_damping(
-        &mut self,
-        before: f64,
-        after: f64,
-        slope: f64,
+    /// q(d) = ∇Lᵀd + ½dᵀGd for the step taken, d = −ηv with v the applied update (after KL
+    /// clipping and momentum) and η the learning rate times the norm clip (MATH.md §8a). G is
+    /// the batch's exact Fisher ‖Jv‖²_Λ/N for the dual forms (their factors hold J) and the
+    /// blocks' own estimate (A ⊗ S, the diagonal F) on the block route, without damping in both.
+    fn predicted_change(
+        &self,
+        quadratic: &Quadratic,
+        taken: &[(Tensor<2>, Tensor<1>)],
         eta: f64,
-    ) -> crate::Result<()> {
-        let predicted = -(eta - 0.5 * eta * eta) * slope;
-        if predicted.is_nan() || predicted >= 0.0 || !after.is_finite() {
-            return self.set_damping(self.config.damping / LM_DECAY);
-        }
+    ) -> f64 {
+        let (slope, curvature) = match quadratic {
+            Quadratic::Host(factors, g) => {
+                let jv = crate::direction::jacobian_times_updates(factors, taken);
+                let n = factors.samples();
+                let slope = jv.iter().zip(g).map(|(a, b)| a * b).sum::<f64>() / n as f64;
+                (
+                    slope,
+                    fisher_norm(self.config.loss, &factors.outputs, &jv) / n as f64,
+                )
+            }
+            Quadratic::Blocks(layers) => {
+                let dtype = self.config.block_precision.dtype();
+                let mut terms = (0.0, 0.0);
+                for ((block, layer), update) in self.blocks.iter().zip(layers).zip(taken) {
+                    let v = block_step::join_bias(update);
+                    terms.0 += block_step::gradient_dot(layer, &v, dtype);
+                    terms.1 += block.curvature_quadratic(&v);
+                }
+                terms
+            }
+        };
+        -eta * slope + 0.5 * eta * eta * curvature
+    }
+
+    /// ρ ← ωρ when the reduction ratio r = (L(θ + d) − L(θ)) / q(d) > ¾, ρ ← ρ/ω when r < ¼ or
+    /// the model predicts no decrease, kept within [[`LM_MIN_DAMPING`], [`LM_MAX_DAMPING`]].
+    fn adapt_damping(&mut self, before: f64, after: f64, predicted: f64) -> crate::Result<()> {
         let ratio = (after - before) / predicted;
-        if ratio > 0.75 {
-            self.set_damping(self.config.damping * LM_DECAY)
-        } else if ratio < 0.25 {
-            self.set_damping(self.config.damping / LM_DECAY)
+        let predicts_decrease = predicted < 0.0; // false for NaN too
+        let factor = if !predicts_decrease || !after.is_finite() || ratio < 0.25 {
+            1.0 / LM_DECAY
+        } else if ratio > 0.75 {
+            LM_DECAY
         } else {
-            Ok(())
+            return Ok(());
+        };
+        let damping = (self.config.damping * factor).clamp(LM_MIN_DAMPING, LM_MAX_DAMPING);
+        if damping == self.config.damping {
+            return Ok(());
         }
+        self.set_damping(damping)
     }
 
     /// g = N∂L/∂f, refusing NaN/inf outputs (before the curvature sees them).
@@ -270,13 +309,13 @@ impl Ngd {
     }
 
     /// v ← μv + Δθ, θ ← θ − νηv with ν = min(1, c/‖ηv‖) under [`NgdConfig::max_step_norm`];
-    /// returns ν. `updates`: (ΔW_l, Δb_l) per layer on the device.
+    /// returns ν and v. `updates`: (ΔW_l, Δb_l) per layer on the device.
     fn update<M: FactoredModel>(
         &mut self,
         model: &mut M,
         mut updates: Vec<(Tensor<2>, Tensor<1>)>,
         lr: f64,
-    ) -> f64 {
+    ) -> (f64, Vec<(Tensor<2>, Tensor<1>)>) {
         let mu = self.config.momentum;
         if mu != 0.0 {
             if self.state.momentum.is_empty() {
@@ -305,11 +344,34 @@ impl Ngd {
             }
             None => 1.0,
         };
-        for (l, (w, b)) in updates.into_iter().enumerate() {
-            model.update_layer(l, w, b, lr * clip);
+        for (l, (w, b)) in updates.iter().enumerate() {
+            model.update_layer(l, w.clone(), b.clone(), lr * clip);
         }
-        clip
+        (clip, updates)
     }
+}
+
+/// Σ_n (Jv)_nᵀ Λ_n (Jv)_n of a class-major J v (N·C), Λ_n the loss's output Hessian at f(x_n).
+fn fisher_norm(loss: crate::Loss, outputs: &Mat<f64>, jv: &[f64]) -> f64 {
+    let (n, c_out) = (outputs.nrows(), outputs.ncols());
+    (0..n)
+        .map(|i| {
+            let lambda = crate::loss::output_hessian(loss, outputs, i);
+            let u: Vec<f64> = (0..c_out).map(|c| jv[c * n + i]).collect();
+            (0..c_out)
+                .flat_map(|a| (0..c_out).map(move |b| (a, b)))
+                .map(|(a, b)| u[a] * lambda[(a, b)] * u[b])
+                .sum::<f64>()
+        })
+        .sum()
+}
+
+/// What adaptive damping's quadratic model needs once the step is taken.
+enum Quadratic {
+    /// The dual forms: the batch's factors and g = N∂L/∂f.
+    Host(Box<Factors>, Vec<f64>),
+    /// The block route: every layer's batch signals.
+    Blocks(Vec<crate::curvature::LayerSignals>),
 }
 
 /// ν = min(1, √(c/(η²Δθᵀ∇L))) of KL clipping ([`NgdConfig::kl_clip`]); 1 when Δθᵀ∇L ≤ 0.
@@ -343,5 +405,7 @@ mod block_tests;
 mod conv_linear_tests;
 #[cfg(test)]
 mod conv_tests;
+#[cfg(test)]
+mod damping_tests;
 #[cfg(test)]
 mod tests;

@@ -1,5 +1,6 @@
 //! Saving and restoring the optimizer in burn's burnpack format: every curvature block's state
-//! (K-FAC's running factors in f64 and its inverses, `kfac.{l}.{a,s,a_inv,s_inv}`; the
+//! (K-FAC's running factors in f64, their weight Σβ^{t−s} and its inverses,
+//! `kfac.{l}.{a,s,weight,a_inv,s_inv}`; the
 //! diagonal's `diagonal.{l}.f`), the momentum buffers as the backend's tensors, and the step,
 //! learning rate and damping ρ (which adaptive damping moves) as scalars. Restoring and stepping
 //! gives the same numbers as stepping on.

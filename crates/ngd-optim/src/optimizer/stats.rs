@@ -29,6 +29,9 @@ pub struct StepStats {
     /// The factor ν ≤ 1 KL clipping scaled the preconditioned gradient by
     /// ([`NgdConfig::kl_clip`](super::NgdConfig::kl_clip); 1: unclipped).
     pub kl_clip: f64,
+    /// The reduction ratio r = (L(θ + d) − L(θ))/q(d) of adaptive damping (`None` without it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reduction_ratio: Option<f64>,
     /// Time by phase.
     pub seconds: PhaseTimes,
 }

@@ -207,15 +207,17 @@ fn save_load_step_equals_stepping_on() {
     assert!(moved > 1e-4, "the two steps moved {moved:.1e} only");
 }
 
-/// The sampled-label Fisher is an unbiased estimate of the exact one: averaged over 400 seeds,
-/// K-FAC's S of the last layer matches the exact Λ-weighted S to 5 % (Frobenius), while a
-/// single sample is off by far more.
+/// The sampled-label Fisher is an unbiased estimate of the exact one, in every layer: K-FAC's S
+/// averaged over 400 seeds matches the exact Λ-weighted S to within 3× the spread the mean of
+/// 400 independent samples should have (the RMS error of one sample / √400). Measured (layer 1,
+/// layer 2): mean off by 0.011 and 0.018, one sample by 0.281 and 0.283 RMS (bounds 0.042 and
+/// 0.043). The input factor A is the same for both.
 #[test]
-fn sampled_fisher_averages_to_the_exact_factor() {
+fn sampled_fisher_averages_to_the_exact_factor_in_every_layer() {
     let device = Device::default();
     let model = Tiny::new(5, 6, 3, &device);
     let (x, y) = batch(12, 3, 1, &device);
-    let factor = |fisher: Fisher, seed: u64| {
+    let factors = |fisher: Fisher, seed: u64| -> Vec<(Mat<f64>, Mat<f64>)> {
         let mut m = model.clone();
         let mut opt = NgdConfig::new(Method::Kfac)
             .with_fisher(fisher)
@@ -225,21 +227,41 @@ fn sampled_fisher_averages_to_the_exact_factor() {
             .init()
             .unwrap();
         opt.step(&mut m, x.clone(), y.clone()).unwrap();
-        let (_, s) = opt.blocks()[1].state().into_iter().nth(1).expect("S");
-        crate::convert::tensor_to_mat_f64(s)
+        (0..2)
+            .map(|l| {
+                let state: std::collections::HashMap<_, _> =
+                    opt.blocks()[l].state().into_iter().collect();
+                let f = |k: &str| crate::convert::tensor_to_mat_f64(state[k].clone());
+                (f("a"), f("s"))
+            })
+            .collect()
     };
-    let exact = factor(Fisher::Exact, 0);
+    let exact = factors(Fisher::Exact, 0);
     let seeds = 400;
-    let mut mean = Mat::<f64>::zeros(exact.nrows(), exact.ncols());
-    for seed in 0..seeds {
-        mean += factor(Fisher::Sampled, seed);
+    let samples: Vec<_> = (0..seeds).map(|s| factors(Fisher::Sampled, s)).collect();
+    for (l, (a_exact, s_exact)) in exact.iter().enumerate() {
+        let rel = |m: &Mat<f64>| (m - s_exact).norm_l2() / s_exact.norm_l2();
+        let mut mean = Mat::<f64>::zeros(s_exact.nrows(), s_exact.ncols());
+        let mut squares = 0.0;
+        for sample in &samples {
+            let (a, s) = &sample[l];
+            assert!(
+                (a - a_exact).norm_l2() <= 1e-12 * a_exact.norm_l2(),
+                "A differs"
+            );
+            mean += s;
+            squares += rel(s).powi(2);
+        }
+        mean *= faer::Scale(1.0 / seeds as f64);
+        let one = (squares / seeds as f64).sqrt();
+        let bound = 3.0 * one / (seeds as f64).sqrt();
+        let avg = rel(&mean);
+        eprintln!(
+            "layer {}: mean of {seeds} off by {avg:.3}, one sample {one:.3} RMS, bound {bound:.3}",
+            l + 1
+        );
+        assert!(avg < bound, "layer {}: {avg:.3} ≥ {bound:.3}", l + 1);
     }
-    mean *= faer::Scale(1.0 / seeds as f64);
-    let rel = |m: &Mat<f64>| (m - &exact).norm_l2() / exact.norm_l2();
-    let one = rel(&factor(Fisher::Sampled, 0));
-    let avg = rel(&mean);
-    assert!(avg < 0.05, "mean of {seeds} samples is {avg:.3} off");
-    assert!(one > 3.0 * avg, "one sample {one:.3} vs mean {avg:.3}");
 }
 
 /// Momentum: with μ the second step is θ₂ = θ₁ − η(μΔ₁ + Δ₂), checked against two plain steps

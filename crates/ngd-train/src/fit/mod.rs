@@ -43,9 +43,7 @@ use burn::tensor::Device;
 use ngd_data::Holdout;
 use ngd_model::ClassifierConfig;
 use ngd_optim::PhaseTimes;
-use rand::SeedableRng;
 use rand::seq::SliceRandom;
-use rand_chacha::ChaCha8Rng;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -90,10 +88,10 @@ pub trait Trainable: ngd_optim::FactoredModel + Module + Clone {}
 impl<M: ngd_optim::FactoredModel + Module + Clone> Trainable for M {}
 
 /// The order of the training images in `epoch`: a permutation drawn from (seed, epoch) alone,
-/// so that a resumed run visits the same batches.
+/// so that a resumed run visits the same batches (its own stream of the seed,
+/// [`ngd_optim::Stream::Shuffle`]).
 pub fn epoch_order(n: usize, seed: u64, epoch: usize) -> Vec<usize> {
-    let mut rng =
-        ChaCha8Rng::seed_from_u64(seed ^ (epoch as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    let mut rng = ngd_optim::Stream::Shuffle(epoch as u64).rng(seed);
     let mut order: Vec<usize> = (0..n).collect();
     order.shuffle(&mut rng);
     order
