@@ -102,7 +102,10 @@ fn linalg_hint(e: &LinalgError) -> Option<&'static str> {
 fn method_hint(e: &MethodError) -> Option<&'static str> {
     match e {
         MethodError::Sigma(_) => Some(SIGMA_HINT),
-        MethodError::Loss(_) => Some("use --loss mse with this method"),
+        MethodError::Loss(_) => Some(
+            "use --loss mse with this method; for the diagonal Fisher with cross-entropy add \
+             --batch-size, --fisher sampled and --lr",
+        ),
         _ => None,
     }
 }

@@ -73,7 +73,9 @@ pub struct MiniBatchArgs {
     )]
     pub weight_decay: f64,
     /// Levenberg–Marquardt adaptive damping for NGD: ρ ← 0.95ρ when the batch loss fell by
-    /// more than ¾ of the quadratic model's prediction, ρ ← ρ/0.95 when by less than ¼.
+    /// more than ¾ of the quadratic model's prediction for the step taken (momentum and
+    /// clipping included; the curvature without damping: the batch's exact Fisher for the dual
+    /// forms, A⊗S for K-FAC), ρ ← ρ/0.95 when by less than ¼; ρ stays within [1e-8, 1e4].
     #[arg(long, requires = "batch_size")]
     pub adaptive_damping: bool,
     /// Bound on the NGD update's L2 norm after momentum: η·v is scaled down to this norm when

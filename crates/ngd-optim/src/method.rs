@@ -96,8 +96,10 @@ impl MethodCurvature for Method {
         let supports_ce = !matches!(self, Method::Diagonal | Method::QuasiDiagonal);
         if loss == Loss::CrossEntropy && !supports_ce {
             return Err(MethodError::Loss(format!(
-                "the cross-entropy loss is supported by every method but the entry-wise \
-                 diagonal and quasi-diagonal Fishers, not by {self}"
+                "the cross-entropy loss is supported by every dual form but the entry-wise \
+                 diagonal and quasi-diagonal Fishers, not by {self} (the diagonal Fisher takes \
+                 it through its per-layer blocks: a sampled or empirical Fisher, running \
+                 averages or intervals, and an explicit learning rate)"
             )));
         }
         Ok(match self {

@@ -16,7 +16,7 @@ use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::{Device, Tensor, activation::relu};
 use ngd_data::{DataConfig, DatasetName, Standardisation};
-use ngd_optim::{ConvFactors, FactoredModel, Fisher, Method, Tap, update_conv2d, update_linear};
+use ngd_optim::{ConvFactors, FactoredModel, Method, Tap, update_conv2d, update_linear};
 use ngd_train::fit::{self, FitConfig, FitEvent, FitOptions, OptimizerKind};
 
 /// conv 3×3 (3→32), conv 3×3 (32→32), pool, conv 3×3 (32→64), conv 3×3 (64→64), pool,
@@ -92,14 +92,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     cfg.validation = 1_000;
     cfg.batch_size = 128;
     cfg.epochs = 1;
-    cfg.lr = 0.1;
-    cfg.damping = 0.1;
-    // Convolutions take the sampled Fisher (the exact one's per-class factors are Linear-only).
-    cfg.fisher = Fisher::Sampled;
+    // K-FAC's CNN defaults of `ngd train --arch cnn` (README): the sampled Fisher (the exact
+    // one's per-class factors are Linear-only), β = 0.95, statistics every 5 steps, inverses
+    // every 10, ρ = 0.01, η = 0.3 and KL clipping at 1e-3 (without it η = 0.1 diverges).
+    let kfac = ngd_train::defaults::CNN_KFAC;
+    cfg.lr = kfac.lr;
+    cfg.damping = kfac.damping;
+    cfg.fisher = kfac.fisher;
     cfg.kfac_conv = Some(ConvFactors::Reduce);
-    cfg.kfac_decay = 0.95;
-    cfg.kfac_stats_interval = 10;
-    cfg.kfac_inverse_interval = 10;
+    cfg.kfac_decay = kfac.decay;
+    cfg.kfac_stats_interval = kfac.stats_interval;
+    cfg.kfac_inverse_interval = kfac.inverse_interval;
+    cfg.kl_clip = kfac.kl_clip;
     let model = MyCnn::new(&device.clone().autodiff());
     let mut report = |event: FitEvent| match event {
         FitEvent::Evaluation(e) => println!(
@@ -118,10 +122,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         &mut report,
     )?;
     println!(
-        "{} parameters, {} steps, {:.1} ms/step",
+        "{} parameters, {} steps, {:.1} ms/step, {:?}",
         record.parameters,
         record.steps,
-        1e3 * record.train_seconds / record.steps.max(1) as f64
+        1e3 * record.train_seconds / record.steps.max(1) as f64,
+        record.status
     );
+    if record.status != fit::Status::Complete {
+        return Err(format!("the run ended early: {:?}", record.status).into());
+    }
     Ok(())
 }

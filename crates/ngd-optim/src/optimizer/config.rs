@@ -123,10 +123,17 @@ impl NgdConfig {
                 "the learning rate must be finite and > 0, got {lr}"
             ));
         }
-        let curvature = self
-            .method
-            .curvature_for(self.damping, None, self.loss)
-            .map_err(|e| OptimError::Unsupported(e.to_string()))?;
+        if self.block_kind() == Some(BlockKind::Diagonal)
+            && self.loss == Loss::CrossEntropy
+            && self.lr.is_none()
+        {
+            return bad(
+                "the diagonal Fisher with the cross-entropy loss needs an explicit learning \
+                 rate (the paper's 1/α is defined for its MSE dual form)"
+                    .into(),
+            );
+        }
+        let curvature = self.dual_curvature(self.damping)?;
         Ok(Ngd {
             config: self.clone(),
             curvature,
@@ -144,6 +151,21 @@ impl NgdConfig {
             || self.kfac_inverse_interval > 1
             || self.fisher != Fisher::Exact
             || self.kfac_stats_batch.is_some()
+    }
+
+    /// The method's dual-form curvature at `damping` (the route without state, and the paper's
+    /// 1/α). The diagonal Fisher's per-layer blocks take the cross-entropy loss, which its dual
+    /// form does not: with blocks its dual curvature is built for MSE and never solves (an
+    /// explicit learning rate is required, [`NgdConfig::init`]).
+    pub(super) fn dual_curvature(&self, damping: f64) -> crate::Result<Box<dyn crate::Curvature>> {
+        let loss = if self.block_kind() == Some(BlockKind::Diagonal) {
+            Loss::Mse
+        } else {
+            self.loss
+        };
+        self.method
+            .curvature_for(damping, None, loss)
+            .map_err(|e| OptimError::Unsupported(e.to_string()))
     }
 
     /// The per-layer block of a method with state (K-FAC: Kronecker; diagonal: entry-wise);

@@ -232,7 +232,8 @@ pub(super) fn rel(a: &Mat<f64>, b: &Mat<f64>) -> f64 {
 /// patches and signals equals burn's autodiff gradient of the conv weight and bias; the
 /// K-FAC-expand and K-FAC-reduce factors after one step (empirical Fisher, β = 0) equal A and S
 /// from the explicit patches and burn's per-location signals; and the step equals
-/// (A + ρ_A)⁻¹ ∇W̃ (S + ρ_S)⁻¹ from the explicit matrices.
+/// (A + ρ_A)⁻¹ ∇W̃ (S + ρ_S)⁻¹ from the explicit matrices; the diagonal Fisher's step with the
+/// cross-entropy loss equals ∇W̃ ⊘ (F + ρ) from the explicit per-sample gradients.
 #[test]
 fn conv_factors_gradient_and_step_match_explicit_patch_loops() {
     let device = Device::default().autodiff();
@@ -357,5 +358,36 @@ fn conv_factors_gradient_and_step_match_explicit_patch_loops() {
             eprintln!("stride {stride}, {conv}: step vs explicit Kronecker inverse {err:.1e}");
             assert!(err < 3e-6, "{conv} step: {err:.2e}");
         }
+        // The diagonal Fisher's block with cross-entropy: ∇W̃ ⊘ (F + ρ) with F = Σ_n G_n ⊙ G_n / N
+        // from the per-sample gradients G_n = Σ_r p̃_{n,r} s_{n,r}ᵀ (MATH.md §8c).
+        let d = g.d_in() + 1;
+        let mut fisher = Mat::<f64>::zeros(d, c_out);
+        for n in 0..N {
+            let rows = n * r..(n + 1) * r;
+            let per_sample = Mat::from_fn(d, c_out, |i, j| {
+                rows.clone()
+                    .map(|k| patches[k][i] * signals[k][j])
+                    .sum::<f64>()
+            });
+            fisher += Mat::from_fn(d, c_out, |i, j| per_sample[(i, j)].powi(2) / N as f64);
+        }
+        let mut stepped = model.clone();
+        NgdConfig::new(Method::Diagonal)
+            .with_damping(rho)
+            .with_lr(Some(lr))
+            .with_fisher(Fisher::Empirical)
+            .with_block_precision(Precision::F64)
+            .init()
+            .unwrap()
+            .step(&mut stepped, x.clone(), y.clone())
+            .unwrap();
+        let (before, after) = (conv_tilde(&model.conv), conv_tilde(&stepped.conv));
+        let step = Mat::from_fn(d, c_out, |i, j| (before[(i, j)] - after[(i, j)]) / lr);
+        let want = Mat::from_fn(d, c_out, |i, j| {
+            autodiff_grad[(i, j)] / (fisher[(i, j)] + rho)
+        });
+        let err = rel(&step, &want);
+        eprintln!("stride {stride}, diagonal (cross-entropy): step vs explicit {err:.1e}");
+        assert!(err < 3e-6, "diagonal step: {err:.2e}");
     }
 }

@@ -109,11 +109,7 @@ impl Ngd {
 
     /// Sets the damping ρ of the next steps (K-FAC: from its next inversion).
     pub fn set_damping(&mut self, damping: f64) -> crate::Result<()> {
-        self.curvature = self
-            .config
-            .method
-            .curvature_for(damping, None, self.config.loss)
-            .map_err(|e| OptimError::Unsupported(e.to_string()))?;
+        self.curvature = self.config.dual_curvature(damping)?;
         self.config.damping = damping;
         Ok(())
     }
