@@ -368,6 +368,41 @@ fn sweep_tunes_runs_every_seed_and_summarizes() {
     );
     let svg = ngd_experiments::sweep::accuracy_chart(&record, &summary, false).to_svg();
     assert!(svg.contains("adam (2 seeds)") && svg.contains("target 70.0%"));
+    // Without a given target (CIFAR-10's configs): the median over the seeds of the reference's
+    // best test accuracy, minus the margin; with two seeds the mean of the two.
+    let mut median_target = record.clone();
+    median_target.config.target_accuracy = None;
+    median_target.config.target_margin = 0.01;
+    let bests: Vec<f64> = record.runs["adam"]
+        .iter()
+        .map(|r| {
+            r.evaluations
+                .iter()
+                .map(|e| e.test_accuracy)
+                .fold(f64::MIN, f64::max)
+        })
+        .collect();
+    let summary = fit::summarize(&median_target);
+    let want = 0.5 * (bests[0] + bests[1]) - 0.01;
+    assert!(
+        (summary.target_accuracy - want).abs() < 1e-12,
+        "{} vs {want} from {bests:?}",
+        summary.target_accuracy
+    );
+    assert!(
+        summary.target_source.contains("median"),
+        "{}",
+        summary.target_source
+    );
+    for row in &summary.rows {
+        for (run, t) in median_target.runs[&row.label]
+            .iter()
+            .zip(&row.seconds_to_target)
+        {
+            let first = run.evaluations.iter().find(|e| e.test_accuracy >= want);
+            assert_eq!(*t, first.map(|e| e.seconds), "{}", row.label);
+        }
+    }
 }
 
 /// Resume = uninterrupted with the practitioner options on (issue 19 §4): a cosine schedule

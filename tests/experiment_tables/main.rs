@@ -37,6 +37,9 @@ const BLOCKS: &[(&str, Render)] = &[
     ("experiments/full-cifar10 summary", |r| {
         measured::sweep_rows(r, "full-cifar10")
     }),
+    ("experiments/cifar10-cnn summary", |r| {
+        measured::sweep_rows(r, "cifar10-cnn")
+    }),
     ("experiments/fig3 condition-numbers", isotropy::fig3_kappa),
     (
         "experiments/fig3-damping condition-numbers",
@@ -84,6 +87,9 @@ const FILES: &[(&str, Render)] = &[
     }),
     ("experiments/full-cifar10/table.md", |r| {
         measured::sweep_table(r, "full-cifar10")
+    }),
+    ("experiments/cifar10-cnn/table.md", |r| {
+        measured::sweep_table(r, "cifar10-cnn")
     }),
 ];
 

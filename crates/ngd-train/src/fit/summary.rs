@@ -85,7 +85,8 @@ fn best(record: &FitRecord) -> f64 {
         .fold(f64::NEG_INFINITY, f64::max)
 }
 
-/// The target: given, or the reference's median best accuracy minus the margin.
+/// The target: given, or the median over seeds of the reference's best test accuracy minus the
+/// margin.
 fn target(sweep: &SweepRecord) -> (f64, String) {
     let cfg = &sweep.config;
     if let Some(t) = cfg.target_accuracy {
@@ -97,7 +98,14 @@ fn target(sweep: &SweepRecord) -> (f64, String) {
         .map(|r| r.iter().map(best).collect())
         .unwrap_or_default();
     bests.sort_by(f64::total_cmp);
-    let median = bests.get(bests.len() / 2).copied().unwrap_or(f64::NAN);
+    // The middle value, or the mean of the two middle ones for an even count (it was the upper
+    // one, i.e. the best of two seeds).
+    let n = bests.len();
+    let median = match n {
+        0 => f64::NAN,
+        _ if n % 2 == 1 => bests[n / 2],
+        _ => 0.5 * (bests[n / 2 - 1] + bests[n / 2]),
+    };
     (
         median - cfg.target_margin,
         format!(
