@@ -97,3 +97,17 @@ pub fn mat_to_tensor_dtype(
         .with_dtype(burn::tensor::DType::from(dtype));
     Tensor::from_data(TensorData::new(data, [rows, cols]), options)
 }
+
+/// ΔW̃ = [ΔW; Δb] (d_in × d_out, bias last row) of a layer's (ΔW, Δb).
+pub(crate) fn join_bias(dw: Tensor<2>, db: Tensor<1>) -> Tensor<2> {
+    let d_out = db.dims()[0];
+    Tensor::cat(vec![dw, db.reshape([1, d_out])], 0)
+}
+
+/// (ΔW, Δb) of a layer step ΔW̃ (the inverse of [`join_bias`]).
+pub(crate) fn split_bias(step: Tensor<2>) -> (Tensor<2>, Tensor<1>) {
+    let [d_in, d_out] = step.dims();
+    let dw = step.clone().narrow(0, 0, d_in - 1);
+    let db = step.narrow(0, d_in - 1, 1).reshape([d_out]);
+    (dw, db)
+}

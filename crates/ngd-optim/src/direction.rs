@@ -151,15 +151,16 @@ pub fn jacobian_times_updates(factors: &Factors, updates: &[(Tensor<2>, Tensor<1
     assert_eq!(updates.len(), factors.depth(), "one update per layer");
     let mut out = vec![0.0; factors.samples() * factors.outputs_dim()];
     for (l, (layer, (dw, db))) in factors.layers.iter().zip(updates).enumerate() {
-        let m = dw.dims()[1];
-        let bias = db.clone().reshape([1, m]);
         let u = match factors.device_inputs.get(l) {
-            Some(h) => crate::convert::tensor_to_mat_f64(
-                h.clone().matmul(dw.clone()) + bias.mul_scalar(factors.bias_scales[l]),
-            ),
+            Some(h) => {
+                let bias = db.clone().reshape([1, dw.dims()[1]]);
+                crate::convert::tensor_to_mat_f64(
+                    h.clone().matmul(dw.clone()) + bias.mul_scalar(factors.bias_scales[l]),
+                )
+            }
             // Host-only factors: h̃ (with its bias column) times [ΔW; Δb].
             None => {
-                let step = Tensor::cat(vec![dw.clone(), bias], 0);
+                let step = crate::convert::join_bias(dw.clone(), db.clone());
                 &layer.input * crate::convert::tensor_to_mat_f64(step)
             }
         };

@@ -211,7 +211,7 @@ fn probed_pass<M: FactoredModel + ?Sized>(
                 Some(b) => b.grad(&grads).expect("conv bias gradient"),
                 None => Tensor::zeros([c_out], &dw.device()),
             };
-            Some(Tensor::cat(vec![dw, db.reshape([1, c_out])], 0))
+            Some(crate::convert::join_bias(dw, db))
         })
         .collect();
     TapPass {

@@ -5,7 +5,7 @@
 //! refreshed; each block then preconditions its layer's gradient.
 
 use super::{ConvFactors, Fisher, Ngd, PhaseTimes};
-use crate::convert::mat_to_tensor_dtype;
+use crate::convert::{mat_to_tensor_dtype, split_bias};
 use crate::curvature::{BlockKind, BlockStatistics, LayerKind, LayerSignals, total};
 use crate::im2col::{mean_patches, patch_rows, signal_rows, summed_signals};
 use crate::model::{OutputWeights, tapped_pass, tapped_pass_with_conv_gradients};
@@ -40,20 +40,6 @@ pub(super) fn gradient_dot(layer: &LayerSignals, v: &Tensor<2>, dtype: FloatDTyp
         }
         (None, None) => unreachable!("a batch has rows or a gradient"),
     }
-}
-
-/// (ΔW, Δb) of a layer step ΔW̃ (d_in × d_out, bias last row).
-fn split_bias(step: Tensor<2>) -> (Tensor<2>, Tensor<1>) {
-    let [d_in, d_out] = step.dims();
-    let dw = step.clone().narrow(0, 0, d_in - 1);
-    let db = step.narrow(0, d_in - 1, 1).reshape([d_out]);
-    (dw, db)
-}
-
-/// ΔW̃ = [ΔW; Δb] of a layer update (the inverse of [`split_bias`]).
-pub(super) fn join_bias((dw, db): &(Tensor<2>, Tensor<1>)) -> Tensor<2> {
-    let d_out = db.dims()[0];
-    Tensor::cat(vec![dw.clone(), db.clone().reshape([1, d_out])], 0)
 }
 
 /// H̃ = [h | s_b·1] (N × (M+1)) on the device.

@@ -163,7 +163,7 @@ impl Ngd {
             let t = Instant::now();
             let direction = self.curvature.direction(&factors, &g)?;
             times.curvature = t.elapsed().as_secs_f64();
-            Planned::Host(factors, direction)
+            Planned::Host(factors, direction, g)
         };
         let outputs = planned.outputs();
         let c_out = outputs.ncols();
@@ -179,7 +179,7 @@ impl Ngd {
         }
         let lr = match (self.state.lr, self.config.lr, &planned) {
             (Some(lr), _, _) | (None, Some(lr), _) => lr,
-            (None, None, Planned::Host(factors, _)) => self
+            (None, None, Planned::Host(factors, ..)) => self
                 .config
                 .method
                 .optimal_lr(self.curvature.as_ref(), factors)?,
@@ -190,8 +190,7 @@ impl Ngd {
         let t = Instant::now();
         // ∇Lᵀ Δθ for KL clipping, and what the Levenberg–Marquardt rule's quadratic model needs.
         let (updates, slope, quadratic) = match planned {
-            Planned::Host(factors, direction) => {
-                let g = self.output_gradient(&factors.outputs, &y)?;
+            Planned::Host(factors, direction, g) => {
                 let slope =
                     need_slope.then(|| crate::direction::gradient_dot(&factors, &direction, &g));
                 let updates = direction.layer_updates(&factors);
@@ -256,7 +255,7 @@ impl Ngd {
                 let dtype = self.config.block_precision.dtype();
                 let mut terms = (0.0, 0.0);
                 for ((block, layer), update) in self.blocks.iter().zip(layers).zip(taken) {
-                    let v = block_step::join_bias(update);
+                    let v = crate::convert::join_bias(update.0.clone(), update.1.clone());
                     terms.0 += block_step::gradient_dot(layer, &v, dtype);
                     terms.1 += block.curvature_quadratic(&v);
                 }
@@ -379,8 +378,8 @@ fn kl_factor(c: f64, lr: f64, slope: f64) -> f64 {
 /// A step planned before the update: a dual-form direction at the factors, or the blocks'
 /// updates on the device.
 enum Planned {
-    /// Factors and direction (the dual forms).
-    Host(Factors, Direction),
+    /// Factors, direction and g = N∂L/∂f (the dual forms).
+    Host(Factors, Direction, Vec<f64>),
     /// Device updates from the per-layer blocks.
     Blocks(block_step::BlockStep),
 }
@@ -389,7 +388,7 @@ impl Planned {
     /// f(x) of the batch (N × C).
     fn outputs(&self) -> &Mat<f64> {
         match self {
-            Planned::Host(factors, _) => &factors.outputs,
+            Planned::Host(factors, ..) => &factors.outputs,
             Planned::Blocks(step) => &step.outputs,
         }
     }
