@@ -1,7 +1,8 @@
 //! Condition number of Θ̄ = J G⁻¹ Jᵀ/N at initialisation (Fig. 3): ReLU, L = 3, Gaussian
 //! inputs, N = 32, width 2048, ρ = 0.
 
-use ngd_model::{MlpConfig, tensor_from_rows};
+use ngd_model::MlpConfig;
+use ngd_optim::convert::tensor_from_rows;
 use ngd_optim::{Method, MethodCurvature, coefficient_matrix};
 use ngd_suite::device;
 

@@ -2,13 +2,14 @@
 //!
 //! MNIST '0' vs '7' with N = 1000 > M_0 = 784: the inputs span only r ≈ 540 dimensions
 //! (constant border pixels), and rarely used pixels are directions carried by a single image,
-//! so the transform works on the principal span (`ngd_optim::forster`). K-FAC at ρ = 0
+//! so the transform works on the principal span (`ngd_core::forster`). K-FAC at ρ = 0
 //! pseudo-inverts the singular first input factor (zero bias column at σ_b = 0, r < M_0 + 1);
 //! its first layer then contributes N × the leverages of h̃_0, which the transform makes all
 //! r/N, so Θ̄ = αI with α = N(L−2) + r + 1 (`Kfac::alpha`).
 
+use ngd_core::forster;
 use ngd_data::{DataConfig, Dataset, DatasetName};
-use ngd_optim::{Curvature, Kfac, Method, forster};
+use ngd_optim::{Curvature, Kfac, Method};
 use ngd_suite::{device, fig1a_config, mnist_0_vs_7};
 use ngd_train::{DeviceSplit, TrainConfig, network_config, residual, train};
 

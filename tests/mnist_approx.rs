@@ -2,7 +2,8 @@
 //! (N = 100, L = 3, M = 1024): J Δθ = α e, checked by a central finite difference of the
 //! network itself (θ ∓ εΔθ through `Direction::apply`), not through `function_step`.
 
-use ngd_model::{Device, Mlp, tensor_from_rows, tensor_to_rows};
+use ngd_model::{Device, Mlp};
+use ngd_optim::convert::{tensor_from_rows, tensor_to_rows};
 use ngd_optim::{Method, MethodCurvature, parse_sigma};
 use ngd_suite::{device, mnist_0_vs_7};
 use ngd_train::{network_config, residual};

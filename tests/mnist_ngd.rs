@@ -100,7 +100,7 @@ fn block_diagonal_coefficient_matrix_is_depth_times_identity() {
     let model = network_config(&cfg, &data)
         .init(cfg.seed, &device())
         .unwrap();
-    let x = ngd_model::tensor_from_rows(&data.train.x, 100, data.train.dim, &device());
+    let x = ngd_optim::convert::tensor_from_rows(&data.train.x, 100, data.train.dim, &device());
     let factors = model.factors(x);
     let curvature = Method::BlockDiagonal.curvature(0.0).unwrap();
     let theta_bar = coefficient_matrix(curvature.as_ref(), &factors).unwrap();

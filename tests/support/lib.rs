@@ -58,6 +58,7 @@ pub fn fig1a_config(method: ngd_optim::Method, steps: usize) -> TrainConfig {
         precision: Default::default(),
         damping_convention: Default::default(),
         diagnostics: false,
+        forster: false,
         steps,
         seed: 1,
         backend: "default".into(),

@@ -33,7 +33,7 @@ pub struct BenchArgs {
     pub damping: Option<f64>,
     /// Learning rate of the mini-batch NGD steps (default: `ngd train`'s; the first-order
     /// optimizers keep theirs, as they keep no NGD option).
-    #[arg(long)]
+    #[arg(long, requires = "batch_size")]
     pub lr: Option<f64>,
     /// Mini-batch steps timed per method after one warm-up step (mean reported); a multiple of
     /// K-FAC's intervals counts its statistics and inversions at their rate.
@@ -155,14 +155,29 @@ fn bench_minibatch(args: &BenchArgs) -> Result<()> {
         "peak_MiB"
     );
     let mut all = Vec::new();
+    let mut rates = Vec::new();
     for backend in bench_backends(args)? {
         let device = backend.device()?;
+        let gemm = GemmRates::measure(&configs[0], &data, &device);
+        if let Some(g) = &gemm {
+            let (b, d, m) = g.device_shape;
+            println!(
+                "{backend}: GEMM f32 [{b}×{d}]·[{d}×{m}] {:.1} GFLOP/s on the device, f64 {n}×{n} {:.1} GFLOP/s on the host",
+                g.device_gflops,
+                g.host_gflops,
+                n = g.host_n
+            );
+        }
         let mut baseline = None;
         for cfg in &configs {
             let mut cfg = cfg.clone();
             cfg.backend = backend.to_string();
             let t = ngd_train::fit::time_steps(&cfg, &data, &device, args.steps)?;
             let ratio = t.ms_per_step / *baseline.get_or_insert(t.ms_per_step);
+            let flops = gemm.as_ref().and_then(|g| g.achieved(&cfg, &data, &t));
+            if let Some(a) = &flops {
+                rates.push((backend.to_string(), t.optimizer.clone(), a.clone()));
+            }
             let p = &t.ms_per_phase;
             println!(
                 "{:<10} {:<8} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>7.2} {:>9.0}",
@@ -176,11 +191,16 @@ fn bench_minibatch(args: &BenchArgs) -> Result<()> {
                 ratio,
                 t.peak_memory_bytes.unwrap_or(0) as f64 / 1048576.0
             );
-            all.push(
-                serde_json::json!({"backend": backend.to_string(), "ratio": ratio, "timing": t}),
-            );
+            all.push(serde_json::json!({
+                "backend": backend.to_string(),
+                "ratio": ratio,
+                "timing": t,
+                "gemm": gemm,
+                "flops": flops,
+            }));
         }
     }
+    print_rates(&rates);
     if let Some(out) = &args.out {
         let doc = serde_json::json!({
             "steps": args.steps,
@@ -220,4 +240,92 @@ fn bench_config_json(args: &BenchArgs) -> serde_json::Value {
         "methods": args.methods.iter().map(|m| m.to_string()).collect::<Vec<_>>(),
         "threads": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
     })
+}
+
+/// The plain matrix products a step's phases are measured against: an f32 product of the MLP's
+/// largest layer at the batch size on the device, and an f64 product of its largest K-FAC
+/// factor on the host (the inversions).
+#[derive(Debug, Clone, serde::Serialize)]
+struct GemmRates {
+    /// [B × d]·[d × m] of the largest layer.
+    device_shape: (usize, usize, usize),
+    /// Its GFLOP/s (f32, on the device).
+    device_gflops: f64,
+    /// n of the host's n × n product.
+    host_n: usize,
+    /// Its GFLOP/s (f64, faer).
+    host_gflops: f64,
+}
+
+/// A step's model flops ([`ngd_train::fit::step_flops`]) against its measured phases.
+#[derive(Debug, Clone, serde::Serialize)]
+struct Achieved {
+    /// Flops per step by phase.
+    flops: ngd_train::fit::PhaseFlops,
+    /// GFLOP/s achieved by the forward/backward, curvature and inversion phases.
+    gflops: [f64; 3],
+    /// The flop floor: every phase at its product's rate (ms).
+    floor_ms: f64,
+    /// The measured step over the floor.
+    over_floor: f64,
+}
+
+impl GemmRates {
+    /// `None` for the CNN (the flop model covers the MLP).
+    fn measure(
+        cfg: &ngd_train::fit::FitConfig,
+        data: &ngd_data::Holdout,
+        device: &ngd_model::Device,
+    ) -> Option<Self> {
+        let layers = ngd_train::fit::mlp_layers(cfg, data.train.dim, data.classes)?;
+        let &(d, m) = layers.iter().max_by_key(|(d, m)| d * m)?;
+        let host_n = layers.iter().map(|&(d, m)| d.max(m)).max()?;
+        let device_shape = (cfg.batch_size, d - 1, m);
+        Some(Self {
+            device_shape,
+            device_gflops: ngd_train::fit::device_gemm_gflops(device, device_shape, 20),
+            host_n,
+            host_gflops: ngd_train::fit::host_gemm_gflops(host_n, 5),
+        })
+    }
+
+    fn achieved(
+        &self,
+        cfg: &ngd_train::fit::FitConfig,
+        data: &ngd_data::Holdout,
+        t: &ngd_train::fit::StepTiming,
+    ) -> Option<Achieved> {
+        let layers = ngd_train::fit::mlp_layers(cfg, data.train.dim, data.classes)?;
+        let flops = ngd_train::fit::step_flops(cfg, &layers)?;
+        let p = &t.ms_per_phase;
+        let rate = |f: f64, ms: f64| if ms > 0.0 { f / ms / 1e6 } else { 0.0 };
+        let floor_ms = (flops.forward_backward + flops.curvature) / self.device_gflops / 1e6
+            + flops.inversion / self.host_gflops / 1e6;
+        Some(Achieved {
+            flops,
+            gflops: [
+                rate(flops.forward_backward, p.forward_backward),
+                rate(flops.curvature, p.curvature),
+                rate(flops.inversion, p.inversion),
+            ],
+            floor_ms,
+            over_floor: t.ms_per_step / floor_ms,
+        })
+    }
+}
+
+fn print_rates(rates: &[(String, String, Achieved)]) {
+    if rates.is_empty() {
+        return;
+    }
+    println!(
+        "\n{:<10} {:<8} {:>9} {:>9} {:>9} {:>9} {:>10}  (GFLOP/s by phase; floor: every phase at its GEMM's rate)",
+        "backend", "method", "fwd_bwd", "curvature", "inversion", "floor_ms", "step/floor"
+    );
+    for (backend, method, a) in rates {
+        println!(
+            "{:<10} {:<8} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>10.2}",
+            backend, method, a.gflops[0], a.gflops[1], a.gflops[2], a.floor_ms, a.over_floor
+        );
+    }
 }

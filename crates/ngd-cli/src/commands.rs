@@ -198,13 +198,28 @@ pub(crate) fn apply_forster(data: &mut Dataset) -> Result<()> {
     Ok(())
 }
 
+/// The options of the paper's full-batch runs that mini-batch training refuses rather than
+/// ignores.
+const FULL_BATCH_OPTIONS: [&str; 6] = [
+    "forster",
+    "sigma",
+    "steps",
+    "precision",
+    "damping_convention",
+    "diagnostics",
+];
+
 /// `ngd train`.
 pub fn train(args: TrainArgs) -> Result<()> {
     if args.minibatch.batch_size.is_some() {
-        if args.forster || args.opt.sigma.is_some() || args.opt.steps != defaults::STEPS {
+        if let Some(flag) = FULL_BATCH_OPTIONS
+            .iter()
+            .find(|f| args.minibatch.explicit.iter().any(|e| e == *f))
+        {
             anyhow::bail!(
-                "--forster, --sigma and --steps belong to the full-batch setting; mini-batch \
-                 training runs --epochs"
+                "--{} belongs to the full-batch setting (without --batch-size); mini-batch \
+                 training runs --epochs with the options of `ngd train --help`'s mini-batch part",
+                flag.replace('_', "-")
             );
         }
         return crate::minibatch::train(
@@ -225,6 +240,11 @@ pub fn train(args: TrainArgs) -> Result<()> {
     if let Some(out) = &args.out {
         check_writable(out)?;
     }
+    let dual = ngd_optim::DualSolve {
+        precision: args.opt.precision,
+        convention: args.opt.damping_convention,
+    };
+    method.check_dual_options(dual.is_default())?;
     let mut data = args.net.load_data()?;
     if args.forster {
         apply_forster(&mut data)?;
@@ -232,6 +252,7 @@ pub fn train(args: TrainArgs) -> Result<()> {
     let device = args.net.backend.device()?;
     let mut cfg = args.net.train_config(&data, method, &args.opt);
     cfg.loss = args.loss.unwrap_or_default();
+    cfg.forster = args.forster;
     cfg.validate()?;
     eprintln!(
         "train: {} N={} N'={} L={} M={} method={} backend={} ({})",

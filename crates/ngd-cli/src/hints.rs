@@ -28,6 +28,7 @@ fn experiment_hint(e: &ExperimentError) -> Option<&'static str> {
     match e {
         ExperimentError::Optim(e) => optim_hint(e),
         ExperimentError::Method(e) => method_hint(e),
+        ExperimentError::Forster(_) => Some("drop --forster and use --damping ρ > 0 instead"),
         ExperimentError::Run {
             source: TrainError::Diverged { .. },
             ..
@@ -69,9 +70,6 @@ fn optim_hint(e: &OptimError) -> Option<&'static str> {
         OptimError::SingularInputFactor { .. } => {
             Some("use --forster, a larger --damping, or --damping 0 (pseudo-inverse)")
         }
-        OptimError::Forster(_) | OptimError::ForsterStalled { .. } => {
-            Some("drop --forster and use --damping ρ > 0 instead")
-        }
         OptimError::Diverged { .. } => Some("try a smaller --lr or a larger --damping"),
         OptimError::StateMismatch(_) => Some(
             "resume with the --method, network and K-FAC options the checkpoint was saved with",
@@ -81,6 +79,7 @@ fn optim_hint(e: &OptimError) -> Option<&'static str> {
              adamw or muon",
         ),
         OptimError::Linalg(e) => linalg_hint(e),
+        OptimError::Method(e) => method_hint(e),
         OptimError::Sigma(SigmaError::Singular { .. }) => {
             Some("use --damping ρ > 0, another --depth, or another --sigma")
         }
@@ -127,6 +126,25 @@ mod tests {
         assert!(hint(&err).unwrap().contains("--damping"));
         let err = anyhow::anyhow!("something else");
         assert!(hint(&err).is_none());
+    }
+
+    /// The typed errors that moved crates keep their hints: a stalled Forster transform (now
+    /// `ngd_core::ForsterError`) and a method's loss refusal inside an optimizer error.
+    #[test]
+    fn moved_errors_keep_their_hints() {
+        let stalled = ngd_core::ForsterError::Stalled {
+            deviation: 0.04,
+            rank: 471,
+            span_tol: 1e-5,
+        };
+        let err = anyhow::Error::new(ExperimentError::Forster(stalled));
+        assert!(hint(&err).unwrap().contains("drop --forster"));
+        let loss = OptimError::Method(MethodError::Loss("no cross-entropy".into()));
+        assert!(
+            hint(&anyhow::Error::new(loss))
+                .unwrap()
+                .contains("--loss mse")
+        );
     }
 
     /// A singular K-FAC factor at ρ = 1e-3 (issue: "add damping ρ > 0" although ρ > 0 was in

@@ -16,9 +16,10 @@ pub struct SweepArgs {
     /// Folder for sweep.json, summary.json, table.md and the charts (default: the config's).
     #[arg(long)]
     pub out_dir: Option<PathBuf>,
-    /// Compute backend of every run.
-    #[arg(long, default_value = ngd_train::defaults::BACKEND)]
-    pub backend: crate::backend::Backend,
+    /// Compute backend of every run (recorded in each run's config; default: the config's
+    /// `base.backend`, else flex).
+    #[arg(long)]
+    pub backend: Option<crate::backend::Backend>,
     /// Only redo the table and charts from an existing sweep.json.
     #[arg(long)]
     pub replot: bool,
@@ -37,18 +38,33 @@ pub fn sweep(args: SweepArgs) -> Result<()> {
             .with_context(|| format!("reading {}", record_path.display()))?;
         serde_json::from_str(&text).with_context(|| format!("parsing {}", record_path.display()))?
     } else {
-        check_writable(&record_path)?;
         let text = std::fs::read_to_string(&args.config)
             .with_context(|| format!("reading {}", args.config.display()))?;
-        let sweep: fit::SweepConfig = serde_json::from_str(&text)
+        let mut sweep: fit::SweepConfig = serde_json::from_str(&text)
             .with_context(|| format!("parsing comparison config {}", args.config.display()))?;
+        let backend = match (args.backend, sweep.base.get("backend")) {
+            (Some(b), _) => b,
+            (None, Some(name)) => name
+                .as_str()
+                .unwrap_or_default()
+                .parse()
+                .map_err(anyhow::Error::msg)
+                .context("the config's base.backend")?,
+            (None, None) => ngd_train::defaults::BACKEND
+                .parse()
+                .map_err(anyhow::Error::msg)?,
+        };
+        sweep
+            .base
+            .insert("backend".into(), backend.to_string().into());
+        check_writable(&record_path)?;
         let first = sweep
             .optimizers
             .first()
             .context("the config lists no optimizers")?;
         let data_cfg = sweep.run_config(first, &Default::default())?;
         let data = load_data(&data_cfg)?;
-        let device = args.backend.device()?;
+        let device = backend.device()?;
         let runs_dir = out_dir.join("runs");
         let finished = finished_runs(&runs_dir)?;
         if !finished.is_empty() {

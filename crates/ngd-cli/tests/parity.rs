@@ -7,7 +7,9 @@
 use faer::Mat;
 use ngd_cli::backend::Backend;
 use ngd_data::{DataConfig, DatasetName};
-use ngd_model::{Factors, Mlp, MlpConfig, tensor_from_rows};
+use ngd_model::{Mlp, MlpConfig};
+use ngd_optim::Factors;
+use ngd_optim::convert::tensor_from_rows;
 use ngd_optim::{Method, MethodCurvature};
 
 /// f32 tolerance, relative to the Frobenius norm of the reference: factors and Grams go
@@ -105,7 +107,7 @@ fn outputs_after_step(
         let factors = model.factors(x.clone());
         ngd_train::take_step(&mut model, curvature.as_ref(), &factors, &data.train, lr).unwrap();
     }
-    ngd_model::tensor_to_rows(model.forward(x.clone()))
+    ngd_optim::convert::tensor_to_rows(model.forward(x.clone()))
 }
 
 fn rel(a: faer::MatRef<'_, f64>, b: faer::MatRef<'_, f64>) -> f64 {
@@ -228,7 +230,8 @@ fn cnn_snapshot(backend: Backend, data: &ngd_data::Holdout) -> CnnSnapshot {
         .collect();
     let y = tensor_from_rows(&y, split.n, 10, &device);
     let cnn = CnnConfig::new(data.image, 10);
-    let outputs = ngd_model::tensor_to_rows(cnn.init(3, &device).unwrap().forward(x.clone()));
+    let outputs =
+        ngd_optim::convert::tensor_to_rows(cnn.init(3, &device).unwrap().forward(x.clone()));
     let stepped = [
         ngd_optim::ConvFactors::Reduce,
         ngd_optim::ConvFactors::Expand,
@@ -252,10 +255,10 @@ fn cnn_snapshot(backend: Backend, data: &ngd_data::Holdout) -> CnnSnapshot {
                 b.state()
                     .into_iter()
                     .filter(|(name, _)| *name == "a" || *name == "s")
-                    .map(|(_, t)| ngd_model::tensor_to_rows(t))
+                    .map(|(_, t)| ngd_optim::convert::tensor_to_rows(t))
             })
             .collect();
-        let after = ngd_model::tensor_to_rows(model.forward_plain(x.clone()));
+        let after = ngd_optim::convert::tensor_to_rows(model.forward_plain(x.clone()));
         (conv, factors, after)
     })
     .collect();

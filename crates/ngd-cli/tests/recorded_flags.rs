@@ -44,7 +44,7 @@ fn train(out: &Path, extra: &[&str]) -> Value {
 fn every_kfac_flag_is_recorded_in_the_run_config() {
     let dir = tempfile::tempdir().unwrap();
     // (flag, value on the command line, value expected in `config`, its key there)
-    let flags: [(&str, Option<&str>, Value, &str); 11] = [
+    let flags: [(&str, Option<&str>, Value, &str); 12] = [
         ("--fisher", Some("empirical"), json!("empirical"), "fisher"),
         (
             "--curvature-batch",
@@ -71,6 +71,12 @@ fn every_kfac_flag_is_recorded_in_the_run_config() {
         ("--max-step-norm", Some("10"), json!(10.0), "max_step_norm"),
         ("--kl-clip", Some("0.01"), json!(0.01), "kl_clip"),
         ("--adaptive-damping", None, json!(true), "adaptive_damping"),
+        (
+            "--inverse-precision",
+            Some("f32"),
+            json!("f32"),
+            "inverse_precision",
+        ),
     ];
     let mut extra = Vec::new();
     for (flag, value, _, _) in &flags {
@@ -87,7 +93,7 @@ fn every_kfac_flag_is_recorded_in_the_run_config() {
     }
     let (config, defaults) = (&given["config"], &plain["config"]);
     for (flag, _, want, key) in &flags {
-        // `kl_clip` is left out of the config when off; null otherwise.
+        // `kl_clip` and `inverse_precision` are left out of the config at their defaults.
         let got = config.get(*key).unwrap_or(&Value::Null);
         let default = defaults.get(*key).unwrap_or(&Value::Null);
         eprintln!("{flag}: recorded {got}, default {default}");

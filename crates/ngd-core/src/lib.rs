@@ -7,16 +7,20 @@
 //!   learning-rate rule ([`LrRule`]). Their curvature objects live in `ngd-optim`.
 //! * [`sigma`] — the layer-wise Σ matrices and the isotropy constant α = 1ᵀΣ⁻¹1 (Theorem 4.1,
 //!   Lemma 4.3).
+//! * [`forster`] — the Forster transform of the inputs (Section 4.3: isotropic first-layer
+//!   K-FAC factor when M_0 < N).
 //! * [`Stream`] — the independent random streams of one seed (initial weights, shuffles,
 //!   sampled labels).
 
 #![warn(missing_docs)]
 
+pub mod forster;
 pub mod loss;
 mod method;
 pub mod sigma;
 mod stream;
 
+pub use forster::ForsterError;
 pub use loss::Loss;
 pub use method::{LrRule, Method, MethodError, UNIT_WISE_DAMPING_TIMES_WIDTH, parse_sigma};
 pub use sigma::SigmaError;

@@ -66,6 +66,19 @@ impl Method {
         !matches!(self, Method::Diagonal | Method::QuasiDiagonal)
     }
 
+    /// The dual-solve options (float32, the authors' damping convention) for this method:
+    /// `Ok` when they are the defaults or the method solves a layer-wise dual system
+    /// (block-tri-diagonal, layer-wise).
+    pub fn check_dual_options(self, defaults: bool) -> Result<(), MethodError> {
+        if defaults || matches!(self, Method::BlockTriDiagonal | Method::LayerWise) {
+            Ok(())
+        } else {
+            Err(MethodError::DualOptions {
+                method: self.name(),
+            })
+        }
+    }
+
     /// Every method, in the paper's order.
     pub const ALL: [Method; 9] = [
         Method::Gd,

@@ -19,7 +19,10 @@ pub enum Error {
     /// Invalid method or damping.
     #[error(transparent)]
     Method(#[from] MethodError),
-    /// A curvature or direction could not be computed (or the Forster transform failed).
+    /// The Forster transform of the inputs failed.
+    #[error(transparent)]
+    Forster(#[from] ngd_core::ForsterError),
+    /// A curvature or direction could not be computed.
     #[error(transparent)]
     Optim(#[from] OptimError),
     /// A kernel or function-space predictor could not be computed.

@@ -3,10 +3,10 @@
 //! train-loss chart drawn from it.
 
 use crate::{Error, Network, Result};
+use ngd_core::forster::ForsterReport;
 use ngd_data::DatasetName;
 use ngd_model::{Activation, Device};
 use ngd_optim::Method;
-use ngd_optim::forster::ForsterReport;
 use ngd_plot::{LineChart, Scale, Series, Style};
 use ngd_train::{RunRecord, StepRecord, TrainError, defaults};
 use serde::{Deserialize, Serialize};

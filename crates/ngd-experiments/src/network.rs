@@ -2,10 +2,10 @@
 //! ([`ngd_train::defaults`]), and the Forster transform of a dataset's inputs.
 
 use crate::Result;
+use ngd_core::forster::ForsterReport;
 use ngd_data::{DataConfig, Dataset, DatasetName};
 use ngd_model::{Activation, MlpConfig};
 use ngd_optim::Method;
-use ngd_optim::forster::ForsterReport;
 use ngd_train::{TrainConfig, defaults};
 
 /// Data and network of a run: dataset, classes, split sizes, architecture and seed.
@@ -92,6 +92,7 @@ impl Network {
             precision: Default::default(),
             damping_convention: Default::default(),
             diagnostics: false,
+            forster: false,
             steps: defaults::STEPS,
             seed: self.seed,
             backend: backend.to_string(),
@@ -100,12 +101,12 @@ impl Network {
 }
 
 /// Forster-transforms the training inputs on their principal span of r dimensions
-/// ([`ngd_optim::forster::forster`]: Z ← normalise_rows(Z(ZᵀZ)^{-1/2}) until ZᵀZ ≈ (N/r)P,
+/// ([`ngd_core::forster::forster`]: Z ← normalise_rows(Z(ZᵀZ)^{-1/2}) until ZᵀZ ≈ (N/r)P,
 /// relative deviation 1e-6) and applies the same map to the test inputs, for K-FAC with M_0 < N.
 pub fn forster_inputs(data: &mut Dataset) -> Result<ForsterReport> {
     let train = &mut data.train;
-    let report = ngd_optim::forster::forster(&mut train.x, train.n, train.dim, 1e-6, 2000)?;
+    let report = ngd_core::forster::forster(&mut train.x, train.n, train.dim, 1e-6, 2000)?;
     let test = &mut data.test;
-    ngd_optim::forster::forster_apply(&mut test.x, test.n, test.dim, &report);
+    ngd_core::forster::forster_apply(&mut test.x, test.n, test.dim, &report);
     Ok(report)
 }

@@ -23,7 +23,7 @@ use crate::analytic::{KernelSet, LayerKernels};
 use crate::{KernelError, Result};
 
 /// Jacobian factors of one layer l at a set of n samples (borrowed, e.g. from
-/// `ngd_model::LayerFactors`).
+/// `ngd_optim::LayerFactors`).
 #[derive(Clone, Copy, Debug)]
 pub struct FactorRef<'a> {
     /// h̃_{l−1}: n × (M_{l−1} + 1), with σ_w/√M_{l−1} applied and the last column σ_b.

@@ -16,8 +16,6 @@ pub use cnn::{CNN_CHANNELS, CNN_HIDDEN, Cnn, CnnConfig};
 pub use mlp::{
     Activation, DEFAULT_SIGMA_B2, DEFAULT_SIGMA_W2, Mlp, MlpConfig, ModelError, Parameterization,
 };
-pub use ngd_optim::convert::{mat_to_tensor, tensor_from_rows, tensor_to_mat, tensor_to_rows};
-pub use ngd_optim::{Factors, LayerFactors};
 
 /// Tensor and device types re-exported so that callers need not depend on burn's paths.
 pub use burn::tensor::{Device, Tensor, TensorData};

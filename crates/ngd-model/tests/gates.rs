@@ -3,7 +3,8 @@
 //! h_l = m_l ⊙ u_l, multilinear in the weights.
 
 use faer::Mat;
-use ngd_model::{Activation, Device, Mlp, MlpConfig, tensor_from_rows, tensor_to_mat};
+use ngd_model::{Activation, Device, Mlp, MlpConfig};
+use ngd_optim::convert::{tensor_from_rows, tensor_to_mat};
 
 /// N deterministic inputs of dimension d.
 fn inputs(n: usize, d: usize) -> Vec<f64> {

@@ -3,9 +3,8 @@
 
 use burn::module::Param;
 use faer::Mat;
-use ngd_model::{
-    Activation, Device, Mlp, MlpConfig, Parameterization, Tensor, TensorData, tensor_from_rows,
-};
+use ngd_model::{Activation, Device, Mlp, MlpConfig, Parameterization, Tensor, TensorData};
+use ngd_optim::convert::tensor_from_rows;
 
 fn device() -> Device {
     Device::default()
@@ -65,7 +64,7 @@ fn perturbed(model: &Mlp, layer: usize, j: usize, i: usize, eps: f32) -> Mlp {
 }
 
 fn outputs(model: &Mlp, x: &Tensor<2>) -> Mat<f64> {
-    ngd_model::tensor_to_mat(model.forward(x.clone()))
+    ngd_optim::convert::tensor_to_mat(model.forward(x.clone()))
 }
 
 fn check_finite_differences(activation: Activation, outputs_dim: usize) {

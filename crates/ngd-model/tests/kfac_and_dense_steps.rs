@@ -7,14 +7,16 @@ use support::*;
 
 use faer::{Mat, Scale};
 use ngd_linalg::{col, max_abs_diff};
-use ngd_model::{Activation, Factors, Mlp, tensor_from_rows, tensor_to_mat};
+use ngd_model::{Activation, Mlp};
+use ngd_optim::Factors;
+use ngd_optim::convert::{tensor_from_rows, tensor_to_mat};
 use ngd_optim::{
     Curvature, Diagonal, Exact, Kfac, LayerStep, QuasiDiagonal, coefficient_matrix, function_step,
 };
 
 /// Forster-transformed inputs (MATH.md §3, forster.rs) to deviation 1e-13, row-major.
 fn forster_inputs(mut x: Vec<f64>, n: usize, d: usize) -> Vec<f64> {
-    let report = ngd_optim::forster::forster(&mut x, n, d, 1e-13, 5000).unwrap();
+    let report = ngd_core::forster::forster(&mut x, n, d, 1e-13, 5000).unwrap();
     assert!(report.deviation <= 1e-13, "{report:?}");
     x
 }

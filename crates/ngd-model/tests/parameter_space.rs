@@ -12,7 +12,8 @@ use support::*;
 
 use faer::{Mat, Scale};
 use ngd_linalg::{add_to_diagonal, col, solve_general};
-use ngd_model::{Activation, Factors};
+use ngd_model::Activation;
+use ngd_optim::Factors;
 use ngd_optim::{BlockDiagonal, BlockTriDiagonal, Curvature, Exact, LayerWise};
 
 /// Exact NGD at ρ = 0 is the minimum-norm solution J⁺e (eq. 9: Δθ = Jᵀ(JJᵀ)⁻¹e), here

@@ -41,7 +41,6 @@ pub mod convert;
 pub mod curvature;
 mod direction;
 mod factors;
-pub mod forster;
 pub mod im2col;
 mod method;
 mod model;
@@ -141,27 +140,9 @@ pub enum OptimError {
         /// The failed factorisation.
         source: LinalgError,
     },
-    /// The Forster iteration stalled on the inputs' principal span (a direction of it is carried
-    /// by too few samples; see [`forster`]).
-    #[error(
-        "Forster transform stalled at ‖ZᵀZ − (N/r)P‖/‖(N/r)P‖ = {deviation:.3e} on a span of \
-         r = {rank} dimensions (eigenvalue cut {span_tol:.0e}·λ_max): some direction of the \
-         span is carried by too few samples"
-    )]
-    ForsterStalled {
-        /// The best relative deviation reached.
-        deviation: f64,
-        /// The span's dimension.
-        rank: usize,
-        /// The relative eigenvalue cut that defined the span.
-        span_tol: f64,
-    },
-    /// The Forster transform cannot be applied to these inputs.
-    #[error("Forster transform: {0}")]
-    Forster(String),
-    /// The method cannot handle this configuration.
-    #[error("{0}")]
-    Unsupported(String),
+    /// The method cannot be built for this configuration (its loss, damping or Σ).
+    #[error(transparent)]
+    Method(#[from] MethodError),
     /// An invalid option or input (caught before any state changes).
     #[error("{0}")]
     Invalid(String),

@@ -80,11 +80,7 @@ impl MethodCurvature for Method {
         loss: Loss,
         dual: crate::DualSolve,
     ) -> std::result::Result<Box<dyn Curvature>, MethodError> {
-        if !dual.is_default() && !matches!(self, Method::BlockTriDiagonal | Method::LayerWise) {
-            return Err(MethodError::DualOptions {
-                method: self.name(),
-            });
-        }
+        self.check_dual_options(dual.is_default())?;
         if !(damping.is_finite() && damping >= 0.0) {
             return Err(MethodError::Damping(damping));
         }
@@ -129,9 +125,7 @@ impl MethodCurvature for Method {
     }
 
     fn default_lr(self, factors: &Factors) -> Result<f64> {
-        let curvature = self
-            .curvature(0.0)
-            .map_err(|e| OptimError::Unsupported(e.to_string()))?;
+        let curvature = self.curvature(0.0)?;
         self.optimal_lr(curvature.as_ref(), factors)
     }
 

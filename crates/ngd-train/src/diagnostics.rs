@@ -2,7 +2,8 @@
 
 use crate::{DeviceSplit, GateFlips, Result, StepRecord};
 use ngd_data::Split;
-use ngd_model::{Factors, Mlp, Tensor};
+use ngd_model::{Mlp, Tensor};
+use ngd_optim::Factors;
 use ngd_optim::{Curvature, Loss};
 
 /// What a diagnosed step measured before the evaluation of θ_t.
@@ -63,7 +64,7 @@ impl Diagnostics {
                     }
                     ngd_optim::LayerStep::Dense(s) => s.squared_norm_l2(),
                 };
-                let w = ngd_model::tensor_to_mat(model.weights[l].val());
+                let w = ngd_optim::convert::tensor_to_mat(model.weights[l].val());
                 lr * norm2.max(0.0).sqrt() / w.norm_l2()
             })
             .collect();
@@ -110,7 +111,8 @@ impl Diagnostics {
                 })
                 .collect(),
         );
-        let frozen = ngd_model::tensor_to_rows(model.forward_gated(train.x.clone(), initial));
+        let frozen =
+            ngd_optim::convert::tensor_to_rows(model.forward_gated(train.x.clone(), initial));
         let split = train.split;
         rec.frozen_gate_loss = Some(self.loss.value(&frozen, &split.y, split.outputs()));
         *previous = now;

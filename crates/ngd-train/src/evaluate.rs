@@ -3,7 +3,8 @@
 
 use crate::{DeviceSplit, Result, StepRecord, TestTheory, TheoryLine, TrainConfig, test_theory};
 use ngd_data::Dataset;
-use ngd_model::{Device, Factors, Mlp};
+use ngd_model::{Device, Mlp};
+use ngd_optim::Factors;
 use ngd_optim::Loss;
 
 /// What every step's record is measured against: the data on the device, the loss and the

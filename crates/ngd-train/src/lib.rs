@@ -23,7 +23,9 @@ pub use theory::TheoryLine;
 
 use faer::Mat;
 use ngd_data::{Dataset, Split};
-use ngd_model::{Device, Factors, Mlp, MlpConfig, Tensor, tensor_from_rows};
+use ngd_model::{Device, Mlp, MlpConfig, Tensor};
+use ngd_optim::Factors;
+use ngd_optim::convert::tensor_from_rows;
 use ngd_optim::{Curvature, Loss, MethodCurvature};
 use std::time::Instant;
 
@@ -84,7 +86,7 @@ impl<'a> DeviceSplit<'a> {
 
     /// f(x) of `model` on this split (N × C, row-major).
     pub fn outputs(&self, model: &Mlp) -> Vec<f64> {
-        ngd_model::tensor_to_rows(model.forward(self.x.clone()))
+        ngd_optim::convert::tensor_to_rows(model.forward(self.x.clone()))
     }
 }
 

@@ -55,6 +55,10 @@ pub struct TrainConfig {
     /// gates of initialisation.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub diagnostics: bool,
+    /// The inputs were Forster-transformed (`ngd train --forster`; the figures record it in
+    /// their own config).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub forster: bool,
     /// Number of steps.
     pub steps: usize,
     /// Seed of the initial weights.

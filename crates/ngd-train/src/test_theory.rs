@@ -9,8 +9,10 @@ use ngd_kernels::{
     FactorRef, FunctionSpace, KernelError, KernelSet, LayerKernels, Predictor,
     empirical_layer_kernels,
 };
-use ngd_model::{Device, LayerFactors, Mlp, tensor_from_rows};
+use ngd_model::{Device, Mlp};
+use ngd_optim::LayerFactors;
 use ngd_optim::Method;
+use ngd_optim::convert::tensor_from_rows;
 
 /// Jacobian factors of every layer at all samples of a split, computed `chunk` samples at a
 /// time (bounds the autodiff memory), with the outputs f(x).
@@ -83,7 +85,7 @@ fn stitch_chunks(
     chunk: usize,
     device: &Device,
     blocks: usize,
-    factors: impl Fn(ngd_model::Tensor<2>) -> ngd_model::Factors,
+    factors: impl Fn(ngd_model::Tensor<2>) -> ngd_optim::Factors,
 ) -> SplitFactors {
     let n = split.n;
     let mut stitched: Option<SplitFactors> = None;
@@ -119,7 +121,7 @@ fn zeroed(widths: &[usize], n: usize, blocks: usize) -> SplitFactors {
 /// Copies the chunk `f` (samples start..start+len) into `dst` (n samples, `blocks` δ blocks).
 fn copy_chunk(
     dst: &mut SplitFactors,
-    f: &ngd_model::Factors,
+    f: &ngd_optim::Factors,
     start: usize,
     len: usize,
     n: usize,

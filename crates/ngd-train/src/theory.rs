@@ -2,7 +2,7 @@
 
 use crate::Result;
 use ngd_linalg::symmetric_eigen;
-use ngd_model::Factors;
+use ngd_optim::Factors;
 
 /// Predicted train loss per step: (1 − αη)^{2t}·loss₀ under the isotropic condition (eq. 10,
 /// 12), or eq. (5) with the empirical NTK at initialisation for GD.

@@ -11,7 +11,8 @@ use ngd_kernels::{
     relu_layer_kernels_sym,
 };
 use ngd_linalg::{frobenius, max_abs_diff, solve_general};
-use ngd_model::{Device, MlpConfig, tensor_from_rows};
+use ngd_model::{Device, MlpConfig};
+use ngd_optim::convert::tensor_from_rows;
 use ngd_train::test_theory::{
     empirical_kernels, empirical_kernels_by_output, from_rows, split_factor_bytes, split_factors,
     split_factors_of_output,

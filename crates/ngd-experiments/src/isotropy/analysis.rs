@@ -1,7 +1,8 @@
 //! The statistics of one Θ̄ and the relative size of a method's first step.
 
 use faer::Mat;
-use ngd_model::{Factors, Mlp};
+use ngd_model::Mlp;
+use ngd_optim::Factors;
 use ngd_optim::{Curvature, LayerStep, Method, MethodCurvature};
 
 /// An entry of the methods: the NTK itself (Θ̄ = Θ, i.e. GD) or a [`Method`].
@@ -105,7 +106,7 @@ pub(super) fn relative_step(
                 }
                 LayerStep::Dense(s) => s.squared_norm_l2(),
             };
-            let w = ngd_model::tensor_to_mat(model.weights[l].val());
+            let w = ngd_optim::convert::tensor_to_mat(model.weights[l].val());
             norm2.max(0.0).sqrt() / scale / w.norm_l2()
         })
         .collect())
@@ -123,7 +124,7 @@ mod tests {
         let device = Device::flex();
         let model = MlpConfig::new(dim, width, 3, 1).init(3, &device).unwrap();
         let x = ngd_data::gaussian_inputs(n, dim, 3);
-        let factors = model.factors(ngd_model::tensor_from_rows(&x, n, dim, &device));
+        let factors = model.factors(ngd_optim::convert::tensor_from_rows(&x, n, dim, &device));
         let exact = curvature_for("exact", 0.0).unwrap();
         let tb = ngd_optim::coefficient_matrix(exact.as_ref(), &factors).unwrap();
         let s = analyse(&tb).unwrap();

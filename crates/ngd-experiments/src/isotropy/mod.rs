@@ -126,7 +126,7 @@ pub fn run_isotropy(
                 None => ngd_data::gaussian_inputs(n, dim, seed),
             };
             let model = config.init(seed, device)?;
-            let factors = model.factors(ngd_model::tensor_from_rows(&x, n, dim, device));
+            let factors = model.factors(ngd_optim::convert::tensor_from_rows(&x, n, dim, device));
             let grams: Vec<Mat<f64>> = factors.layers.iter().map(|l| l.input_gram()).collect();
             let mut line = format!("M={width:>5} seed={seed}:");
             for (mi, name) in cfg.methods.iter().enumerate() {

@@ -357,7 +357,7 @@ fn evaluate_method(
 /// f(x) of `model` on `split`, `chunk` rows at a time: N×C.
 fn forward_chunked(model: &Mlp, split: &Split, chunk: usize, device: &Device) -> Mat<f64> {
     let rows: Vec<f64> = row_chunks(split, chunk, device)
-        .flat_map(|(_, _, x)| ngd_model::tensor_to_rows(model.forward(x)))
+        .flat_map(|(_, _, x)| ngd_optim::convert::tensor_to_rows(model.forward(x)))
         .collect();
     let n = split.n;
     let c = rows.len() / n.max(1);

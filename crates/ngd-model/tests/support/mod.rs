@@ -4,7 +4,9 @@
 
 use faer::{Mat, Scale};
 use ngd_linalg::{col, max_abs_diff, solve_pseudo_inverse};
-use ngd_model::{Activation, Device, Factors, Mlp, MlpConfig, tensor_from_rows};
+use ngd_model::{Activation, Device, Mlp, MlpConfig};
+use ngd_optim::Factors;
+use ngd_optim::convert::tensor_from_rows;
 use ngd_optim::{Direction, LayerStep};
 
 /// The test device: burn's default CPU backend.

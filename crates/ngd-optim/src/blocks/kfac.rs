@@ -43,7 +43,7 @@ impl Curvature for Kfac {
     /// N·diag(h̃_0(h̃_0ᵀh̃_0)⁺h̃_0ᵀ), N times the leverages of h̃_0, which sum to r_0. The mean
     /// eigenvalue of Θ̄ is then α = N(L−2) + r_0 + 1, returned here; Θ̄ = αI exactly when the
     /// leverages are equal, which the Forster transform makes so (r_0 = r, the dimension of the
-    /// transformed span, at σ_b = 0; see [`crate::forster`]).
+    /// transformed span, at σ_b = 0; see [`ngd_core::forster`]).
     fn alpha(&self, factors: &Factors) -> Option<f64> {
         let (n, depth) = (factors.samples(), factors.depth());
         let hidden = n * (depth - 1) + 1;

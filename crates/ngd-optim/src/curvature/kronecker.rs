@@ -7,7 +7,7 @@
 use super::{AverageWeight, batch_gram, running_average, total};
 use super::{BlockKind, BlockStatistics, CurvatureBlock, FactorSync, LayerSignals};
 use crate::convert::{symmetric_to_tensor, tensor_to_mat_f64};
-use crate::{OptimError, Result};
+use crate::{OptimError, Precision, Result};
 use burn::tensor::{FloatDType, Tensor};
 use faer::Mat;
 use ngd_linalg::{Cholesky, add_to_diagonal};
@@ -45,6 +45,8 @@ pub fn damped_inverse(m: &Mat<f64>, rho: f64, name: &str, layer: usize) -> Resul
 #[derive(Debug, Clone)]
 pub struct KroneckerBlock {
     dtype: FloatDType,
+    /// The arithmetic of the inversions (f32 only where the conditioning allows).
+    inverse: Precision,
     /// A, d_in × d_in, f64.
     a: Option<Tensor<2>>,
     /// S, d_out × d_out, f64.
@@ -60,11 +62,19 @@ impl KroneckerBlock {
     pub fn new(dtype: FloatDType) -> Self {
         Self {
             dtype,
+            inverse: Precision::F64,
             a: None,
             s: None,
             inverses: None,
             weight: AverageWeight::default(),
         }
+    }
+
+    /// The block with its inversions in `precision`: f32 Cholesky where the damped factor's
+    /// conditioning allows ([`ngd_linalg::spd_inverse_f32`]), else f64.
+    pub fn with_inverse_precision(mut self, precision: Precision) -> Self {
+        self.inverse = precision;
+        self
     }
 
     /// The running factors (A, S) as host f64 matrices, once there are statistics.
@@ -103,15 +113,26 @@ impl CurvatureBlock for KroneckerBlock {
         }
     }
 
-    /// (A + ρ_A)⁻¹ and (S + ρ_S)⁻¹ with the π split ([`kronecker_damping`]), on the host in f64.
+    /// (A + ρ_A)⁻¹ and (S + ρ_S)⁻¹ with the π split ([`kronecker_damping`]), on the host in f64
+    /// (or f32, [`KroneckerBlock::with_inverse_precision`]).
     fn refresh(&mut self, damping: f64, layer: usize) -> Result<()> {
         let (Some(a_dev), Some((a, s))) = (self.a.as_ref(), self.factors()) else {
             return Err(OptimError::NoStatistics { layer: layer + 1 });
         };
         let device = a_dev.device();
         let (rho_a, rho_s) = kronecker_damping(damping, mean_trace(&a), mean_trace(&s));
-        let a_inv = damped_inverse(&a, rho_a, "A", layer)?;
-        let s_inv = damped_inverse(&s, rho_s, "S", layer)?;
+        let invert = |m: &Mat<f64>, rho: f64, name: &str| {
+            if self.inverse == Precision::F32 {
+                let mut damped = m.clone();
+                add_to_diagonal(&mut damped, rho);
+                if let Some(inv) = ngd_linalg::spd_inverse_f32(damped.as_ref()) {
+                    return Ok(inv);
+                }
+            }
+            damped_inverse(m, rho, name, layer)
+        };
+        let a_inv = invert(&a, rho_a, "A")?;
+        let s_inv = invert(&s, rho_s, "S")?;
         self.inverses = Some((
             symmetric_to_tensor(a_inv.as_ref(), &device, self.dtype),
             symmetric_to_tensor(s_inv.as_ref(), &device, self.dtype),

@@ -117,10 +117,11 @@ pub enum BlockKind {
 }
 
 impl BlockKind {
-    /// A fresh block of this kind whose preconditioning runs in `dtype`.
-    pub fn block(self, dtype: FloatDType) -> Box<dyn CurvatureBlock> {
+    /// A fresh block of this kind whose preconditioning runs in `dtype` and whose inversions
+    /// (Kronecker only) run in `inverse`.
+    pub fn block(self, dtype: FloatDType, inverse: crate::Precision) -> Box<dyn CurvatureBlock> {
         match self {
-            Self::Kronecker => Box::new(KroneckerBlock::new(dtype)),
+            Self::Kronecker => Box::new(KroneckerBlock::new(dtype).with_inverse_precision(inverse)),
             Self::Diagonal => Box::new(DiagonalBlock::new(dtype)),
             Self::Identity => Box::new(IdentityBlock::new(dtype)),
         }

@@ -102,7 +102,11 @@ impl Ngd {
         }
         if self.blocks.is_empty() {
             let kind = config.block_kind().expect("a block method");
-            self.blocks = pass.inputs.iter().map(|_| kind.block(dtype)).collect();
+            self.blocks = pass
+                .inputs
+                .iter()
+                .map(|_| kind.block(dtype, config.inverse_precision))
+                .collect();
         }
         let layers: Vec<LayerSignals> = (0..pass.kinds.len())
             .map(|l| match (&pass.inputs[l], &pass.conv_gradients[l]) {

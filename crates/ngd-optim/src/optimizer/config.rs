@@ -65,6 +65,11 @@ pub struct NgdConfig {
     /// the inversions themselves run in f64 on the host and the running averages stay f64.
     #[config(default = "Precision::F32")]
     pub block_precision: Precision,
+    /// Arithmetic of K-FAC's factor inversions on the host: f64, or f32 Cholesky (about twice
+    /// as fast) where the damped factor's conditioning allows, κ ≥ (max Lᵢᵢ/min Lᵢᵢ)² < 1e4,
+    /// and f64 otherwise.
+    #[config(default = "Precision::F64")]
+    pub inverse_precision: Precision,
 }
 
 impl NgdConfig {
@@ -113,6 +118,15 @@ impl NgdConfig {
                 "the sampled/empirical Fisher, running averages and update intervals are K-FAC \
                  options (and the diagonal Fisher's); {} solves the exact Fisher of each batch \
                  in dual form",
+                self.method
+            ));
+        }
+        if self.inverse_precision == Precision::F32
+            && self.block_kind() != Some(BlockKind::Kronecker)
+        {
+            return bad(format!(
+                "f32 inversions are a K-FAC option (its per-layer Kronecker blocks, with a sampled \
+                 or empirical Fisher, running averages or intervals); {} inverts nothing there",
                 self.method
             ));
         }
@@ -165,7 +179,7 @@ impl NgdConfig {
         };
         self.method
             .curvature_for(damping, None, loss)
-            .map_err(|e| OptimError::Unsupported(e.to_string()))
+            .map_err(OptimError::from)
     }
 
     /// The per-layer block of a method with state (K-FAC: Kronecker; diagonal: entry-wise);

@@ -12,6 +12,8 @@
 
 mod block_step;
 mod config;
+mod damping;
+use damping::{Quadratic, kl_factor};
 mod fisher;
 mod record;
 mod stats;
@@ -231,59 +233,6 @@ impl Ngd {
         })
     }
 
-    /// q(d) = ∇Lᵀd + ½dᵀGd for the step taken, d = −ηv with v the applied update (after KL
-    /// clipping and momentum) and η the learning rate times the norm clip (MATH.md §8a). G is
-    /// the batch's exact Fisher ‖Jv‖²_Λ/N for the dual forms (their factors hold J) and the
-    /// blocks' own estimate (A ⊗ S, the diagonal F) on the block route, without damping in both.
-    fn predicted_change(
-        &self,
-        quadratic: &Quadratic,
-        taken: &[(Tensor<2>, Tensor<1>)],
-        eta: f64,
-    ) -> f64 {
-        let (slope, curvature) = match quadratic {
-            Quadratic::Host(factors, g) => {
-                let jv = crate::direction::jacobian_times_updates(factors, taken);
-                let n = factors.samples();
-                let slope = jv.iter().zip(g).map(|(a, b)| a * b).sum::<f64>() / n as f64;
-                (
-                    slope,
-                    fisher_norm(self.config.loss, &factors.outputs, &jv) / n as f64,
-                )
-            }
-            Quadratic::Blocks(layers) => {
-                let dtype = self.config.block_precision.dtype();
-                let mut terms = (0.0, 0.0);
-                for ((block, layer), update) in self.blocks.iter().zip(layers).zip(taken) {
-                    let v = crate::convert::join_bias(update.0.clone(), update.1.clone());
-                    terms.0 += block_step::gradient_dot(layer, &v, dtype);
-                    terms.1 += block.curvature_quadratic(&v);
-                }
-                terms
-            }
-        };
-        -eta * slope + 0.5 * eta * eta * curvature
-    }
-
-    /// ρ ← ωρ when the reduction ratio r = (L(θ + d) − L(θ)) / q(d) > ¾, ρ ← ρ/ω when r < ¼ or
-    /// the model predicts no decrease, kept within [[`LM_MIN_DAMPING`], [`LM_MAX_DAMPING`]].
-    fn adapt_damping(&mut self, before: f64, after: f64, predicted: f64) -> crate::Result<()> {
-        let ratio = (after - before) / predicted;
-        let predicts_decrease = predicted < 0.0; // false for NaN too
-        let factor = if !predicts_decrease || !after.is_finite() || ratio < 0.25 {
-            1.0 / LM_DECAY
-        } else if ratio > 0.75 {
-            LM_DECAY
-        } else {
-            return Ok(());
-        };
-        let damping = (self.config.damping * factor).clamp(LM_MIN_DAMPING, LM_MAX_DAMPING);
-        if damping == self.config.damping {
-            return Ok(());
-        }
-        self.set_damping(damping)
-    }
-
     /// g = N∂L/∂f, refusing NaN/inf outputs (before the curvature sees them).
     fn output_gradient(&self, outputs: &Mat<f64>, y: &[f64]) -> crate::Result<Vec<f64>> {
         if y.len() != outputs.nrows() * outputs.ncols() {
@@ -327,13 +276,15 @@ impl Ngd {
         }
         let clip = match self.config.max_step_norm {
             Some(c) => {
-                let squares: f64 = updates
+                // ‖v‖² summed in f64 on the device, read once.
+                let f64 = burn::tensor::DType::F64;
+                let squares = updates
                     .iter()
                     .map(|(w, b)| {
-                        let sum = w.clone().square().sum() + b.clone().square().sum();
-                        tensor_to_rows(sum.reshape([1, 1]))[0]
+                        w.clone().cast(f64).square().sum() + b.clone().cast(f64).square().sum()
                     })
-                    .sum();
+                    .reduce(|a, b| a + b)
+                    .map_or(0.0, |s| crate::curvature::total(s.reshape([1, 1])));
                 let norm = lr * squares.sqrt();
                 if norm > c { c / norm } else { 1.0 }
             }
@@ -344,35 +295,6 @@ impl Ngd {
         }
         (clip, updates)
     }
-}
-
-/// Σ_n (Jv)_nᵀ Λ_n (Jv)_n of a class-major J v (N·C), Λ_n the loss's output Hessian at f(x_n).
-fn fisher_norm(loss: crate::Loss, outputs: &Mat<f64>, jv: &[f64]) -> f64 {
-    let (n, c_out) = (outputs.nrows(), outputs.ncols());
-    (0..n)
-        .map(|i| {
-            let lambda = crate::loss::output_hessian(loss, outputs, i);
-            let u: Vec<f64> = (0..c_out).map(|c| jv[c * n + i]).collect();
-            (0..c_out)
-                .flat_map(|a| (0..c_out).map(move |b| (a, b)))
-                .map(|(a, b)| u[a] * lambda[(a, b)] * u[b])
-                .sum::<f64>()
-        })
-        .sum()
-}
-
-/// What adaptive damping's quadratic model needs once the step is taken.
-enum Quadratic {
-    /// The dual forms: the batch's factors and g = N∂L/∂f.
-    Host(Box<Factors>, Vec<f64>),
-    /// The block route: every layer's batch signals.
-    Blocks(Vec<crate::curvature::LayerSignals>),
-}
-
-/// ν = min(1, √(c/(η²Δθᵀ∇L))) of KL clipping ([`NgdConfig::kl_clip`]); 1 when Δθᵀ∇L ≤ 0.
-fn kl_factor(c: f64, lr: f64, slope: f64) -> f64 {
-    let kl = lr * lr * slope;
-    if kl > c { (c / kl).sqrt() } else { 1.0 }
 }
 
 /// A step planned before the update: a dual-form direction at the factors, or the blocks'
@@ -402,5 +324,7 @@ mod conv_linear_tests;
 mod conv_tests;
 #[cfg(test)]
 mod damping_tests;
+#[cfg(test)]
+mod statistics_tests;
 #[cfg(test)]
 mod tests;

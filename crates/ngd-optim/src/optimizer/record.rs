@@ -143,7 +143,7 @@ impl Ngd {
             let dtype = self.config.block_precision.dtype();
             for l in 0..layers {
                 let kind = kinds[l as usize];
-                let mut block = kind.block(dtype);
+                let mut block = kind.block(dtype, self.config.inverse_precision);
                 let mut leaf = |name: &str| {
                     let data = take(format!("{}.{l}.{name}", prefix(kind)))?;
                     check_matrix(&data, name)?;

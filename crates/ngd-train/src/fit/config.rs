@@ -4,7 +4,7 @@
 use crate::TrainError;
 use ngd_data::DatasetName;
 use ngd_model::{Activation, Arch, Parameterization};
-use ngd_optim::{ConvFactors, Fisher, Loss, Method};
+use ngd_optim::{ConvFactors, Fisher, Loss, Method, Precision};
 
 pub use super::optimizer::OptimizerKind;
 use serde::{Deserialize, Serialize};
@@ -128,6 +128,10 @@ pub struct FitConfig {
     pub kfac_stats_interval: usize,
     /// K-FAC: invert the factors every this many steps.
     pub kfac_inverse_interval: usize,
+    /// K-FAC: arithmetic of the factor inversions (f32 where the conditioning allows;
+    /// `NgdConfig::inverse_precision`).
+    #[serde(default, skip_serializing_if = "Precision::is_default")]
+    pub inverse_precision: Precision,
     /// Mini-batch size B.
     pub batch_size: usize,
     /// Epochs.
@@ -175,6 +179,7 @@ impl FitConfig {
             kfac_decay: 0.0,
             kfac_stats_interval: 1,
             kfac_inverse_interval: 1,
+            inverse_precision: Precision::F64,
             batch_size: 256,
             epochs: 5,
             evals_per_epoch: 1,
@@ -264,6 +269,7 @@ impl FitConfig {
             || self.kfac_decay != d.kfac_decay
             || self.kfac_inverse_interval != d.kfac_inverse_interval
             || self.kfac_stats_interval != d.kfac_stats_interval
+            || self.inverse_precision != d.inverse_precision
     }
 
     /// The NGD optimizer's config.
@@ -281,6 +287,7 @@ impl FitConfig {
             .with_adaptive_damping(self.adaptive_damping)
             .with_max_step_norm(self.max_step_norm)
             .with_kl_clip(self.kl_clip)
+            .with_inverse_precision(self.inverse_precision)
             .with_kfac_conv(self.kfac_conv.unwrap_or_default())
             .with_seed(self.seed)
     }

@@ -63,7 +63,8 @@ pub fn evaluate<M: FactoredModel>(
     let (mut total, mut correct) = (0.0, 0usize);
     let all: Vec<usize> = (0..split.n).collect();
     for idx in all.chunks(chunk.max(1)) {
-        let f_rows = ngd_model::tensor_to_rows(model.forward_plain(inputs(split, idx, device)));
+        let f_rows =
+            ngd_optim::convert::tensor_to_rows(model.forward_plain(inputs(split, idx, device)));
         let y_rows: Vec<f64> = one_hot(split, idx, classes);
         total += loss.value(&f_rows, &y_rows, classes) * idx.len() as f64;
         for (row, &i) in idx.iter().enumerate() {

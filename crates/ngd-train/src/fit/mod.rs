@@ -14,6 +14,7 @@ mod checkpoint;
 mod checks;
 mod config;
 mod eval;
+mod flops;
 mod muon;
 mod network;
 mod optimizer;
@@ -29,6 +30,7 @@ pub use checkpoint::{
 pub use checks::{check, check_memory};
 pub use config::{FitConfig, OptimizerKind, Schedule, curvature_bytes, default_lr};
 pub use eval::{batch, evaluate, loss_tensor};
+pub use flops::{PhaseFlops, device_gemm_gflops, host_gemm_gflops, mlp_layers, step_flops};
 pub use muon::{MatrixMuon, muon_optimizer};
 pub use network::{build_classifier, classifier_config, network_config};
 pub use record::{DataSummary, Evaluation, FitRecord, Status};

@@ -82,8 +82,9 @@ impl Stepper {
             Self::Burn(optim) => {
                 let t = Instant::now();
                 let value = loss_tensor(loss, model.forward_tracked(x), y);
-                let batch_loss =
-                    ngd_model::tensor_to_rows(value.clone().without_autodiff().reshape([1, 1]))[0];
+                let batch_loss = ngd_optim::convert::tensor_to_rows(
+                    value.clone().without_autodiff().reshape([1, 1]),
+                )[0];
                 // A non-finite batch loss ends the run before the optimizer's state changes.
                 if !batch_loss.is_finite() {
                     return Err(TrainError::Invalid(format!(

@@ -21,8 +21,8 @@
 //! Each iteration uses a Cholesky factor L of YᵀY instead of the symmetric root: Y L⁻ᵀ and
 //! Y (YᵀY)^{-1/2} differ by a rotation, which leaves the row norms, and so the iteration, unchanged.
 
-use crate::{OptimError, Result};
 use faer::{Mat, Par, Side};
+use ngd_linalg::LinalgError;
 use ngd_linalg::{frobenius, symmetric_eigen};
 
 /// The first relative cut-off of the inputs' span tried by [`forster`]: eigenvalues of ZᵀZ (unit
@@ -35,6 +35,32 @@ pub const SPAN_REL_TOL_MAX: f64 = 1e-2;
 /// The iteration counts as stalled when the deviation has not halved over this many iterations
 /// (converging runs on MNIST halve it every ≤ 35 iterations; stalled ones plateau at 1e-2..1e-1).
 const STALL_ITERATIONS: usize = 100;
+
+/// Why the Forster transform could not be computed.
+#[derive(Debug, thiserror::Error)]
+pub enum ForsterError {
+    /// The iteration stalled on the inputs' principal span (a direction of it is carried by too
+    /// few samples).
+    #[error(
+        "Forster transform stalled at ‖ZᵀZ − (N/r)P‖/‖(N/r)P‖ = {deviation:.3e} on a span of \
+         r = {rank} dimensions (eigenvalue cut {span_tol:.0e}·λ_max): some direction of the \
+         span is carried by too few samples"
+    )]
+    Stalled {
+        /// The best relative deviation reached.
+        deviation: f64,
+        /// The span's dimension.
+        rank: usize,
+        /// The relative eigenvalue cut that defined the span.
+        span_tol: f64,
+    },
+    /// The transform cannot be applied to these inputs (a zero sample, no convergence).
+    #[error("Forster transform: {0}")]
+    Invalid(String),
+    /// An eigendecomposition of ZᵀZ failed.
+    #[error("Forster transform: {0}")]
+    Linalg(#[from] LinalgError),
+}
 
 /// Outcome of [`forster`]: iterations, final deviation, the span's dimension and the linear map.
 #[derive(Debug, Clone)]
@@ -61,13 +87,11 @@ pub fn forster(
     dim: usize,
     tol: f64,
     max_iter: usize,
-) -> Result<ForsterReport> {
+) -> Result<ForsterReport, ForsterError> {
     let mut span_tol = SPAN_REL_TOL;
     loop {
         match forster_on_span(x, n, dim, span_tol, tol, max_iter) {
-            Err(OptimError::ForsterStalled { .. })
-                if span_tol * 10.0 <= SPAN_REL_TOL_MAX * 1.0001 =>
-            {
+            Err(ForsterError::Stalled { .. }) if span_tol * 10.0 <= SPAN_REL_TOL_MAX * 1.0001 => {
                 span_tol *= 10.0;
             }
             other => return other,
@@ -87,10 +111,10 @@ pub fn forster_on_span(
     span_tol: f64,
     tol: f64,
     max_iter: usize,
-) -> Result<ForsterReport> {
+) -> Result<ForsterReport, ForsterError> {
     let x0 = Mat::from_fn(n, dim, |i, j| x[i * dim + j]);
     if let Some(i) = (0..n).find(|&i| (0..dim).all(|j| x0[(i, j)] == 0.0)) {
-        return Err(OptimError::Forster(format!(
+        return Err(ForsterError::Invalid(format!(
             "sample {i} is zero and cannot be put on the unit sphere"
         )));
     }
@@ -109,14 +133,14 @@ pub fn forster_on_span(
         if iterations >= STALL_ITERATIONS
             && deviation > 0.5 * history[iterations - STALL_ITERATIONS]
         {
-            return Err(OptimError::ForsterStalled {
+            return Err(ForsterError::Stalled {
                 deviation,
                 rank,
                 span_tol,
             });
         }
         if iterations == max_iter {
-            return Err(OptimError::Forster(format!(
+            return Err(ForsterError::Invalid(format!(
                 "did not converge: ‖ZᵀZ − (N/r)P‖/‖(N/r)P‖ = {deviation:.3e} after {max_iter} \
                  iterations (tolerance {tol:.1e}, r = {rank}); some direction of the span is \
                  carried by too few samples"
@@ -124,7 +148,7 @@ pub fn forster_on_span(
         }
         // T ← T L⁻ᵀ with YᵀY = LLᵀ: solve L Xᵀ = Tᵀ.
         // A singular YᵀY: the iteration has collapsed onto fewer directions (stalled).
-        let llt = g.llt(Side::Lower).map_err(|_| OptimError::ForsterStalled {
+        let llt = g.llt(Side::Lower).map_err(|_| ForsterError::Stalled {
             deviation,
             rank,
             span_tol,
@@ -140,7 +164,7 @@ pub fn forster_on_span(
         g = w.transpose() * &w;
         deviation = deviation_of(&g, target);
         if !deviation.is_finite() {
-            return Err(OptimError::Forster(
+            return Err(ForsterError::Invalid(
                 "the iteration produced non-finite values".into(),
             ));
         }
@@ -171,7 +195,7 @@ pub fn forster_apply(x: &mut [f64], n: usize, dim: usize, report: &ForsterReport
 
 /// An orthonormal basis (dim × r) of the principal row span of `z`: eigenvectors of ZᵀZ whose
 /// eigenvalue exceeds `span_tol`·λ_max, taken from the smaller of ZᵀZ and ZZᵀ (v = Zᵀu/√λ).
-fn span_basis(z: &Mat<f64>, span_tol: f64) -> Result<Mat<f64>> {
+fn span_basis(z: &Mat<f64>, span_tol: f64) -> Result<Mat<f64>, ForsterError> {
     let small = z.nrows() < z.ncols();
     let g = if small {
         z * z.transpose()
@@ -184,7 +208,7 @@ fn span_basis(z: &Mat<f64>, span_tol: f64) -> Result<Mat<f64>> {
         .filter(|&k| eig.values[k] > span_tol * max)
         .collect();
     if keep.is_empty() {
-        return Err(OptimError::Forster("the inputs are all zero".into()));
+        return Err(ForsterError::Invalid("the inputs are all zero".into()));
     }
     let u = &eig.vectors;
     let u_r = Mat::from_fn(u.nrows(), keep.len(), |i, k| u[(i, keep[k])]);
