@@ -37,16 +37,9 @@ fn config(optimizer: OptimizerKind) -> FitConfig {
 
 /// K-FAC at the CLI's defaults for the CNN ([`ngd_train::defaults::CNN_KFAC`]).
 fn kfac(conv: ConvFactors) -> FitConfig {
-    let d = ngd_train::defaults::CNN_KFAC;
     let mut cfg = config(OptimizerKind::Ngd(Method::Kfac));
-    cfg.fisher = d.fisher;
+    ngd_train::defaults::CNN_KFAC.apply(&mut cfg);
     cfg.kfac_conv = Some(conv);
-    cfg.kfac_decay = d.decay;
-    cfg.kfac_stats_interval = d.stats_interval;
-    cfg.kfac_inverse_interval = d.inverse_interval;
-    cfg.lr = d.lr;
-    cfg.damping = d.damping;
-    cfg.kl_clip = d.kl_clip;
     cfg
 }
 

@@ -95,15 +95,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // K-FAC's CNN defaults of `ngd train --arch cnn` (README): the sampled Fisher (the exact
     // one's per-class factors are Linear-only), β = 0.95, statistics every 5 steps, inverses
     // every 10, ρ = 0.01, η = 0.3 and KL clipping at 1e-3 (without it η = 0.1 diverges).
-    let kfac = ngd_train::defaults::CNN_KFAC;
-    cfg.lr = kfac.lr;
-    cfg.damping = kfac.damping;
-    cfg.fisher = kfac.fisher;
+    ngd_train::defaults::CNN_KFAC.apply(&mut cfg);
     cfg.kfac_conv = Some(ConvFactors::Reduce);
-    cfg.kfac_decay = kfac.decay;
-    cfg.kfac_stats_interval = kfac.stats_interval;
-    cfg.kfac_inverse_interval = kfac.inverse_interval;
-    cfg.kl_clip = kfac.kl_clip;
     let model = MyCnn::new(&device.clone().autodiff());
     let mut report = |event: FitEvent| match event {
         FitEvent::Evaluation(e) => println!(

@@ -54,11 +54,28 @@ pub struct KfacDefaults {
     pub lr: f64,
     /// KL clipping c (`None`: off).
     pub kl_clip: Option<f64>,
+    /// Arithmetic of the damped inversions (f32 where the conditioning allows).
+    pub inverse_precision: ngd_optim::Precision,
+}
+
+impl KfacDefaults {
+    /// Sets these options in `cfg` (a K-FAC run's config; the others are left as they are).
+    pub fn apply(&self, cfg: &mut crate::fit::FitConfig) {
+        cfg.fisher = self.fisher;
+        cfg.kfac_decay = self.decay;
+        cfg.kfac_stats_interval = self.stats_interval;
+        cfg.kfac_inverse_interval = self.inverse_interval;
+        cfg.damping = self.damping;
+        cfg.lr = self.lr;
+        cfg.kl_clip = self.kl_clip;
+        cfg.inverse_precision = self.inverse_precision;
+    }
 }
 
 /// On the MLP: the settings tuned on full MNIST (experiments/full-mnist: 784-1024-1024-10, batch
 /// 256, grid η ∈ {0.1, 0.3} × ρ ∈ {0.03, 0.1}; 98 % test accuracy in 2.0 epochs): the sampled
-/// Fisher, β = 0.95, statistics and inverses every 10 steps, ρ = 0.1, η = 0.1.
+/// Fisher, β = 0.95, statistics and inverses every 10 steps, ρ = 0.1, η = 0.1; the inversions in
+/// f32 (every factor well conditioned after damping; README, "Benchmark").
 pub const MLP_KFAC: KfacDefaults = KfacDefaults {
     fisher: ngd_optim::Fisher::Sampled,
     decay: 0.95,
@@ -67,12 +84,13 @@ pub const MLP_KFAC: KfacDefaults = KfacDefaults {
     damping: 0.1,
     lr: 0.1,
     kl_clip: None,
+    inverse_precision: ngd_optim::Precision::F32,
 };
 
 /// On the CNN: from a grid on 5,120 CIFAR-10 images at batch 128 (README, "Convolutional
 /// networks"): the sampled Fisher, β = 0.95, statistics every 5 steps and inverses every 10,
 /// ρ = 0.01, η = 0.3 and KL clipping at 1e-3 (without it η = 0.1 diverged by step 14);
-/// K-FAC-reduce factors.
+/// K-FAC-reduce factors; the inversions in f32.
 pub const CNN_KFAC: KfacDefaults = KfacDefaults {
     fisher: ngd_optim::Fisher::Sampled,
     decay: 0.95,
@@ -81,6 +99,7 @@ pub const CNN_KFAC: KfacDefaults = KfacDefaults {
     damping: 0.01,
     lr: 0.3,
     kl_clip: Some(1e-3),
+    inverse_precision: ngd_optim::Precision::F32,
 };
 
 #[cfg(test)]
