@@ -406,8 +406,8 @@ fn sweep_tunes_runs_every_seed_and_summarizes() {
 }
 
 /// Resume = uninterrupted with the practitioner options on (issue 19 §4): a cosine schedule
-/// with warm-up, momentum, step-norm clipping, and for K-FAC adaptive damping, for Adam and
-/// K-FAC. The checkpoint after epoch 1 of a 3-epoch run resumes to the same numbers; resuming
+/// with warm-up, flip-crop augmentation (drawn from the seed and the step), momentum, step-norm
+/// clipping, and for K-FAC adaptive damping, for Adam and K-FAC. The checkpoint after epoch 1 of a 3-epoch run resumes to the same numbers; resuming
 /// it with another --epochs would change the cosine schedule's length and is refused.
 #[test]
 fn resume_with_a_cosine_schedule_and_every_option_matches_an_uninterrupted_run() {
@@ -423,6 +423,7 @@ fn resume_with_a_cosine_schedule_and_every_option_matches_an_uninterrupted_run()
         cfg.epochs = 3;
         cfg.schedule = fit::Schedule::Cosine;
         cfg.warmup_steps = 20;
+        cfg.augment = ngd_data::Augment::FlipCrop;
         if optimizer.method().is_some() {
             cfg.damping = 0.1;
             cfg.adaptive_damping = true;

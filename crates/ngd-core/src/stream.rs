@@ -1,14 +1,16 @@
 //! The independent random streams of one seed: every use of randomness in a run (initial
-//! weights, the shuffle of each epoch, the sampled labels of each step) draws from its own
-//! ChaCha8 stream of the run's seed, so that no two uses see the same numbers.
+//! weights, the shuffle of each epoch, the sampled labels and the augmentation of each step)
+//! draws from its own ChaCha8 stream of the run's seed, so that no two uses see the same
+//! numbers.
 //!
 //! ChaCha8 takes a 64-bit stream id beside its key: the initial weights are stream 0 of the
 //! seed (`ChaCha8Rng::seed_from_u64(seed)` itself), the sampled labels of step s stream
-//! 2⁶² + s of the seed, and the shuffle of epoch e stream 0 of the key seed ^ (e + 1)·φ
-//! (φ = 0x9E3779B97F4A7C15, the derivation of the first release, kept so that committed
-//! first-order records stay bit-identical; its key differs from the seed's in every epoch).
-//! Before, the labels of step s were drawn from the key seed ^ s·φ: the shuffle of epoch s − 1
-//! at step s and the initial weights at step 0.
+//! 2⁶² + s of the seed, the augmentation of the batch of step s stream 2⁶¹ + s, and the
+//! shuffle of epoch e stream 0 of the key seed ^ (e + 1)·φ (φ = 0x9E3779B97F4A7C15, the
+//! derivation of the first release, kept so that committed first-order records stay
+//! bit-identical; its key differs from the seed's in every epoch). Before, the labels of step s
+//! were drawn from the key seed ^ s·φ: the shuffle of epoch s − 1 at step s and the initial
+//! weights at step 0.
 
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::SeedableRng;
@@ -22,6 +24,8 @@ pub enum Stream {
     Shuffle(u64),
     /// The sampled labels of the Monte-Carlo Fisher at optimizer step `s` (0-based).
     Labels(u64),
+    /// The augmentation (crop offsets, flips) of the training batch of step `s` (0-based).
+    Augment(u64),
 }
 
 /// φ, the odd 64-bit constant of the shuffles' key derivation.
@@ -34,6 +38,7 @@ impl Stream {
             Stream::Init => (seed, 0),
             Stream::Shuffle(e) => (seed ^ (e.wrapping_add(1)).wrapping_mul(PHI), 0),
             Stream::Labels(s) => (seed, (1 << 62) + (s % (1 << 62))),
+            Stream::Augment(s) => (seed, (1 << 61) + (s % (1 << 61))),
         }
     }
 
@@ -76,6 +81,7 @@ mod tests {
         for k in 0..50 {
             seen.push(first(Stream::Shuffle(k).rng(seed)));
             seen.push(first(Stream::Labels(k).rng(seed)));
+            seen.push(first(Stream::Augment(k).rng(seed)));
         }
         for (i, a) in seen.iter().enumerate() {
             for b in &seen[i + 1..] {

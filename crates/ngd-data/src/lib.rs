@@ -11,6 +11,7 @@
 
 #![warn(missing_docs)]
 
+mod augment;
 mod cache;
 mod cifar;
 mod classes;
@@ -26,6 +27,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+pub use augment::{Augment, CROP_PAD, FlipCrop, flip_crop_rows};
 pub use cache::{OFFLINE_ENV, cache_dir, missing_files};
 pub use cifar::CIFAR10_CLASSES;
 pub use classes::parse_classes;

@@ -17,6 +17,13 @@ pub fn check(cfg: &FitConfig, data: &Holdout) -> Result<()> {
                 .into(),
         ));
     }
+    let [c, h, w] = data.image;
+    if !cfg.augment.is_none() && c * h * w != data.train.dim {
+        return Err(TrainError::Invalid(format!(
+            "{} augments images, but these inputs of {} features are not {c}×{h}×{w} images",
+            cfg.augment, data.train.dim
+        )));
+    }
     if cfg.arch == ngd_model::Arch::Mlp
         && let (Some(method), Some(available)) = (cfg.optimizer.method(), available_memory())
     {

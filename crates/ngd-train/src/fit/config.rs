@@ -2,7 +2,7 @@
 //! and what `--resume` checks a checkpoint against.
 
 use crate::TrainError;
-use ngd_data::DatasetName;
+use ngd_data::{Augment, DatasetName};
 use ngd_model::{Activation, Arch, Parameterization};
 use ngd_optim::{ConvFactors, Fisher, Loss, Method, Precision};
 
@@ -132,6 +132,9 @@ pub struct FitConfig {
     /// `NgdConfig::inverse_precision`).
     #[serde(default, skip_serializing_if = "Precision::is_default")]
     pub inverse_precision: Precision,
+    /// Augmentation of the training batches (flip-crop; none by default).
+    #[serde(default, skip_serializing_if = "Augment::is_none")]
+    pub augment: Augment,
     /// Mini-batch size B.
     pub batch_size: usize,
     /// Epochs.
@@ -180,6 +183,7 @@ impl FitConfig {
             kfac_stats_interval: 1,
             kfac_inverse_interval: 1,
             inverse_precision: Precision::F64,
+            augment: Augment::None,
             batch_size: 256,
             epochs: 5,
             evals_per_epoch: 1,

@@ -1,7 +1,7 @@
 //! Mini-batches on the device and chunked evaluation (loss and accuracy) of a split.
 
 use burn::tensor::{Device, Tensor, TensorData};
-use ngd_data::ImageSplit;
+use ngd_data::{Augment, ImageSplit};
 use ngd_optim::{FactoredModel, Loss};
 
 /// Rows `idx` of `split` as the inputs (B × M_0) and one-hot targets (B × C) on `device`.
@@ -18,13 +18,48 @@ pub fn batch(
     )
 }
 
-/// Rows `idx` of `split`'s inputs (B × M_0) on `device`.
-fn inputs(split: &ImageSplit, idx: &[usize], device: &Device) -> Tensor<2> {
+/// [`batch`] of the training step `step` (0-based) of a run seeded `seed`, with `augment` applied
+/// to its images (shape `image`, C × H × W): each row flip-cropped with its own draw, in row
+/// order, from [`ngd_optim::Stream::Augment`]`(step)`.
+pub fn augmented_batch(
+    split: &ImageSplit,
+    idx: &[usize],
+    classes: usize,
+    device: &Device,
+    (augment, image): (Augment, [usize; 3]),
+    (seed, step): (u64, u64),
+) -> (Tensor<2>, Tensor<2>) {
+    if augment == Augment::None {
+        return batch(split, idx, classes, device);
+    }
+    let mut x = rows(split, idx);
+    ngd_data::flip_crop_rows(
+        &mut x,
+        image,
+        &mut ngd_optim::Stream::Augment(step).rng(seed),
+    );
+    let y: Vec<f32> = one_hot(split, idx, classes);
+    (
+        Tensor::from_data(TensorData::new(x, [idx.len(), split.dim]), device),
+        Tensor::from_data(TensorData::new(y, [idx.len(), classes]), device),
+    )
+}
+
+/// Rows `idx` of `split`'s inputs (B × M_0), row-major.
+fn rows(split: &ImageSplit, idx: &[usize]) -> Vec<f32> {
     let mut x = Vec::with_capacity(idx.len() * split.dim);
     for &i in idx {
         x.extend_from_slice(split.row(i));
     }
-    Tensor::from_data(TensorData::new(x, [idx.len(), split.dim]), device)
+    x
+}
+
+/// Rows `idx` of `split`'s inputs (B × M_0) on `device`.
+fn inputs(split: &ImageSplit, idx: &[usize], device: &Device) -> Tensor<2> {
+    Tensor::from_data(
+        TensorData::new(rows(split, idx), [idx.len(), split.dim]),
+        device,
+    )
 }
 
 /// One-hot targets of rows `idx` (B × C, row-major).
@@ -76,4 +111,77 @@ pub fn evaluate<M: FactoredModel>(
         }
     }
     (total / split.n as f64, correct as f64 / split.n as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ngd_data::{CROP_PAD, FlipCrop};
+
+    fn split() -> ImageSplit {
+        let (n, shape) = (64, [3, 6, 6]);
+        let dim: usize = shape.iter().product();
+        ImageSplit {
+            x: (0..n * dim)
+                .map(|k| ((k * 37) % 101) as f32 + 1.0)
+                .collect(),
+            n,
+            dim,
+            labels: (0..n).map(|i| i % 10).collect(),
+        }
+    }
+
+    /// Without augmentation the batch is [`batch`]'s; with flip-crop every row is one of the
+    /// 2·81 transforms of its image (found by search), the batch uses many of them, the targets
+    /// are untouched, the same (seed, step) gives the same batch and another step another one.
+    #[test]
+    fn flip_crop_batches_hold_transforms_of_their_images() {
+        let (data, shape) = (split(), [3, 6, 6]);
+        let device = Device::default();
+        let idx: Vec<usize> = (0..64).rev().collect();
+        let of = |t: Tensor<2>| t.into_data().convert::<f32>().try_to_vec::<f32>().unwrap();
+        let (x0, y0) = batch(&data, &idx, 10, &device);
+        let off = augmented_batch(&data, &idx, 10, &device, (Augment::None, shape), (5, 3));
+        assert_eq!((of(off.0), of(off.1)), (of(x0.clone()), of(y0.clone())));
+
+        let on = |step| {
+            let (x, y) = augmented_batch(
+                &data,
+                &idx,
+                10,
+                &device,
+                (Augment::FlipCrop, shape),
+                (5, step),
+            );
+            (of(x), of(y))
+        };
+        let (x, y) = on(3);
+        assert_eq!(y, of(y0));
+        let pad = CROP_PAD as i64;
+        let mut used = std::collections::HashSet::new();
+        for (row, &i) in idx.iter().enumerate() {
+            let got = &x[row * data.dim..(row + 1) * data.dim];
+            let mut out = vec![0.0; data.dim];
+            let hit = (-pad..=pad)
+                .flat_map(|dy| {
+                    (-pad..=pad)
+                        .flat_map(move |dx| [false, true].map(|flip| FlipCrop { dy, dx, flip }))
+                })
+                .find(|t| {
+                    t.apply(data.row(i), &mut out, shape);
+                    out == got
+                });
+            used.insert(format!(
+                "{:?}",
+                hit.unwrap_or_else(|| panic!("row {row}: no transform"))
+            ));
+        }
+        assert!(
+            used.len() > 30,
+            "only {} distinct transforms in 64 rows",
+            used.len()
+        );
+        assert_eq!(on(3).0, x, "same seed and step");
+        assert_ne!(on(4).0, x, "another step");
+    }
 }

@@ -29,7 +29,7 @@ pub use checkpoint::{
 };
 pub use checks::{check, check_memory};
 pub use config::{FitConfig, OptimizerKind, Schedule, curvature_bytes, default_lr};
-pub use eval::{batch, evaluate, loss_tensor};
+pub use eval::{augmented_batch, batch, evaluate, loss_tensor};
 pub use flops::{PhaseFlops, device_gemm_gflops, host_gemm_gflops, mlp_layers, step_flops};
 pub use muon::{MatrixMuon, muon_optimizer};
 pub use network::{build_classifier, classifier_config, network_config};
@@ -178,7 +178,14 @@ fn train<M: Trainable>(
         let mut losses = (0.0, 0usize);
         for (i, idx) in order.chunks_exact(cfg.batch_size).enumerate() {
             let lr = cfg.schedule.lr(cfg.lr, run.step, total, cfg.warmup_steps);
-            let (x, y) = batch(&data.train, idx, data.classes, &device);
+            let (x, y) = augmented_batch(
+                &data.train,
+                idx,
+                data.classes,
+                &device,
+                (cfg.augment, data.image),
+                (cfg.seed, run.step),
+            );
             let start = Instant::now();
             let model = run.model.clone();
             let (model, outcome) = match run.stepper.step(model, x, y, lr, cfg.loss) {
