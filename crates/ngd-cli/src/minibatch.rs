@@ -257,37 +257,22 @@ pub(crate) fn fit_config(
 /// K-FAC's mini-batch defaults for the network ([`ngd_train::defaults::MLP_KFAC`],
 /// [`ngd_train::defaults::CNN_KFAC`]) for every option not given.
 fn kfac_defaults(cfg: &mut FitConfig, args: &MiniBatchArgs, opt: &crate::commands::OptArgs) {
-    let given = cfg.clone();
-    match args.arch {
+    let d = match args.arch {
         Arch::Mlp => ngd_train::defaults::MLP_KFAC,
         Arch::Cnn => ngd_train::defaults::CNN_KFAC,
+    };
+    // The options given on the command line win.
+    ngd_train::defaults::KfacDefaults {
+        fisher: args.fisher.unwrap_or(d.fisher),
+        decay: args.kfac_decay.unwrap_or(d.decay),
+        stats_interval: args.kfac_stats_interval.unwrap_or(d.stats_interval),
+        inverse_interval: args.kfac_inverse_interval.unwrap_or(d.inverse_interval),
+        damping: opt.damping.unwrap_or(d.damping),
+        lr: opt.lr.unwrap_or(d.lr),
+        kl_clip: args.kl_clip.or(d.kl_clip),
+        inverse_precision: args.inverse_precision.unwrap_or(d.inverse_precision),
     }
     .apply(cfg);
-    // The options given on the command line win.
-    if args.fisher.is_some() {
-        cfg.fisher = given.fisher;
-    }
-    if args.kfac_decay.is_some() {
-        cfg.kfac_decay = given.kfac_decay;
-    }
-    if args.kfac_stats_interval.is_some() {
-        cfg.kfac_stats_interval = given.kfac_stats_interval;
-    }
-    if args.kfac_inverse_interval.is_some() {
-        cfg.kfac_inverse_interval = given.kfac_inverse_interval;
-    }
-    if args.kl_clip.is_some() {
-        cfg.kl_clip = given.kl_clip;
-    }
-    if args.inverse_precision.is_some() {
-        cfg.inverse_precision = given.inverse_precision;
-    }
-    if opt.damping.is_some() {
-        cfg.damping = given.damping;
-    }
-    if opt.lr.is_some() {
-        cfg.lr = given.lr;
-    }
 }
 
 /// Loads the splits of a mini-batch run.
