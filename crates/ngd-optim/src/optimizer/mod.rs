@@ -13,7 +13,6 @@
 mod block_step;
 mod config;
 mod damping;
-use damping::{Quadratic, kl_factor};
 mod fisher;
 mod record;
 mod stats;
@@ -27,6 +26,7 @@ use crate::curvature::{CurvatureBlock, FactorSync};
 use crate::direction::Direction;
 use crate::{Curvature, FactoredModel, Factors, MethodCurvature, OptimError};
 use burn::tensor::Tensor;
+use damping::{Quadratic, kl_factor};
 use faer::Mat;
 use std::time::Instant;
 
