@@ -818,3 +818,42 @@ fn train_flip_crop_is_recorded_reproducible_and_changes_training() {
         "{err}"
     );
 }
+
+/// `"select": {"time_to_val_accuracy": a}` chooses the grid point whose tuning run reached
+/// validation accuracy a in the least training time (recorded per tuning run), not the one
+/// with the best final accuracy.
+#[test]
+fn sweep_selects_by_time_to_target_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = tiny_sweep();
+    config["optimizers"] = json!([{"label": "adam", "settings": {"optimizer": "adam"},
+                                   "grid": {"lr": [0.0003, 0.001, 0.003]}}]);
+    config["select"] = json!({"time_to_val_accuracy": 0.3});
+    let path = dir.path().join("config.json");
+    std::fs::write(&path, config.to_string()).unwrap();
+    let out = dir.path().join("out");
+    let (ok, _, err) = ngd(&[
+        "sweep",
+        path.to_str().unwrap(),
+        "--out-dir",
+        out.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    let record = read_json(&out.join("sweep.json"));
+    assert_eq!(
+        record["config"]["select"],
+        json!({"time_to_val_accuracy": 0.3})
+    );
+    let tuning = record["tuning"].as_array().unwrap();
+    let reached: Vec<(f64, &Value)> = tuning
+        .iter()
+        .filter_map(|t| t["seconds_to_target"].as_f64().map(|s| (s, &t["point"])))
+        .collect();
+    eprintln!("tuning: {tuning:?}");
+    assert!(
+        !reached.is_empty(),
+        "no learning rate reached 0.3: {tuning:?}"
+    );
+    let fastest = reached.iter().min_by(|a, b| a.0.total_cmp(&b.0)).unwrap().1;
+    assert_eq!(&record["chosen"]["adam"], fastest);
+}

@@ -36,7 +36,9 @@ pub use network::{build_classifier, classifier_config, network_config};
 pub use record::{DataSummary, Evaluation, FitRecord, Status};
 pub use stepper::{StepOutcome, Stepper};
 pub use summary::{Spread, Summary, SummaryRow, markdown, summarize};
-pub use sweep::{Contender, SweepConfig, SweepEvent, SweepRecord, TuneResult, run_sweep};
+pub use sweep::{
+    Contender, Selection, SweepConfig, SweepEvent, SweepRecord, TuneResult, run_sweep,
+};
 pub use timing::{StepTiming, time_steps};
 
 use crate::{Result, TrainError};

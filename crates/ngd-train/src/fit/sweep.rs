@@ -49,8 +49,54 @@ pub struct SweepConfig {
     /// Subtracted from the reference's median best accuracy (0.01 = one point).
     #[serde(default)]
     pub target_margin: f64,
+    /// How each contender's grid point is chosen from its tuning runs.
+    #[serde(default, skip_serializing_if = "Selection::is_default")]
+    pub select: Selection,
     /// The optimizers.
     pub optimizers: Vec<Contender>,
+}
+
+/// How a contender's grid point is chosen from its tuning runs.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Selection {
+    /// The highest validation accuracy at the end of the tuning run.
+    #[default]
+    ValAccuracy,
+    /// The least training time to reach this validation accuracy; a run that never reaches it
+    /// ranks below every run that does, and among those the highest final accuracy wins. The
+    /// fair choice across batch sizes, where the accuracy after a fixed number of epochs
+    /// favours the small ones.
+    TimeToValAccuracy(f64),
+}
+
+impl Selection {
+    /// Whether this is the default, [`Selection::ValAccuracy`].
+    pub fn is_default(&self) -> bool {
+        *self == Self::ValAccuracy
+    }
+
+    /// The key a completed tuning run ranks by (larger is better): (reached the target, −time)
+    /// or (false, final accuracy); every run "reaches" under [`Selection::ValAccuracy`].
+    pub fn rank(self, val_accuracy: f64, seconds_to_target: Option<f64>) -> (bool, f64) {
+        match (self, seconds_to_target) {
+            (Self::ValAccuracy, _) => (true, val_accuracy),
+            (Self::TimeToValAccuracy(_), Some(s)) => (true, -s),
+            (Self::TimeToValAccuracy(_), None) => (false, val_accuracy),
+        }
+    }
+
+    /// The training seconds at the first evaluation whose validation accuracy reaches the
+    /// target (`None` under [`Selection::ValAccuracy`] or when none does).
+    pub fn seconds_to_target(self, evaluations: &[super::Evaluation]) -> Option<f64> {
+        let Self::TimeToValAccuracy(target) = self else {
+            return None;
+        };
+        evaluations
+            .iter()
+            .find(|e| e.val_accuracy.is_some_and(|v| v >= target))
+            .map(|e| e.seconds)
+    }
 }
 
 /// A tuning run's outcome.
@@ -62,6 +108,10 @@ pub struct TuneResult {
     pub point: Map<String, Value>,
     /// Final validation accuracy (`None`: the run failed).
     pub val_accuracy: Option<f64>,
+    /// Training seconds to the target of [`Selection::TimeToValAccuracy`] (`None`: not reached,
+    /// or another selection).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seconds_to_target: Option<f64>,
 }
 
 /// What the sweep reports while it runs.
@@ -167,7 +217,7 @@ pub fn run_sweep(
     let mut tuning = Vec::new();
     let mut chosen = BTreeMap::new();
     for contender in &sweep.optimizers {
-        let mut best: Option<(f64, Map<String, Value>)> = None;
+        let mut best: Option<((bool, f64), Map<String, Value>)> = None;
         for point in SweepConfig::grid_points(contender) {
             let mut cfg = sweep.run_config(contender, &point)?;
             cfg.epochs = sweep.tune_epochs;
@@ -177,13 +227,18 @@ pub fn run_sweep(
                 Status::Complete => record.evaluations.last().and_then(|e| e.val_accuracy),
                 Status::Failed { .. } => None,
             };
-            if val.is_some_and(|v| best.as_ref().is_none_or(|(b, _)| v > *b)) {
-                best = Some((val.unwrap_or_default(), point.clone()));
+            let seconds_to_target = val.and(sweep.select.seconds_to_target(&record.evaluations));
+            if let Some(v) = val {
+                let rank = sweep.select.rank(v, seconds_to_target);
+                if best.as_ref().is_none_or(|(b, _)| rank > *b) {
+                    best = Some((rank, point.clone()));
+                }
             }
             tuning.push(TuneResult {
                 label: contender.label.clone(),
                 point,
                 val_accuracy: val,
+                seconds_to_target,
             });
         }
         let (_, point) =
@@ -273,6 +328,55 @@ mod tests {
         assert_eq!(cfg.fisher, ngd_optim::Fisher::Sampled);
         assert_eq!((cfg.lr, cfg.damping), (0.3, 1.0));
         assert_eq!(cfg.depth, FitConfig::new(cfg.optimizer).depth);
+    }
+
+    /// Old configs read as selecting by accuracy and write without the key; time-to-target
+    /// ranks a run that reaches the target sooner first, then any that reaches it, then the
+    /// others by accuracy; the time is that of the first evaluation at or above the target.
+    #[test]
+    fn selection_by_time_to_target_ranks_as_stated() {
+        let s = sweep();
+        assert_eq!(s.select, Selection::ValAccuracy);
+        assert!(serde_json::to_value(&s).unwrap().get("select").is_none());
+        let timed: SweepConfig = serde_json::from_value({
+            let mut v = serde_json::to_value(&s).unwrap();
+            v["select"] = serde_json::json!({"time_to_val_accuracy": 0.9});
+            v
+        })
+        .unwrap();
+        let t = timed.select;
+        assert_eq!(t, Selection::TimeToValAccuracy(0.9));
+        let fast = t.rank(0.91, Some(10.0));
+        let slow_but_accurate = t.rank(0.99, Some(20.0));
+        let never = t.rank(0.89, None);
+        let never_worse = t.rank(0.5, None);
+        assert!(fast > slow_but_accurate && slow_but_accurate > never && never > never_worse);
+        let by_accuracy = Selection::ValAccuracy;
+        assert!(by_accuracy.rank(0.99, None) > by_accuracy.rank(0.91, None));
+
+        let eval = |seconds: f64, val: Option<f64>| super::super::Evaluation {
+            epoch: 0.0,
+            step: 0,
+            seconds,
+            train_loss: None,
+            val_loss: None,
+            val_accuracy: val,
+            test_loss: 0.0,
+            test_accuracy: 0.0,
+            damping: None,
+        };
+        let evals = [
+            eval(0.0, Some(0.1)),
+            eval(5.0, None),
+            eval(7.0, Some(0.9)),
+            eval(9.0, Some(0.95)),
+        ];
+        assert_eq!(t.seconds_to_target(&evals), Some(7.0));
+        assert_eq!(
+            Selection::TimeToValAccuracy(0.96).seconds_to_target(&evals),
+            None
+        );
+        assert_eq!(by_accuracy.seconds_to_target(&evals), None);
     }
 
     #[test]
