@@ -24,6 +24,20 @@ pub struct Contender {
     /// Values to try per field (every combination, tuned on the validation accuracy).
     #[serde(default)]
     pub grid: BTreeMap<String, Vec<Value>>,
+    /// The learning rate scaled with the batch size: η·(B / base_batch)^power (power 1: the
+    /// linear rule of SGD practice, ½: the square-root rule of Adam's); `None`: η as given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lr_batch_scaling: Option<LrBatchScaling>,
+}
+
+/// η·(B / `base_batch`)^`power` ([`Contender::lr_batch_scaling`]).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LrBatchScaling {
+    /// The batch size at which the configured learning rate holds.
+    pub base_batch: usize,
+    /// The exponent: 1 linear, 0.5 square root.
+    pub power: f64,
 }
 
 /// A comparison of optimizers on one dataset and network.
@@ -148,8 +162,17 @@ impl SweepConfig {
                 object.insert(k.clone(), v.clone());
             }
         }
-        let cfg: FitConfig = serde_json::from_value(value)
+        let mut cfg: FitConfig = serde_json::from_value(value)
             .map_err(|e| invalid(format!("{}: {e}", contender.label)))?;
+        if let Some(s) = contender.lr_batch_scaling {
+            if s.base_batch == 0 || !s.power.is_finite() {
+                return Err(invalid(format!(
+                    "{}: lr_batch_scaling needs base_batch ≥ 1 and a finite power",
+                    contender.label
+                )));
+            }
+            cfg.lr *= (cfg.batch_size as f64 / s.base_batch as f64).powf(s.power);
+        }
         cfg.validate()?;
         Ok(cfg)
     }
@@ -328,6 +351,40 @@ mod tests {
         assert_eq!(cfg.fisher, ngd_optim::Fisher::Sampled);
         assert_eq!((cfg.lr, cfg.damping), (0.3, 1.0));
         assert_eq!(cfg.depth, FitConfig::new(cfg.optimizer).depth);
+    }
+
+    /// η·(B/B₀)^p per grid point: the square-root rule doubles η from B₀ = 256 to 1024 and the
+    /// linear rule quadruples it; without the scaling η is the grid's.
+    #[test]
+    fn learning_rates_scale_with_the_batch_as_configured() {
+        let s = sweep();
+        let mut c = s.optimizers[0].clone();
+        c.grid = BTreeMap::from([
+            ("batch_size".into(), vec![256.into(), 1024.into()]),
+            ("lr".into(), vec![0.001.into()]),
+        ]);
+        let lrs = |c: &Contender| -> Vec<f64> {
+            SweepConfig::grid_points(c)
+                .iter()
+                .map(|p| s.run_config(c, p).unwrap().lr)
+                .collect()
+        };
+        assert_eq!(lrs(&c), vec![0.001, 0.001]);
+        for (power, at_1024) in [(0.5, 0.002), (1.0, 0.004)] {
+            c.lr_batch_scaling = Some(LrBatchScaling {
+                base_batch: 256,
+                power,
+            });
+            let got = lrs(&c);
+            assert_eq!(got[0], 0.001);
+            assert!((got[1] - at_1024).abs() < 1e-15, "{power}: {got:?}");
+        }
+        c.lr_batch_scaling = Some(LrBatchScaling {
+            base_batch: 0,
+            power: 1.0,
+        });
+        let err = s.run_config(&c, &Map::new()).unwrap_err().to_string();
+        assert!(err.contains("base_batch"), "{err}");
     }
 
     /// Old configs read as selecting by accuracy and write without the key; time-to-target
