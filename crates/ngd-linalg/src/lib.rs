@@ -119,11 +119,8 @@ impl Cholesky {
     /// Rejects factors whose diagonal spread shows numerical singularity (κ(A) ≳ 1/ε).
     fn check_conditioning(&self, what: &str) -> Result<()> {
         let l = self.llt.L();
-        let diag: Vec<f64> = (0..self.n).map(|i| l[(i, i)]).collect();
-        let max = diag.iter().cloned().fold(0.0f64, f64::max);
-        let min = diag.iter().cloned().fold(f64::INFINITY, f64::min);
         // κ(A) ≥ (max Lᵢᵢ / min Lᵢᵢ)²; beyond ~1e15 the solve carries no digits.
-        if self.n > 0 && !(min > 0.0 && (max / min).powi(2) < 1e15) {
+        if self.n > 0 && diagonal_spread((0..self.n).map(|i| l[(i, i)])) >= 1e15 {
             return Err(LinalgError::Singular {
                 what: what.into(),
                 n: self.n,
@@ -161,15 +158,24 @@ pub fn spd_inverse_f32(a: MatRef<'_, f64>) -> Option<Mat<f64>> {
     let a32 = Mat::<f32>::from_fn(n, n, |i, j| a[(i, j)] as f32);
     let llt = a32.llt(Side::Lower).ok()?;
     let l = llt.L();
-    let (min, max) = (0..n).fold((f32::INFINITY, 0.0f32), |(lo, hi), i| {
-        (lo.min(l[(i, i)]), hi.max(l[(i, i)]))
-    });
-    let spread = (max as f64 / min as f64).powi(2);
-    if !(min > 0.0 && spread < F32_INVERSE_MAX_CONDITION) {
+    if diagonal_spread((0..n).map(|i| l[(i, i)] as f64)) >= F32_INVERSE_MAX_CONDITION {
         return None;
     }
     let inv = llt.inverse();
     Some(Mat::from_fn(n, n, |i, j| inv[(i, j)] as f64))
+}
+
+/// (max Lᵢᵢ / min Lᵢᵢ)² of a Cholesky factor's diagonal, a lower bound of κ(A); ∞ when a
+/// diagonal entry is not positive (never NaN).
+fn diagonal_spread(diag: impl Iterator<Item = f64>) -> f64 {
+    let (min, max) = diag.fold((f64::INFINITY, 0.0f64), |(lo, hi), d| {
+        (lo.min(d), hi.max(d))
+    });
+    if min > 0.0 {
+        (max / min).powi(2)
+    } else {
+        f64::INFINITY
+    }
 }
 
 /// Solves the symmetric positive-definite system A X = B by Cholesky.

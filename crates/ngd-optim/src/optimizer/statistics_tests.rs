@@ -1,24 +1,12 @@
 //! K-FAC's statistics options against explicit computations: the statistics interval and
 //! sub-batch, the empirical Fisher, and the sampled Fisher with MSE and one output.
 
-use super::tests::{Tiny, batch};
+use super::tests::{Tiny, batch, block_factors as factors};
 use super::*;
 use crate::Loss;
 use crate::Method;
 use crate::convert::tensor_to_rows;
 use burn::tensor::Device;
-
-/// The running factors (A, S) of every layer, host f64.
-fn factors(opt: &Ngd) -> Vec<(Mat<f64>, Mat<f64>)> {
-    opt.blocks()
-        .iter()
-        .map(|block| {
-            let state: std::collections::HashMap<_, _> = block.state().into_iter().collect();
-            let f = |k: &str| crate::convert::tensor_to_mat_f64(state[k].clone());
-            (f("a"), f("s"))
-        })
-        .collect()
-}
 
 /// h̃ᵀh̃/k of the first k rows of x with the bias column: the first layer's Â.
 fn input_factor(x: &Tensor<2>, k: usize) -> Mat<f64> {

@@ -74,6 +74,18 @@ pub(crate) fn batch(n: usize, c: usize, seed: usize, device: &Device) -> (Tensor
     )
 }
 
+/// The running K-FAC factors (A, S) of every block of `opt`, host f64.
+pub(crate) fn block_factors(opt: &Ngd) -> Vec<(Mat<f64>, Mat<f64>)> {
+    opt.blocks()
+        .iter()
+        .map(|block| {
+            let state: std::collections::HashMap<_, _> = block.state().into_iter().collect();
+            let f = |k: &str| crate::convert::tensor_to_mat_f64(state[k].clone());
+            (f("a"), f("s"))
+        })
+        .collect()
+}
+
 pub(crate) fn max_rel_diff(a: &[f64], b: &[f64]) -> f64 {
     let scale = b.iter().fold(0.0f64, |m, v| m.max(v.abs()));
     a.iter()
@@ -268,14 +280,7 @@ fn sampled_fisher_averages_to_the_exact_factor_in_every_layer() {
             .init()
             .unwrap();
         opt.step(&mut m, x.clone(), y.clone()).unwrap();
-        (0..2)
-            .map(|l| {
-                let state: std::collections::HashMap<_, _> =
-                    opt.blocks()[l].state().into_iter().collect();
-                let f = |k: &str| crate::convert::tensor_to_mat_f64(state[k].clone());
-                (f("a"), f("s"))
-            })
-            .collect()
+        block_factors(&opt)
     };
     let exact = factors(Fisher::Exact, 0);
     let seeds = 400;
