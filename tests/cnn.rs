@@ -25,13 +25,13 @@ fn cifar_holdout() -> Holdout {
 /// The CNN, batch 50, one epoch (40 steps).
 fn config(optimizer: OptimizerKind) -> FitConfig {
     let mut cfg = FitConfig::new(optimizer);
-    cfg.dataset = DatasetName::Cifar10;
-    cfg.arch = Arch::Cnn;
-    cfg.n_train = Some(2200);
-    cfg.n_test = Some(1000);
-    cfg.validation = 200;
-    cfg.batch_size = 50;
-    cfg.epochs = 1;
+    cfg.data.dataset = DatasetName::Cifar10;
+    cfg.model.arch = Arch::Cnn;
+    cfg.data.n_train = Some(2200);
+    cfg.data.n_test = Some(1000);
+    cfg.data.validation = 200;
+    cfg.schedule.batch_size = 50;
+    cfg.schedule.epochs = 1;
     cfg
 }
 
@@ -39,13 +39,13 @@ fn config(optimizer: OptimizerKind) -> FitConfig {
 fn kfac(conv: ConvFactors) -> FitConfig {
     let mut cfg = config(OptimizerKind::Ngd(Method::Kfac));
     ngd_train::defaults::CNN_KFAC.apply(&mut cfg);
-    cfg.kfac_conv = Some(conv);
+    cfg.kfac_with(|k| k.with_conv(conv));
     cfg
 }
 
 fn run(cfg: &FitConfig, data: &Holdout, options: &FitOptions) -> FitRecord {
     let record = fit::fit(cfg, data, &ngd_suite::device(), options, &mut |_| {}).expect("run");
-    assert_eq!(record.status, Status::Complete, "{}", cfg.optimizer);
+    assert_eq!(record.status, Status::Complete, "{}", cfg.optimizer.name);
     record
 }
 
@@ -57,9 +57,9 @@ fn cnn_learns_cifar10_in_one_epoch_and_its_checkpoint_evaluates_to_the_record() 
     let data = cifar_holdout();
     assert_eq!(data.image, [3, 32, 32]);
     let mut adam = config(OptimizerKind::Adam);
-    adam.lr = 1e-3;
+    adam.optimizer.lr = 1e-3;
     let mut muon = config(OptimizerKind::Muon);
-    muon.lr = 1e-3;
+    muon.optimizer.lr = 1e-3;
     let runs = [
         ("kfac-reduce", kfac(ConvFactors::Reduce), 0.3),
         ("kfac-expand", kfac(ConvFactors::Expand), 0.3),
@@ -105,7 +105,7 @@ fn cnn_learns_cifar10_in_one_epoch_and_its_checkpoint_evaluates_to_the_record() 
 #[test]
 fn cnn_configurations_it_cannot_take_are_refused() {
     let mut deep = config(OptimizerKind::Adam);
-    deep.depth = 5;
+    deep.model.depth = 5;
     let err = deep.validate().unwrap_err().to_string();
     assert!(err.contains("fixed shape"), "{err}");
     for method in [Method::Exact, Method::BlockDiagonal, Method::UnitWise] {
@@ -116,7 +116,7 @@ fn cnn_configurations_it_cannot_take_are_refused() {
         assert!(err.contains("Linear layers only"), "{method}: {err}");
     }
     let mut exact_fisher = kfac(ConvFactors::Reduce);
-    exact_fisher.fisher = Fisher::Exact;
+    exact_fisher.kfac_with(|k| k.with_fisher(Fisher::Exact));
     assert!(exact_fisher.validate().is_err());
     kfac(ConvFactors::Expand).validate().unwrap();
     let pixels = ngd_data::load_holdout(

@@ -52,18 +52,20 @@ fn a_user_model_trains_checkpoints_and_resumes() {
         (OptimizerKind::Adam, 3e-3),
     ] {
         let mut cfg = FitConfig::new(optimizer);
-        cfg.validation = 200;
-        cfg.batch_size = 50;
-        cfg.lr = lr;
-        cfg.evals_per_epoch = 1;
+        cfg.data.validation = 200;
+        cfg.schedule.batch_size = 50;
+        cfg.optimizer.lr = lr;
+        cfg.schedule.evals_per_epoch = 1;
         if optimizer.method().is_some() {
-            cfg.damping = 0.1;
-            cfg.fisher = Fisher::Sampled;
-            cfg.kfac_decay = 0.9;
-            cfg.kfac_inverse_interval = 5;
-            cfg.momentum = 0.5;
+            cfg.optimizer.damping.value = 0.1;
+            cfg.kfac_with(|k| {
+                k.with_fisher(Fisher::Sampled)
+                    .with_decay(0.9)
+                    .with_inverse_interval(5)
+            });
+            cfg.optimizer.momentum = 0.5;
         }
-        cfg.epochs = 2;
+        cfg.schedule.epochs = 2;
         let whole = run(&initial, &cfg, &data, &FitOptions::default());
         assert_eq!(whole.status, Status::Complete, "{optimizer}");
         // 784·64 + 64 + 64·10 + 10 parameters: the record counts the user's model.
@@ -76,7 +78,7 @@ fn a_user_model_trains_checkpoints_and_resumes() {
         );
         let path = dir.path().join(format!("{optimizer}.mpk"));
         let mut first = cfg.clone();
-        first.epochs = 1;
+        first.schedule.epochs = 1;
         let save = FitOptions {
             save: Some(path.clone()),
             resume: None,

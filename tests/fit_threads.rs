@@ -23,22 +23,24 @@ const OUT_ENV: &str = "NGD_TEST_FIT_THREADS_OUT";
 /// one epoch of 36 steps on 1,800 MNIST images, three evaluations.
 fn config(optimizer: OptimizerKind) -> FitConfig {
     let mut cfg = FitConfig::new(optimizer);
-    cfg.n_train = Some(2000);
-    cfg.n_test = Some(1000);
-    cfg.validation = 200;
-    cfg.width = 128;
-    cfg.parameterization = Parameterization::Standard;
-    cfg.batch_size = 50;
-    cfg.epochs = 1;
-    cfg.evals_per_epoch = 2;
+    cfg.data.n_train = Some(2000);
+    cfg.data.n_test = Some(1000);
+    cfg.data.validation = 200;
+    cfg.model.width = 128;
+    cfg.model.parameterization = Parameterization::Standard;
+    cfg.schedule.batch_size = 50;
+    cfg.schedule.epochs = 1;
+    cfg.schedule.evals_per_epoch = 2;
     match optimizer {
-        OptimizerKind::Adam => cfg.lr = 1e-3,
+        OptimizerKind::Adam => cfg.optimizer.lr = 1e-3,
         _ => {
-            cfg.lr = 0.1;
-            cfg.damping = 0.1;
-            cfg.fisher = Fisher::Sampled;
-            cfg.kfac_decay = 0.9;
-            cfg.kfac_inverse_interval = 3;
+            cfg.optimizer.lr = 0.1;
+            cfg.optimizer.damping.value = 0.1;
+            cfg.kfac_with(|k| {
+                k.with_fisher(Fisher::Sampled)
+                    .with_decay(0.9)
+                    .with_inverse_interval(3)
+            });
         }
     }
     cfg

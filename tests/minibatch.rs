@@ -10,14 +10,14 @@ use ngd_train::fit::{self, FitConfig, FitOptions, FitRecord, OptimizerKind, Stat
 /// A small standard-parameterisation MLP (784-128-128-10), batch 50, one epoch.
 fn config(optimizer: OptimizerKind) -> FitConfig {
     let mut cfg = FitConfig::new(optimizer);
-    cfg.n_train = Some(2000);
-    cfg.n_test = Some(1000);
-    cfg.validation = 200;
-    cfg.width = 128;
-    cfg.parameterization = Parameterization::Standard;
-    cfg.batch_size = 50;
-    cfg.epochs = 1;
-    cfg.evals_per_epoch = 2;
+    cfg.data.n_train = Some(2000);
+    cfg.data.n_test = Some(1000);
+    cfg.data.validation = 200;
+    cfg.model.width = 128;
+    cfg.model.parameterization = Parameterization::Standard;
+    cfg.schedule.batch_size = 50;
+    cfg.schedule.epochs = 1;
+    cfg.schedule.evals_per_epoch = 2;
     cfg
 }
 
@@ -31,15 +31,15 @@ fn assert_complete(record: &FitRecord) {
         record.status,
         Status::Complete,
         "{:?}",
-        record.config.optimizer
+        record.config.optimizer.name
     );
     let spe = record.steps_per_epoch as u64;
     assert_eq!(spe, 1800 / 50);
-    assert_eq!(record.steps, spe * record.config.epochs as u64);
+    assert_eq!(record.steps, spe * record.config.schedule.epochs as u64);
     let evals = &record.evaluations;
     assert_eq!(
         evals.len(),
-        1 + record.config.epochs * record.config.evals_per_epoch
+        1 + record.config.schedule.epochs * record.config.schedule.evals_per_epoch
     );
     assert_eq!(evals[0].step, 0);
     assert!(evals[0].train_loss.is_none());
@@ -81,12 +81,12 @@ fn every_optimizer_learns_ten_classes_in_one_epoch() {
     ];
     for (optimizer, lr, damping, floor) in optimizers {
         let mut cfg = config(optimizer);
-        cfg.lr = lr;
+        cfg.optimizer.lr = lr;
         if optimizer.method().is_some() {
-            cfg.damping = damping;
+            cfg.optimizer.damping.value = damping;
         }
         if optimizer == OptimizerKind::Sgd {
-            cfg.momentum = 0.9;
+            cfg.optimizer.momentum = 0.9;
         }
         let record = run(&cfg, &data, &FitOptions::default());
         assert_complete(&record);
@@ -108,17 +108,19 @@ fn every_optimizer_learns_ten_classes_in_one_epoch() {
 fn kfac_with_practitioner_options_learns() {
     let data = ngd_suite::mnist_holdout();
     let mut cfg = config(OptimizerKind::Ngd(Method::Kfac));
-    cfg.lr = 0.1;
-    cfg.damping = 0.1;
-    cfg.fisher = Fisher::Sampled;
-    cfg.kfac_decay = 0.9;
-    cfg.kfac_inverse_interval = 5;
-    cfg.curvature_batch = Some(25);
-    cfg.adaptive_damping = true;
-    cfg.max_step_norm = Some(5.0);
-    cfg.momentum = 0.5;
-    cfg.schedule = fit::Schedule::Cosine;
-    cfg.warmup_steps = 5;
+    cfg.optimizer.lr = 0.1;
+    cfg.optimizer.damping.value = 0.1;
+    cfg.kfac_with(|k| {
+        k.with_fisher(Fisher::Sampled)
+            .with_decay(0.9)
+            .with_inverse_interval(5)
+            .with_stats_batch(Some(25))
+    });
+    cfg.optimizer.damping.adaptive = true;
+    cfg.optimizer.clipping.max_step_norm = Some(5.0);
+    cfg.optimizer.momentum = 0.5;
+    cfg.schedule.lr = fit::Schedule::Cosine;
+    cfg.schedule.warmup_steps = 5;
     let record = run(&cfg, &data, &FitOptions::default());
     assert_complete(&record);
     assert!(final_accuracy(&record) > 0.6, "{}", final_accuracy(&record));
@@ -144,20 +146,22 @@ fn resume_matches_an_uninterrupted_run_and_checkpoints_evaluate() {
         (OptimizerKind::Ngd(Method::Kfac), 0.1),
     ] {
         let mut cfg = config(optimizer);
-        cfg.lr = lr;
-        cfg.evals_per_epoch = 1;
+        cfg.optimizer.lr = lr;
+        cfg.schedule.evals_per_epoch = 1;
         if optimizer.method().is_some() {
-            cfg.damping = 0.1;
-            cfg.fisher = Fisher::Sampled;
-            cfg.kfac_decay = 0.9;
-            cfg.kfac_inverse_interval = 7;
-            cfg.momentum = 0.5;
+            cfg.optimizer.damping.value = 0.1;
+            cfg.kfac_with(|k| {
+                k.with_fisher(Fisher::Sampled)
+                    .with_decay(0.9)
+                    .with_inverse_interval(7)
+            });
+            cfg.optimizer.momentum = 0.5;
         }
-        cfg.epochs = 2;
+        cfg.schedule.epochs = 2;
         let whole = run(&cfg, &data, &FitOptions::default());
         let path = dir.path().join(format!("{optimizer}.mpk"));
         let mut first = cfg.clone();
-        first.epochs = 1;
+        first.schedule.epochs = 1;
         let save = FitOptions {
             save: Some(path.clone()),
             resume: None,
@@ -192,7 +196,7 @@ fn resume_matches_an_uninterrupted_run_and_checkpoints_evaluate() {
         }
         // A different configuration is refused.
         let mut other = cfg.clone();
-        other.lr *= 2.0;
+        other.optimizer.lr *= 2.0;
         let err = fit::fit(&other, &data, &ngd_suite::device(), &resume, &mut |_| {})
             .expect_err("refused");
         assert!(err.to_string().contains("different configuration"), "{err}");
@@ -205,7 +209,7 @@ fn resume_matches_an_uninterrupted_run_and_checkpoints_evaluate() {
 fn bad_input_is_refused_and_divergence_is_recorded() {
     let data = ngd_suite::mnist_holdout();
     let mut cfg = config(OptimizerKind::Adam);
-    cfg.batch_size = 1801;
+    cfg.schedule.batch_size = 1801;
     let err = fit::fit(
         &cfg,
         &data,
@@ -229,7 +233,7 @@ fn bad_input_is_refused_and_divergence_is_recorded() {
     assert!(err.to_string().contains("validation"), "{err}");
 
     let mut cfg = config(OptimizerKind::Sgd);
-    cfg.lr = 1e6;
+    cfg.optimizer.lr = 1e6;
     let record = run(&cfg, &data, &FitOptions::default());
     match &record.status {
         Status::Failed { step, error } => {
@@ -348,7 +352,7 @@ fn sweep_tunes_runs_every_seed_and_summarizes() {
         );
         assert!(
             runs.iter()
-                .all(|r| r.config.lr == record.chosen[label]["lr"])
+                .all(|r| r.config.optimizer.lr == record.chosen[label]["lr"])
         );
     }
     let summary = fit::summarize(&record);
@@ -418,20 +422,22 @@ fn resume_with_a_cosine_schedule_and_every_option_matches_an_uninterrupted_run()
         (OptimizerKind::Ngd(Method::Kfac), 0.2),
     ] {
         let mut cfg = config(optimizer);
-        cfg.lr = lr;
-        cfg.evals_per_epoch = 1;
-        cfg.epochs = 3;
-        cfg.schedule = fit::Schedule::Cosine;
-        cfg.warmup_steps = 20;
-        cfg.augment = ngd_data::Augment::FlipCrop;
+        cfg.optimizer.lr = lr;
+        cfg.schedule.evals_per_epoch = 1;
+        cfg.schedule.epochs = 3;
+        cfg.schedule.lr = fit::Schedule::Cosine;
+        cfg.schedule.warmup_steps = 20;
+        cfg.data.augment = ngd_data::Augment::FlipCrop;
         if optimizer.method().is_some() {
-            cfg.damping = 0.1;
-            cfg.adaptive_damping = true;
-            cfg.fisher = Fisher::Sampled;
-            cfg.kfac_decay = 0.9;
-            cfg.kfac_inverse_interval = 5;
-            cfg.momentum = 0.5;
-            cfg.max_step_norm = Some(0.5);
+            cfg.optimizer.damping.value = 0.1;
+            cfg.optimizer.damping.adaptive = true;
+            cfg.kfac_with(|k| {
+                k.with_fisher(Fisher::Sampled)
+                    .with_decay(0.9)
+                    .with_inverse_interval(5)
+            });
+            cfg.optimizer.momentum = 0.5;
+            cfg.optimizer.clipping.max_step_norm = Some(0.5);
         }
         let path = dir.path().join(format!("cosine-{optimizer}.mpk"));
         let after_one = dir.path().join(format!("cosine-{optimizer}-epoch1.mpk"));
@@ -464,7 +470,7 @@ fn resume_with_a_cosine_schedule_and_every_option_matches_an_uninterrupted_run()
             assert_eq!(a.damping, b.damping, "{optimizer} step {}", a.step);
         }
         let mut longer = cfg.clone();
-        longer.epochs = 4;
+        longer.schedule.epochs = 4;
         let err = fit::fit(&longer, &data, &ngd_suite::device(), &resume, &mut |_| {})
             .expect_err("refused");
         assert!(

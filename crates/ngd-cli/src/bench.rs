@@ -128,7 +128,7 @@ fn bench_minibatch(args: &BenchArgs) -> Result<()> {
         .iter()
         .map(|&m| match m.method() {
             Some(_) => {
-                crate::minibatch::fit_config(&args.net, &args.minibatch, m, &opt, None, batch_size)
+                crate::run_config::fit_config(&args.net, &args.minibatch, m, &opt, None, batch_size)
             }
             None => {
                 let first_order = args.minibatch.without_ngd_options();
@@ -137,7 +137,7 @@ fn bench_minibatch(args: &BenchArgs) -> Result<()> {
                     lr: None,
                     ..opt.clone()
                 };
-                crate::minibatch::fit_config(&args.net, &first_order, m, &opt, None, batch_size)
+                crate::run_config::fit_config(&args.net, &first_order, m, &opt, None, batch_size)
             }
         })
         .collect::<Result<Vec<_>>>()?;
@@ -280,7 +280,7 @@ impl GemmRates {
         let layers = ngd_train::fit::mlp_layers(cfg, data.train.dim, data.classes)?;
         let &(d, m) = layers.iter().max_by_key(|(d, m)| d * m)?;
         let host_n = layers.iter().map(|&(d, m)| d.max(m)).max()?;
-        let device_shape = (cfg.batch_size, d - 1, m);
+        let device_shape = (cfg.schedule.batch_size, d - 1, m);
         Some(Self {
             device_shape,
             device_gflops: ngd_train::fit::device_gemm_gflops(device, device_shape, 20),

@@ -37,10 +37,10 @@ pub fn eval(args: EvalArgs) -> Result<()> {
     let loaded = fit::load_checkpoint(&args.model, &device)?;
     let mut cfg = loaded.progress.record.config.clone();
     if let Some(d) = args.dataset {
-        cfg.dataset = d;
+        cfg.data.dataset = d;
     }
     if let Some(n) = args.n_test {
-        cfg.n_test = (n != ALL).then_some(n);
+        cfg.data.n_test = (n != ALL).then_some(n);
     }
     let data = load_data(&cfg)?;
     let (test_loss, test_accuracy) = fit::evaluate(

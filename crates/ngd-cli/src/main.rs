@@ -11,6 +11,7 @@ mod isotropy;
 mod minibatch;
 mod predict;
 mod progress;
+mod run_config;
 mod sweep;
 
 use ngd_cli::backend;

@@ -157,139 +157,21 @@ impl MiniBatchArgs {
     }
 }
 
-/// The MLP's shape options, refused with `--arch cnn`.
-const MLP_OPTIONS: [&str; 6] = [
-    "depth",
-    "width",
-    "activation",
-    "parameterization",
-    "sigma_w2",
-    "sigma_b2",
-];
-
-/// The run's configuration from the command line.
-pub(crate) fn fit_config(
-    net: &NetArgs,
-    args: &MiniBatchArgs,
-    optimizer: OptimizerKind,
-    opt: &crate::commands::OptArgs,
-    loss: Option<Loss>,
-    batch_size: usize,
-) -> Result<FitConfig> {
-    let classes = ngd_data::parse_classes(net.dataset, &net.classes)?;
-    let optional = |n: usize| (n != ALL).then_some(n);
-    let mut cfg = FitConfig::new(optimizer);
-    cfg.dataset = net.dataset;
-    cfg.classes = classes;
-    cfg.n_train = optional(net.n_train);
-    cfg.n_test = optional(net.n_test);
-    cfg.validation = args.validation;
-    cfg.arch = args.arch;
-    match args.arch {
-        Arch::Mlp => {
-            if args.kfac_conv.is_some() {
-                bail!("--kfac-conv chooses K-FAC's factors for convolutions: it needs --arch cnn");
-            }
-            cfg.depth = net.depth;
-            cfg.width = net.width;
-            cfg.activation = net.activation;
-            cfg.parameterization = args.parameterization;
-            cfg.sigma_w2 = net.sigma_w2;
-            cfg.sigma_b2 = net.sigma_b2;
-        }
-        Arch::Cnn => {
-            if let Some(flag) = MLP_OPTIONS
-                .iter()
-                .find(|f| args.explicit.iter().any(|e| e == *f))
-            {
-                bail!(
-                    "--{} shapes the MLP; the CNN (--arch cnn) has a fixed shape",
-                    flag.replace('_', "-")
-                );
-            }
-            if optimizer.method().is_some() {
-                cfg.kfac_conv = Some(args.kfac_conv.unwrap_or_default());
-            }
-            if optimizer.method().is_none() && args.kfac_conv.is_some() {
-                bail!("--kfac-conv is a K-FAC option; {optimizer} does not use it");
-            }
-        }
-    }
-    cfg.loss = loss.unwrap_or(Loss::CrossEntropy);
-    cfg.lr = opt.lr.unwrap_or(cfg.lr);
-    cfg.schedule = args.schedule;
-    cfg.warmup_steps = args.warmup;
-    cfg.momentum = args.momentum;
-    cfg.nesterov = args.nesterov;
-    cfg.weight_decay = args.weight_decay;
-    cfg.damping = opt.damping.unwrap_or(cfg.damping);
-    cfg.adaptive_damping = args.adaptive_damping;
-    cfg.max_step_norm = args.max_step_norm;
-    cfg.kl_clip = args.kl_clip;
-    cfg.inverse_precision = args.inverse_precision.unwrap_or_default();
-    cfg.augment = args.augment;
-    cfg.fisher = args
-        .fisher
-        .unwrap_or(match (args.arch, optimizer.method()) {
-            (Arch::Cnn, Some(ngd_optim::Method::Kfac | ngd_optim::Method::Diagonal)) => {
-                Fisher::Sampled
-            }
-            _ => Fisher::Exact,
-        });
-    cfg.curvature_batch = args.curvature_batch;
-    cfg.kfac_decay = args.kfac_decay.unwrap_or(cfg.kfac_decay);
-    cfg.kfac_inverse_interval = args
-        .kfac_inverse_interval
-        .unwrap_or(cfg.kfac_inverse_interval);
-    cfg.kfac_stats_interval = args.kfac_stats_interval.unwrap_or(cfg.kfac_stats_interval);
-    if optimizer == OptimizerKind::Ngd(ngd_optim::Method::Kfac) {
-        kfac_defaults(&mut cfg, args, opt);
-    }
-    cfg.batch_size = batch_size;
-    cfg.epochs = args.epochs;
-    cfg.evals_per_epoch = args.evals_per_epoch;
-    cfg.seed = net.seed;
-    cfg.backend = net.backend.to_string();
-    cfg.validate()?;
-    Ok(cfg)
-}
-
-/// K-FAC's mini-batch defaults for the network ([`ngd_train::defaults::MLP_KFAC`],
-/// [`ngd_train::defaults::CNN_KFAC`]) for every option not given.
-fn kfac_defaults(cfg: &mut FitConfig, args: &MiniBatchArgs, opt: &crate::commands::OptArgs) {
-    let d = match args.arch {
-        Arch::Mlp => ngd_train::defaults::MLP_KFAC,
-        Arch::Cnn => ngd_train::defaults::CNN_KFAC,
-    };
-    // The options given on the command line win.
-    ngd_train::defaults::KfacDefaults {
-        fisher: args.fisher.unwrap_or(d.fisher),
-        decay: args.kfac_decay.unwrap_or(d.decay),
-        stats_interval: args.kfac_stats_interval.unwrap_or(d.stats_interval),
-        inverse_interval: args.kfac_inverse_interval.unwrap_or(d.inverse_interval),
-        damping: opt.damping.unwrap_or(d.damping),
-        lr: opt.lr.unwrap_or(d.lr),
-        kl_clip: args.kl_clip.or(d.kl_clip),
-        inverse_precision: args.inverse_precision.unwrap_or(d.inverse_precision),
-    }
-    .apply(cfg);
-}
-
 /// Loads the splits of a mini-batch run.
 pub fn load_data(cfg: &FitConfig) -> Result<ngd_data::Holdout> {
     let data_cfg = DataConfig {
-        dataset: cfg.dataset,
-        classes: cfg.classes.clone(),
-        n_train: cfg.n_train.unwrap_or(ALL),
-        n_test: cfg.n_test.unwrap_or(ALL),
+        dataset: cfg.data.dataset,
+        classes: cfg.data.classes.clone(),
+        n_train: cfg.data.n_train.unwrap_or(ALL),
+        n_test: cfg.data.n_test.unwrap_or(ALL),
     };
-    let standardisation = match cfg.arch {
+    let standardisation = match cfg.model.arch {
         Arch::Mlp => Standardisation::Pixels,
         Arch::Cnn => Standardisation::Channels,
     };
     Ok(ngd_data::load_holdout_with(
         &data_cfg,
-        cfg.validation,
+        cfg.data.validation,
         standardisation,
     )?)
 }
@@ -309,16 +191,16 @@ pub fn train(
     for path in out.into_iter().chain(args.save.as_deref()) {
         check_writable(path)?;
     }
-    let cfg = fit_config(net, args, optimizer, opt, loss, batch_size)?;
+    let cfg = crate::run_config::fit_config(net, args, optimizer, opt, loss, batch_size)?;
     let device = net.backend.device()?;
     let data = load_data(&cfg)?;
-    let network = match cfg.arch {
+    let network = match cfg.model.arch {
         Arch::Mlp => format!(
             "{}-{}x{} MLP ({})",
             data.train.dim,
-            cfg.depth - 1,
-            cfg.width,
-            cfg.parameterization
+            cfg.model.depth - 1,
+            cfg.model.width,
+            cfg.model.parameterization
         ),
         Arch::Cnn => {
             let shape = ngd_model::CnnConfig::new(data.image, data.classes);
@@ -329,8 +211,10 @@ pub fn train(
                 data.image[2],
                 shape.flatten_size(),
                 shape.num_params(),
-                cfg.kfac_conv
-                    .map(|c| format!(", K-FAC-{c}"))
+                cfg.optimizer
+                    .kfac
+                    .as_ref()
+                    .map(|k| format!(", K-FAC-{}", k.conv))
                     .unwrap_or_default()
             )
         }
@@ -338,14 +222,14 @@ pub fn train(
     eprintln!(
         "train: {} {} classes, {} train / {} validation / {} test images, {network}, {} batch {} \
          for {} epochs, backend {} ({})",
-        cfg.dataset,
+        cfg.data.dataset,
         data.classes,
         data.train.n,
         data.validation.n,
         data.test.n,
-        cfg.optimizer,
-        cfg.batch_size,
-        cfg.epochs,
+        cfg.optimizer.name,
+        cfg.schedule.batch_size,
+        cfg.schedule.epochs,
         cfg.backend,
         data.source
     );

@@ -87,13 +87,13 @@ pub fn sweep(args: SweepArgs) -> Result<()> {
                 fit::SweepEvent::Start(phase, label, cfg) => {
                     progress = Progress::new();
                     current = label.to_string();
-                    let damping = match cfg.optimizer.method() {
-                        Some(_) => format!(" damping {}", cfg.damping),
+                    let damping = match cfg.optimizer.name.method() {
+                        Some(_) => format!(" damping {}", cfg.optimizer.damping.value),
                         None => String::new(),
                     };
                     eprintln!(
                         "[{phase}] {label}: lr {}{damping} epochs {} seed {}",
-                        cfg.lr, cfg.epochs, cfg.seed
+                        cfg.optimizer.lr, cfg.schedule.epochs, cfg.seed
                     );
                 }
                 fit::SweepEvent::Fit(e) => progress.event(e),
@@ -103,7 +103,7 @@ pub fn sweep(args: SweepArgs) -> Result<()> {
                     }
                     eprintln!(
                         "[{phase}] {}: lr {} seed {}: kept from an earlier run",
-                        rec.config.optimizer, rec.config.lr, rec.config.seed
+                        rec.config.optimizer.name, rec.config.optimizer.lr, rec.config.seed
                     );
                 }
                 fit::SweepEvent::Done(phase, rec) => {

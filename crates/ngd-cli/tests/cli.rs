@@ -315,7 +315,7 @@ fn minibatch_train_save_then_eval_reproduces_the_record() {
     let evals = record["evaluations"].as_array().unwrap();
     assert_eq!(evals.len(), 3);
     assert_eq!(record["status"]["kind"], "complete");
-    assert_eq!(record["config"]["optimizer"], "kfac");
+    assert_eq!(record["config"]["optimizer"]["name"], "kfac");
     let last = evals.last().unwrap();
     assert!(last["test_accuracy"].as_f64().unwrap() > 0.5, "{last}");
     let (ok, stdout, err) = ngd(&[
@@ -359,7 +359,7 @@ fn minibatch_bad_values_are_refused_before_any_work() {
             &["--curvature-batch", "0"],
             "statistics batch must hold at least 1",
         ),
-        (&["--kfac-decay", "1"], "kfac_decay must be in [0, 1)"),
+        (&["--kfac-decay", "1"], "kfac decay must be in [0, 1)"),
         (&["--n-train", "0"], "at least 1"),
     ];
     for (bad, message) in cases {

@@ -183,10 +183,13 @@ fn sweep_writes_its_outputs_and_resumes_from_finished_runs() {
         assert_eq!(runs.len(), 1, "{label}: one run per seed");
         let run = &runs[0];
         assert_eq!(run["status"]["kind"], "complete", "{label}");
-        assert_eq!(run["config"]["optimizer"], optimizer);
+        assert_eq!(run["config"]["optimizer"]["name"], optimizer);
         assert_eq!(run["config"]["seed"], 0);
-        assert_eq!(run["config"]["lr"], record["chosen"][label]["lr"]);
-        assert_eq!(run["config"]["width"], 32);
+        assert_eq!(
+            run["config"]["optimizer"]["lr"],
+            record["chosen"][label]["lr"]
+        );
+        assert_eq!(run["config"]["model"]["width"], 32);
         assert_eq!(run["steps"], 10, "{label}: 500 images in batches of 50");
         assert_eq!(run["evaluations"].as_array().unwrap().len(), 3, "{label}");
     }
@@ -451,9 +454,9 @@ fn bench_minibatch_times_every_optimizer_against_the_first() {
     for (r, optimizer) in results.iter().zip(["adam", "kfac"]) {
         let t = &r["timing"];
         assert_eq!(t["optimizer"], optimizer);
-        assert_eq!(t["config"]["optimizer"], optimizer);
-        assert_eq!(t["config"]["batch_size"], 50);
-        assert_eq!(t["config"]["width"], 32);
+        assert_eq!(t["config"]["optimizer"]["name"], optimizer);
+        assert_eq!(t["config"]["schedule"]["batch_size"], 50);
+        assert_eq!(t["config"]["model"]["width"], 32);
         assert_eq!(t["steps"], 10);
         assert!(ms(r) > 0.0, "{optimizer}: {t}");
         let step_ms: Vec<f64> = t["step_ms"]
@@ -491,7 +494,10 @@ fn bench_minibatch_times_every_optimizer_against_the_first() {
     // K-FAC keeps its mini-batch defaults (ρ = 0.1, η = 0.1 on the MLP).
     let kfac_cfg = &results[1]["timing"]["config"];
     assert_eq!(
-        (&kfac_cfg["lr"], &kfac_cfg["damping"]),
+        (
+            &kfac_cfg["optimizer"]["lr"],
+            &kfac_cfg["optimizer"]["damping"]["value"]
+        ),
         (&json!(0.1), &json!(0.1))
     );
 }
@@ -787,9 +793,9 @@ fn train_flip_crop_is_recorded_reproducible_and_changes_training() {
         run("b.json", "flip-crop"),
         run("plain.json", "none"),
     );
-    assert_eq!(a["config"]["augment"], "flip-crop");
+    assert_eq!(a["config"]["data"]["augment"], "flip-crop");
     assert!(
-        plain["config"].get("augment").is_none(),
+        plain["config"]["data"].get("augment").is_none(),
         "{}",
         plain["config"]
     );

@@ -240,10 +240,9 @@ fn cnn_snapshot(backend: Backend, data: &ngd_data::Holdout) -> CnnSnapshot {
     .map(|conv| {
         let mut model = cnn.init(3, &device).unwrap();
         let mut opt = NgdConfig::new(Method::Kfac)
-            .with_damping(0.1)
+            .with_damping(ngd_optim::DampingConfig::new().with_value(0.1))
             .with_lr(Some(0.05))
-            .with_fisher(Fisher::Empirical)
-            .with_kfac_conv(conv)
+            .kfac_with(|k| k.with_fisher(Fisher::Empirical).with_conv(conv))
             .with_block_precision(Precision::F32)
             .init()
             .unwrap();
@@ -352,19 +351,21 @@ fn backends_agree_on_minibatch_adam_and_kfac() {
     .expect("MNIST installed (bash datasets/install.sh mnist ../shared/datasets/mnist)");
     for optimizer in [OptimizerKind::Adam, OptimizerKind::Ngd(Method::Kfac)] {
         let mut cfg = FitConfig::new(optimizer);
-        cfg.width = 64;
-        cfg.parameterization = ngd_model::Parameterization::Standard;
-        cfg.batch_size = 50;
-        cfg.epochs = 1;
-        cfg.evals_per_epoch = 2;
+        cfg.model.width = 64;
+        cfg.model.parameterization = ngd_model::Parameterization::Standard;
+        cfg.schedule.batch_size = 50;
+        cfg.schedule.epochs = 1;
+        cfg.schedule.evals_per_epoch = 2;
         if optimizer == OptimizerKind::Adam {
-            cfg.lr = 1e-3;
+            cfg.optimizer.lr = 1e-3;
         } else {
-            cfg.lr = 0.1;
-            cfg.damping = 0.1;
-            cfg.fisher = ngd_optim::Fisher::Sampled;
-            cfg.kfac_decay = 0.95;
-            cfg.kfac_inverse_interval = 2;
+            cfg.optimizer.lr = 0.1;
+            cfg.optimizer.damping.value = 0.1;
+            cfg.kfac_with(|k| {
+                k.with_fisher(ngd_optim::Fisher::Sampled)
+                    .with_decay(0.95)
+                    .with_inverse_interval(2)
+            });
         }
         let runs: Vec<(Backend, Vec<fit::Evaluation>)> = backends()
             .into_iter()

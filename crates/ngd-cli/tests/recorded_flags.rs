@@ -38,6 +38,13 @@ fn train(out: &Path, extra: &[&str]) -> Value {
     read_json(out)
 }
 
+/// The option at the dotted key path of a record's config (null when absent).
+fn at<'a>(record: &'a Value, path: &str) -> &'a Value {
+    record["config"]
+        .pointer(&format!("/{}", path.replace('.', "/")))
+        .unwrap_or(&Value::Null)
+}
+
 /// Every K-FAC option set to a non-default value is in the record's `config` as given, and
 /// differs there from a run without the options (so no value is recorded by coincidence).
 #[test]
@@ -45,38 +52,68 @@ fn every_kfac_flag_is_recorded_in_the_run_config() {
     let dir = tempfile::tempdir().unwrap();
     // (flag, value on the command line, value expected in `config`, its key there)
     let flags: [(&str, Option<&str>, Value, &str); 12] = [
-        ("--fisher", Some("empirical"), json!("empirical"), "fisher"),
+        (
+            "--fisher",
+            Some("empirical"),
+            json!("empirical"),
+            "optimizer.kfac.fisher",
+        ),
         (
             "--curvature-batch",
             Some("20"),
             json!(20),
-            "curvature_batch",
+            "optimizer.kfac.stats_batch",
         ),
-        ("--kfac-decay", Some("0.9"), json!(0.9), "kfac_decay"),
+        (
+            "--kfac-decay",
+            Some("0.9"),
+            json!(0.9),
+            "optimizer.kfac.decay",
+        ),
         (
             "--kfac-stats-interval",
             Some("2"),
             json!(2),
-            "kfac_stats_interval",
+            "optimizer.kfac.stats_interval",
         ),
         (
             "--kfac-inverse-interval",
             Some("3"),
             json!(3),
-            "kfac_inverse_interval",
+            "optimizer.kfac.inverse_interval",
         ),
-        ("--damping", Some("0.05"), json!(0.05), "damping"),
-        ("--lr", Some("0.05"), json!(0.05), "lr"),
-        ("--momentum", Some("0.5"), json!(0.5), "momentum"),
-        ("--max-step-norm", Some("10"), json!(10.0), "max_step_norm"),
-        ("--kl-clip", Some("0.01"), json!(0.01), "kl_clip"),
-        ("--adaptive-damping", None, json!(true), "adaptive_damping"),
-        // K-FAC's default is f32; f64, the library's default, is left out of the record.
+        (
+            "--damping",
+            Some("0.05"),
+            json!(0.05),
+            "optimizer.damping.value",
+        ),
+        ("--lr", Some("0.05"), json!(0.05), "optimizer.lr"),
+        ("--momentum", Some("0.5"), json!(0.5), "optimizer.momentum"),
+        (
+            "--max-step-norm",
+            Some("10"),
+            json!(10.0),
+            "optimizer.clipping.max_step_norm",
+        ),
+        (
+            "--kl-clip",
+            Some("0.01"),
+            json!(0.01),
+            "optimizer.clipping.kl",
+        ),
+        (
+            "--adaptive-damping",
+            None,
+            json!(true),
+            "optimizer.damping.adaptive",
+        ),
+        // K-FAC's default is f32.
         (
             "--inverse-precision",
             Some("f64"),
-            Value::Null,
-            "inverse_precision",
+            json!("f64"),
+            "optimizer.kfac.inverse_precision",
         ),
     ];
     let mut extra = Vec::new();
@@ -88,28 +125,25 @@ fn every_kfac_flag_is_recorded_in_the_run_config() {
     let plain = train(&dir.path().join("defaults.json"), &[]);
     for record in [&given, &plain] {
         assert_eq!(record["status"]["kind"], "complete", "{}", record["status"]);
-        assert_eq!(record["config"]["optimizer"], "kfac");
-        assert_eq!(record["config"]["batch_size"], 50);
+        assert_eq!(at(record, "optimizer.name"), "kfac");
+        assert_eq!(at(record, "schedule.batch_size"), 50);
         assert_eq!(record["steps"], 8);
     }
-    let (config, defaults) = (&given["config"], &plain["config"]);
     for (flag, _, want, key) in &flags {
-        // `kl_clip` and `inverse_precision` are left out of the config at their defaults.
-        let got = config.get(*key).unwrap_or(&Value::Null);
-        let default = defaults.get(*key).unwrap_or(&Value::Null);
+        let (got, default) = (at(&given, key), at(&plain, key));
         eprintln!("{flag}: recorded {got}, default {default}");
         assert_eq!(got, want, "{flag}: config.{key}");
         assert_ne!(got, default, "{flag}: the default is the same value");
     }
     // The data options too.
     for (key, want) in [
-        ("n_train", json!(500)),
-        ("validation", json!(100)),
-        ("n_test", json!(100)),
-        ("width", json!(32)),
-        ("epochs", json!(1)),
+        ("data.n_train", json!(500)),
+        ("data.validation", json!(100)),
+        ("data.n_test", json!(100)),
+        ("model.width", json!(32)),
+        ("schedule.epochs", json!(1)),
     ] {
-        assert_eq!(config[key], want, "config.{key}");
+        assert_eq!(at(&given, key), &want, "config.{key}");
     }
     // The evaluations record NGD's damping, starting at the configured 0.05.
     let rho: Vec<f64> = given["evaluations"]

@@ -16,7 +16,9 @@ use burn::nn::{Linear, LinearConfig};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor, TensorData};
 use ngd_data::{DataConfig, DatasetName, Split};
-use ngd_optim::{FactoredModel, Fisher, Loss, Method, NgdConfig, Tap, update_linear};
+use ngd_optim::{
+    DampingConfig, FactoredModel, Fisher, Loss, Method, NgdConfig, Tap, update_linear,
+};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
@@ -206,19 +208,21 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     // K-FAC: running factors (decay 0.95), inverses every 10 steps, sampled-label Fisher.
     let kfac = NgdConfig::new(Method::Kfac)
         .with_loss(Loss::CrossEntropy)
-        .with_damping(o.damping)
+        .with_damping(DampingConfig::new().with_value(o.damping))
         .with_lr(Some(o.lr))
         .with_momentum(0.5)
-        .with_fisher(Fisher::Sampled)
-        .with_kfac_decay(0.95)
-        .with_kfac_inverse_interval(10)
+        .kfac_with(|k| {
+            k.with_fisher(Fisher::Sampled)
+                .with_decay(0.95)
+                .with_inverse_interval(10)
+        })
         .with_seed(o.seed);
     let kfac_steps = o.epochs * (data.train.n / 256).max(1);
     train("kfac", kfac, &data, &o, kfac_steps, 256, &device)?;
     // Block-diagonal NGD: the dual CB × CB solve per layer (Sec. 4.1) on batches of 64.
     let bd = NgdConfig::new(Method::BlockDiagonal)
         .with_loss(Loss::CrossEntropy)
-        .with_damping(o.damping)
+        .with_damping(DampingConfig::new().with_value(o.damping))
         .with_lr(Some(o.lr));
     train("block-diagonal", bd, &data, &o, o.bd_steps, 64, &device)?;
     Ok(())

@@ -22,12 +22,11 @@
 //! ```no_run
 //! # fn demo<M: ngd_optim::FactoredModel>(model: &mut M, x: burn::tensor::Tensor<2>,
 //! #         y: burn::tensor::Tensor<2>) -> ngd_optim::Result<()> {
-//! use ngd_optim::{Fisher, Method, NgdConfig};
+//! use ngd_optim::{DampingConfig, Fisher, KfacConfig, Method, NgdConfig};
 //! let mut ngd = NgdConfig::new(Method::Kfac)
 //!     .with_lr(Some(0.1))
-//!     .with_damping(0.1)
-//!     .with_fisher(Fisher::Sampled)
-//!     .with_kfac_decay(0.95)
+//!     .with_damping(DampingConfig::new().with_value(0.1))
+//!     .with_kfac(Some(KfacConfig::new().with_fisher(Fisher::Sampled).with_decay(0.95)))
 //!     .init()?;
 //! let stats = ngd.step(model, x, y)?; // loss, lr, seconds by phase
 //! ngd.save("optimizer.bpk")?;
@@ -73,8 +72,8 @@ pub use ngd_core::{
     parse_sigma,
 };
 pub use optimizer::{
-    ConvFactors, Fisher, LM_DECAY, LM_MAX_DAMPING, LM_MIN_DAMPING, Ngd, NgdConfig, NgdState,
-    PhaseTimes, StepStats,
+    ClippingConfig, ConvFactors, DampingConfig, Fisher, KfacConfig, LM_DECAY, LM_MAX_DAMPING,
+    LM_MIN_DAMPING, Ngd, NgdConfig, NgdState, PhaseTimes, StepStats,
 };
 pub use tap::{Tap, conv2d_kind, update_conv2d};
 

@@ -88,15 +88,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Standardisation::Channels,
     )?;
     let mut cfg = FitConfig::new(OptimizerKind::Ngd(Method::Kfac));
-    cfg.dataset = DatasetName::Cifar10;
-    cfg.validation = 1_000;
-    cfg.batch_size = 128;
-    cfg.epochs = 1;
+    cfg.data.dataset = DatasetName::Cifar10;
+    cfg.data.validation = 1_000;
+    cfg.schedule.batch_size = 128;
+    cfg.schedule.epochs = 1;
     // K-FAC's CNN defaults of `ngd train --arch cnn` (README): the sampled Fisher (the exact
     // one's per-class factors are Linear-only), β = 0.95, statistics every 5 steps, inverses
     // every 10, ρ = 0.01, η = 0.3 and KL clipping at 1e-3 (without it η = 0.1 diverges).
     ngd_train::defaults::CNN_KFAC.apply(&mut cfg);
-    cfg.kfac_conv = Some(ConvFactors::Reduce);
+    cfg.kfac_with(|k| k.with_conv(ConvFactors::Reduce));
     let model = MyCnn::new(&device.clone().autodiff());
     let mut report = |event: FitEvent| match event {
         FitEvent::Evaluation(e) => println!(

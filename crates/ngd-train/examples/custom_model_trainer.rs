@@ -54,13 +54,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         2_000,
     )?;
     let mut cfg = FitConfig::new(OptimizerKind::Ngd(Method::Kfac));
-    cfg.batch_size = 256;
-    cfg.lr = 0.1;
-    cfg.damping = 0.1;
-    cfg.fisher = Fisher::Sampled;
-    cfg.kfac_decay = 0.95;
-    cfg.kfac_stats_interval = 10;
-    cfg.kfac_inverse_interval = 10;
+    cfg.schedule.batch_size = 256;
+    cfg.optimizer.lr = 0.1;
+    cfg.optimizer.damping.value = 0.1;
+    cfg.kfac_with(|k| {
+        k.with_fisher(Fisher::Sampled)
+            .with_decay(0.95)
+            .with_stats_interval(10)
+            .with_inverse_interval(10)
+    });
     let checkpoint = std::env::temp_dir().join("ngd-custom-model.mpk");
     let mut report = |event: FitEvent| {
         if let FitEvent::Evaluation(e) = event {
@@ -72,7 +74,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     // The model lives on the autodiff device, as for any burn training.
     let model = MyMlp::new(&device.clone().autodiff());
-    cfg.epochs = 1;
+    cfg.schedule.epochs = 1;
     let save = FitOptions {
         save: Some(checkpoint.clone()),
         resume: None,
@@ -82,7 +84,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "saved {}; resuming for a second epoch",
         checkpoint.display()
     );
-    cfg.epochs = 2;
+    cfg.schedule.epochs = 2;
     let resume = FitOptions {
         save: None,
         resume: Some(checkpoint.clone()),

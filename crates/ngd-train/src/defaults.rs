@@ -61,14 +61,16 @@ pub struct KfacDefaults {
 impl KfacDefaults {
     /// Sets these options in `cfg` (a K-FAC run's config; the others are left as they are).
     pub fn apply(&self, cfg: &mut crate::fit::FitConfig) {
-        cfg.fisher = self.fisher;
-        cfg.kfac_decay = self.decay;
-        cfg.kfac_stats_interval = self.stats_interval;
-        cfg.kfac_inverse_interval = self.inverse_interval;
-        cfg.damping = self.damping;
-        cfg.lr = self.lr;
-        cfg.kl_clip = self.kl_clip;
-        cfg.inverse_precision = self.inverse_precision;
+        cfg.kfac_with(|k| {
+            k.with_fisher(self.fisher)
+                .with_decay(self.decay)
+                .with_stats_interval(self.stats_interval)
+                .with_inverse_interval(self.inverse_interval)
+                .with_inverse_precision(self.inverse_precision)
+        });
+        cfg.optimizer.damping.value = self.damping;
+        cfg.optimizer.lr = self.lr;
+        cfg.optimizer.clipping.kl = self.kl_clip;
     }
 }
 

@@ -58,10 +58,8 @@ impl Ngd {
             self.blocks.iter().all(|b| b.dims().is_none()),
         );
         let every = |interval: usize| first || step.is_multiple_of(interval as u64);
-        (
-            every(self.config.kfac_stats_interval),
-            every(self.config.kfac_inverse_interval),
-        )
+        let kfac = self.config.kfac_or_default();
+        (every(kfac.stats_interval), every(kfac.inverse_interval))
     }
 
     /// One step through the blocks (see the module documentation).
@@ -73,13 +71,14 @@ impl Ngd {
         times: &mut PhaseTimes,
     ) -> Result<BlockStep> {
         let config = self.config.clone();
+        let kfac = config.kfac_or_default();
         let dtype = config.block_precision.dtype();
         let step = self.state.step;
         let (stats_step, invert_step) = self.block_schedule();
         let t = Instant::now();
         let x = x.without_autodiff();
         let n = x.dims()[0];
-        let k = config.kfac_stats_batch.map_or(n, |k| k.min(n));
+        let k = kfac.stats_batch.map_or(n, |k| k.min(n));
         // Y_l = Σ_c g_c(n) δ_l^{(c)}(n), g = N∂L/∂f.
         let mut g = Ok(Vec::new());
         let pass = tapped_pass_with_conv_gradients(model, x.clone(), |f| {
@@ -93,7 +92,7 @@ impl Ngd {
         g?;
         require_blocks(config.method.name(), &pass.kinds)?;
         let conv = pass.kinds.iter().any(|k| *k != LayerKind::Linear);
-        if conv && config.fisher == Fisher::Exact && stats_step {
+        if conv && kfac.fisher == Fisher::Exact && stats_step {
             return Err(OptimError::Invalid(format!(
                 "{}'s exact Fisher builds its statistics from per-class factors of Linear layers; \
                  a convolutional network takes the sampled or the empirical Fisher",
@@ -105,7 +104,7 @@ impl Ngd {
             self.blocks = pass
                 .inputs
                 .iter()
-                .map(|_| kind.block(dtype, config.inverse_precision))
+                .map(|_| kind.block(dtype, kfac.inverse_precision))
                 .collect();
         }
         let layers: Vec<LayerSignals> = (0..pass.kinds.len())
@@ -122,7 +121,7 @@ impl Ngd {
         self.check_block_dims(&layers)?;
         // The Fisher's output roots of the first k samples: per-sample rows (Linear), the
         // signal images (Conv2d), or the exact Fisher's C·k class-major rows (Linear only).
-        let roots: Option<Vec<Recorded>> = match (stats_step, config.fisher) {
+        let roots: Option<Vec<Recorded>> = match (stats_step, kfac.fisher) {
             (false, _) => None,
             (true, Fisher::Empirical) => Some(pass.signals.iter().map(|s| s.first(k)).collect()),
             (true, Fisher::Sampled) => {
@@ -155,7 +154,7 @@ impl Ngd {
                 // K-FAC-reduce is a Kronecker approximation; the diagonal block needs the
                 // per-location rows of its per-sample gradients.
                 let reduce =
-                    config.kfac_conv == ConvFactors::Reduce && block.kind() == BlockKind::Kronecker;
+                    kfac.conv == ConvFactors::Reduce && block.kind() == BlockKind::Kronecker;
                 let (input, root) = match (&pass.inputs[l].first(k), root) {
                     (Recorded::Images(images), Recorded::Images(root)) if reduce => (
                         with_bias(&mean_patches(images.clone(), kind), s_b),
@@ -177,14 +176,14 @@ impl Ngd {
                     root: &root,
                     samples: k,
                 };
-                block.update_statistics(batch, config.kfac_decay);
+                block.update_statistics(batch, kfac.decay);
             }
             for (l, block) in self.blocks.iter_mut().enumerate() {
                 block.sync(l, self.sync.as_mut());
             }
         }
         times.curvature = t.elapsed().as_secs_f64();
-        let damping = config.damping;
+        let damping = config.damping.value;
         if invert_step {
             let t = Instant::now();
             for (l, block) in self.blocks.iter_mut().enumerate() {
@@ -194,7 +193,7 @@ impl Ngd {
         }
         let t = Instant::now();
         let mut updates = Vec::with_capacity(layers.len());
-        let need_slope = config.adaptive_damping || config.kl_clip.is_some();
+        let need_slope = config.damping.adaptive || config.clipping.kl.is_some();
         let mut slope = 0.0;
         for (block, layer) in self.blocks.iter().zip(&layers) {
             let step = block.precondition(layer, damping);
@@ -208,7 +207,7 @@ impl Ngd {
             outputs: pass.outputs,
             updates,
             slope: need_slope.then_some(slope),
-            layers: if config.adaptive_damping {
+            layers: if config.damping.adaptive {
                 layers
             } else {
                 Vec::new()

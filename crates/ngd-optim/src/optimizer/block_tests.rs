@@ -12,9 +12,9 @@ use std::sync::{Arc, Mutex};
 
 fn kfac(fisher: Fisher) -> NgdConfig {
     NgdConfig::new(Method::Kfac)
-        .with_damping(0.05)
+        .with_damping(DampingConfig::new().with_value(0.05))
         .with_lr(Some(0.3))
-        .with_fisher(fisher)
+        .kfac_with(|k| k.with_fisher(fisher))
 }
 
 /// The sync point runs once per statistics step, for every layer's A and S, after every block
@@ -36,9 +36,11 @@ fn sync_runs_between_statistics_and_inversion() {
         factor: 1.0,
     };
     let mut opt = kfac(Fisher::Sampled)
-        .with_kfac_decay(0.9)
-        .with_kfac_stats_interval(2)
-        .with_kfac_inverse_interval(2)
+        .kfac_with(|k| {
+            k.with_decay(0.9)
+                .with_stats_interval(2)
+                .with_inverse_interval(2)
+        })
         .init()
         .unwrap()
         .with_blocks(blocks)
@@ -87,7 +89,7 @@ fn synced_statistics_are_the_ones_inverted() {
         .unwrap();
     let mut local = base.clone();
     kfac(Fisher::Empirical)
-        .with_damping(0.05 / 4.0)
+        .with_damping(DampingConfig::new().with_value(0.05 / 4.0))
         .with_lr(Some(0.3 / 4.0))
         .init()
         .unwrap()
@@ -144,7 +146,7 @@ fn diagonal_blocks_first_step_equals_dual_diagonal() {
     let (x, y) = batch(8, 3, 3, &device);
     let config = NgdConfig::new(Method::Diagonal)
         .with_loss(Loss::Mse)
-        .with_damping(0.05)
+        .with_damping(DampingConfig::new().with_value(0.05))
         .with_lr(Some(0.2));
     let mut dual = base.clone();
     config
@@ -154,7 +156,7 @@ fn diagonal_blocks_first_step_equals_dual_diagonal() {
         .unwrap();
     let mut blocks = base.clone();
     let stateful = config
-        .with_kfac_decay(0.9)
+        .kfac_with(|k| k.with_decay(0.9))
         .with_block_precision(Precision::F64);
     assert_eq!(stateful.block_kind(), Some(BlockKind::Diagonal));
     stateful.init().unwrap().step(&mut blocks, x, y).unwrap();
@@ -171,8 +173,8 @@ fn diagonal_blocks_first_step_equals_dual_diagonal() {
 fn the_record_keeps_the_adapted_damping() {
     let device = Device::default();
     let config = kfac(Fisher::Sampled)
-        .with_kfac_decay(0.9)
-        .with_adaptive_damping(true);
+        .kfac_with(|k| k.with_decay(0.9))
+        .with_damping(DampingConfig::new().with_adaptive(true));
     let mut opt = config.init().unwrap();
     let mut model = Tiny::new(5, 6, 3, &device);
     for s in 0..3 {
@@ -189,7 +191,7 @@ fn the_record_keeps_the_adapted_damping() {
 #[test]
 fn mismatched_or_damaged_records_are_refused() {
     let device = Device::default();
-    let config = kfac(Fisher::Sampled).with_kfac_decay(0.9);
+    let config = kfac(Fisher::Sampled).kfac_with(|k| k.with_decay(0.9));
     let mut opt = config.init().unwrap();
     let mut model = Tiny::new(5, 6, 3, &device);
     let (x, y) = batch(8, 3, 0, &device);
@@ -242,7 +244,7 @@ fn unsupported_layer_kinds_are_named() {
 fn non_finite_batches_are_refused_before_any_state_changes() {
     use crate::convert::{tensor_from_rows, tensor_to_rows};
     let device = Device::default();
-    let config = kfac(Fisher::Sampled).with_kfac_decay(0.9);
+    let config = kfac(Fisher::Sampled).kfac_with(|k| k.with_decay(0.9));
     let base = Tiny::new(5, 6, 3, &device);
     let (x, y) = batch(8, 3, 0, &device);
     let mut opt = config.init().unwrap();
@@ -330,27 +332,34 @@ fn kl_clipping_and_the_norm_bound_act_as_stated() {
     assert!(kl > 0.0);
     let rel = |a: f64, b: f64| (a - b).abs() / b.abs();
     let mut worst = 0.0f64;
-    let (halved, stats) = step_of(kfac().with_kl_clip(Some(kl / 4.0)));
+    let (halved, stats) =
+        step_of(kfac().with_clipping(ClippingConfig::new().with_kl(Some(kl / 4.0))));
     worst = worst.max(rel(stats.kl_clip, 0.5));
     worst = worst.max(rel(norm(&halved), 0.5 * norm(&plain)));
-    let (loose, stats) = step_of(kfac().with_kl_clip(Some(2.0 * kl)));
+    let (loose, stats) =
+        step_of(kfac().with_clipping(ClippingConfig::new().with_kl(Some(2.0 * kl))));
     assert_eq!(stats.kl_clip, 1.0);
     assert_eq!(loose, plain);
     let bound = 0.5 * norm(&plain);
-    let (bounded, stats) = step_of(kfac().with_max_step_norm(Some(bound)));
+    let (bounded, stats) =
+        step_of(kfac().with_clipping(ClippingConfig::new().with_max_step_norm(Some(bound))));
     worst = worst.max(rel(norm(&bounded), bound));
     worst = worst.max(rel(stats.clip, 0.5));
     let (both, stats) = step_of(
-        kfac()
-            .with_kl_clip(Some(kl / 4.0))
-            .with_max_step_norm(Some(0.25 * norm(&plain))),
+        kfac().with_clipping(
+            ClippingConfig::new()
+                .with_kl(Some(kl / 4.0))
+                .with_max_step_norm(Some(0.25 * norm(&plain))),
+        ),
     );
     worst = worst.max(rel(norm(&both), 0.25 * norm(&plain)));
     worst = worst.max(rel(stats.clip, 0.5));
     eprintln!("clipping: worst relative error {worst:.2e}");
     assert!(worst < 1e-6, "{worst:.2e}");
     assert!(matches!(
-        kfac().with_kl_clip(Some(-1.0)).init(),
+        kfac()
+            .with_clipping(ClippingConfig::new().with_kl(Some(-1.0)))
+            .init(),
         Err(OptimError::Invalid(_))
     ));
 }
@@ -363,10 +372,9 @@ fn diagonal_blocks_resume_between_refreshes() {
     let device = Device::default();
     let config = NgdConfig::new(Method::Diagonal)
         .with_loss(Loss::Mse)
-        .with_damping(0.05)
+        .with_damping(DampingConfig::new().with_value(0.05))
         .with_lr(Some(0.2))
-        .with_kfac_decay(0.8)
-        .with_kfac_inverse_interval(3);
+        .kfac_with(|k| k.with_decay(0.8).with_inverse_interval(3));
     let mut model = Tiny::new(5, 6, 3, &device);
     let mut opt = config.init().unwrap();
     for s in 0..2 {

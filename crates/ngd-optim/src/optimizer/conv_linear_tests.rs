@@ -65,11 +65,13 @@ fn one_location_conv_equals_the_linear_block_and_expand_equals_reduce() {
     let (x, y, _) = tiny_batch(&g, &device);
     let config = |conv| {
         NgdConfig::new(Method::Kfac)
-            .with_damping(0.02)
+            .with_damping(DampingConfig::new().with_value(0.02))
             .with_lr(Some(0.3))
-            .with_fisher(Fisher::Empirical)
-            .with_kfac_decay(0.8)
-            .with_kfac_conv(conv)
+            .kfac_with(|k| {
+                k.with_fisher(Fisher::Empirical)
+                    .with_decay(0.8)
+                    .with_conv(conv)
+            })
             .with_block_precision(Precision::F64)
     };
     let run = |model: &mut dyn FnMut(&mut Ngd) -> Vec<f64>, conv| {
@@ -139,9 +141,9 @@ fn unsupported_convolutions_are_named() {
     model.conv.dilation = [2, 2];
     model.conv.padding = PaddingConfig2d::Explicit(2, 2, 2, 2);
     let mut opt = NgdConfig::new(Method::Kfac)
-        .with_damping(0.1)
+        .with_damping(DampingConfig::new().with_value(0.1))
         .with_lr(Some(0.1))
-        .with_fisher(Fisher::Sampled)
+        .kfac_with(|k| k.with_fisher(Fisher::Sampled))
         .init()
         .unwrap();
     let err = opt
@@ -154,7 +156,7 @@ fn unsupported_convolutions_are_named() {
     );
     let mut model = TinyConv::new(g, CLASSES, &device);
     let mut dual = NgdConfig::new(Method::Kfac)
-        .with_damping(0.1)
+        .with_damping(DampingConfig::new().with_value(0.1))
         .init()
         .unwrap();
     let err = dual.step(&mut model, x, y).unwrap_err().to_string();

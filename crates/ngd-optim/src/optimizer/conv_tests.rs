@@ -331,10 +331,9 @@ fn conv_factors_gradient_and_step_match_explicit_patch_loops() {
             let mut model = model.clone();
             let before = conv_tilde(&model.conv);
             let mut opt = NgdConfig::new(Method::Kfac)
-                .with_damping(rho)
+                .with_damping(DampingConfig::new().with_value(rho))
                 .with_lr(Some(lr))
-                .with_fisher(Fisher::Empirical)
-                .with_kfac_conv(conv)
+                .kfac_with(|k| k.with_fisher(Fisher::Empirical).with_conv(conv))
                 .with_block_precision(Precision::F64)
                 .init()
                 .unwrap();
@@ -373,9 +372,9 @@ fn conv_factors_gradient_and_step_match_explicit_patch_loops() {
         }
         let mut stepped = model.clone();
         NgdConfig::new(Method::Diagonal)
-            .with_damping(rho)
+            .with_damping(DampingConfig::new().with_value(rho))
             .with_lr(Some(lr))
-            .with_fisher(Fisher::Empirical)
+            .kfac_with(|k| k.with_fisher(Fisher::Empirical))
             .with_block_precision(Precision::F64)
             .init()
             .unwrap()

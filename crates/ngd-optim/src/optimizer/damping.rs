@@ -58,8 +58,8 @@ impl Ngd {
         } else {
             return Ok(());
         };
-        let damping = (self.config.damping * factor).clamp(LM_MIN_DAMPING, LM_MAX_DAMPING);
-        if damping == self.config.damping {
+        let damping = (self.config.damping.value * factor).clamp(LM_MIN_DAMPING, LM_MAX_DAMPING);
+        if damping == self.config.damping.value {
             return Ok(());
         }
         self.set_damping(damping)
@@ -89,7 +89,7 @@ pub(super) enum Quadratic {
     Blocks(Vec<crate::curvature::LayerSignals>),
 }
 
-/// ν = min(1, √(c/(η²Δθᵀ∇L))) of KL clipping ([`NgdConfig::kl_clip`]); 1 when Δθᵀ∇L ≤ 0.
+/// ν = min(1, √(c/(η²Δθᵀ∇L))) of KL clipping ([`ClippingConfig::kl`](super::ClippingConfig::kl)); 1 when Δθᵀ∇L ≤ 0.
 pub(super) fn kl_factor(c: f64, lr: f64, slope: f64) -> f64 {
     let kl = lr * lr * slope;
     if kl > c { (c / kl).sqrt() } else { 1.0 }

@@ -41,15 +41,14 @@ fn reduction_ratio_is_one_on_a_linear_model_with_momentum() {
     };
     let exact = NgdConfig::new(Method::Exact);
     let kfac = NgdConfig::new(Method::Kfac)
-        .with_kfac_inverse_interval(2)
+        .kfac_with(|k| k.with_inverse_interval(2))
         .with_block_precision(Precision::F64);
     for (name, config) in [("exact (dual)", exact), ("K-FAC (blocks)", kfac)] {
         let config = config
             .with_loss(Loss::Mse)
-            .with_damping(rho)
+            .with_damping(DampingConfig::new().with_value(rho).with_adaptive(true))
             .with_lr(Some(0.3))
-            .with_momentum(0.9)
-            .with_adaptive_damping(true);
+            .with_momentum(0.9);
         let mut ngd = config.init().unwrap();
         let mut model = base.clone();
         let mut stats = Vec::new();
@@ -91,11 +90,12 @@ fn damping_rises_after_an_overshooting_step() {
     let (x, y) = batch(10, 3, 1, &device);
     let base = Tiny::new(5, 8, 3, &device);
     for method in [Method::Exact, Method::Kfac] {
-        let config = NgdConfig::new(method)
-            .with_damping(0.01)
-            .with_lr(Some(100.0))
-            .with_adaptive_damping(true)
-            .with_kfac_inverse_interval(if method == Method::Kfac { 2 } else { 1 });
+        let mut config = NgdConfig::new(method)
+            .with_damping(DampingConfig::new().with_value(0.01).with_adaptive(true))
+            .with_lr(Some(100.0));
+        if method == Method::Kfac {
+            config = config.kfac_with(|k| k.with_inverse_interval(2));
+        }
         let mut ngd = config.init().unwrap();
         let mut model = base.clone();
         let stats = ngd.step(&mut model, x.clone(), y.clone()).unwrap();
@@ -111,8 +111,7 @@ fn damping_rises_after_an_overshooting_step() {
 fn damping_stays_within_its_bounds() {
     let at = |rho: f64| {
         NgdConfig::new(Method::Exact)
-            .with_damping(rho)
-            .with_adaptive_damping(true)
+            .with_damping(DampingConfig::new().with_value(rho).with_adaptive(true))
             .init()
             .unwrap()
     };
@@ -129,8 +128,7 @@ fn damping_stays_within_its_bounds() {
     assert!((ngd.damping() - 1e-3 / LM_DECAY).abs() < 1e-18);
     for rho in [0.0, 1e-9, 2e4, f64::NAN] {
         let err = NgdConfig::new(Method::Exact)
-            .with_damping(rho)
-            .with_adaptive_damping(true)
+            .with_damping(DampingConfig::new().with_value(rho).with_adaptive(true))
             .init()
             .err()
             .unwrap_or_else(|| panic!("ρ = {rho} accepted"));
@@ -150,8 +148,8 @@ fn diagonal_blocks_take_cross_entropy() {
     let (lr, rho) = (0.1, 0.05);
     let config = NgdConfig::new(Method::Diagonal)
         .with_loss(Loss::CrossEntropy)
-        .with_fisher(Fisher::Empirical)
-        .with_damping(rho)
+        .kfac_with(|k| k.with_fisher(Fisher::Empirical))
+        .with_damping(DampingConfig::new().with_value(rho))
         .with_block_precision(Precision::F64);
     let err = config.init().err().expect("no lr: refused");
     assert!(err.to_string().contains("explicit learning rate"), "{err}");

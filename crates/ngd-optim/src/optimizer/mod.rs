@@ -17,7 +17,7 @@ mod fisher;
 mod record;
 mod stats;
 
-pub use config::NgdConfig;
+pub use config::{ClippingConfig, DampingConfig, KfacConfig, NgdConfig};
 pub use fisher::{ConvFactors, Fisher};
 pub use stats::{PhaseTimes, StepStats};
 
@@ -30,7 +30,7 @@ use damping::{Quadratic, kl_factor};
 use faer::Mat;
 use std::time::Instant;
 
-/// ω of the Levenberg–Marquardt rule ([`NgdConfig::adaptive_damping`]).
+/// ω of the Levenberg–Marquardt rule ([`DampingConfig::adaptive`]).
 pub const LM_DECAY: f64 = 0.95;
 
 /// The smallest damping the Levenberg–Marquardt rule moves ρ to (kfac-jax's default).
@@ -106,13 +106,13 @@ impl Ngd {
 
     /// The damping ρ in use.
     pub fn damping(&self) -> f64 {
-        self.config.damping
+        self.config.damping.value
     }
 
     /// Sets the damping ρ of the next steps (K-FAC: from its next inversion).
     pub fn set_damping(&mut self, damping: f64) -> crate::Result<()> {
         self.curvature = self.config.dual_curvature(damping)?;
-        self.config.damping = damping;
+        self.config.damping.value = damping;
         Ok(())
     }
 
@@ -139,8 +139,8 @@ impl Ngd {
                 what: "inputs",
             });
         }
-        let x_kept = self.config.adaptive_damping.then(|| x.clone());
-        let need_slope = self.config.adaptive_damping || self.config.kl_clip.is_some();
+        let x_kept = self.config.damping.adaptive.then(|| x.clone());
+        let need_slope = self.config.damping.adaptive || self.config.clipping.kl.is_some();
         let mut times = PhaseTimes::default();
         let start = Instant::now();
         let lr_known = self.state.lr.is_some() || self.config.lr.is_some();
@@ -188,7 +188,7 @@ impl Ngd {
             (None, None, Planned::Blocks(_)) => first_lr.expect("resolved before the block step"),
         };
         self.state.lr = Some(lr);
-        let damping = self.config.damping;
+        let damping = self.config.damping.value;
         let t = Instant::now();
         // ∇Lᵀ Δθ for KL clipping, and what the Levenberg–Marquardt rule's quadratic model needs.
         let (updates, slope, quadratic) = match planned {
@@ -200,7 +200,7 @@ impl Ngd {
             }
             Planned::Blocks(step) => (step.updates, step.slope, Quadratic::Blocks(step.layers)),
         };
-        let kl_clip = match (self.config.kl_clip, slope) {
+        let kl_clip = match (self.config.clipping.kl, slope) {
             (Some(c), Some(slope)) => kl_factor(c, lr, slope),
             _ => 1.0,
         };
@@ -252,7 +252,7 @@ impl Ngd {
         Ok(self.config.loss.output_gradient(outputs, y))
     }
 
-    /// v ← μv + Δθ, θ ← θ − νηv with ν = min(1, c/‖ηv‖) under [`NgdConfig::max_step_norm`];
+    /// v ← μv + Δθ, θ ← θ − νηv with ν = min(1, c/‖ηv‖) under [`ClippingConfig::max_step_norm`];
     /// returns ν and v. `updates`: (ΔW_l, Δb_l) per layer on the device.
     fn update<M: FactoredModel>(
         &mut self,
@@ -274,7 +274,7 @@ impl Ngd {
             }
             updates = self.state.momentum.clone();
         }
-        let clip = match self.config.max_step_norm {
+        let clip = match self.config.clipping.max_step_norm {
             Some(c) => {
                 // ‖v‖² summed in f64 on the device, read once.
                 let f64 = burn::tensor::DType::F64;

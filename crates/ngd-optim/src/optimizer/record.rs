@@ -84,7 +84,7 @@ impl Ngd {
             .with_scalar("step", Scalar::from(state.step))
             .with_scalar("kfac_layers", Scalar::from(self.blocks.len() as u64))
             .with_scalar("momentum_layers", Scalar::from(state.momentum.len() as u64))
-            .with_scalar("damping", Scalar::from(self.config.damping));
+            .with_scalar("damping", Scalar::from(self.config.damping.value));
         if let Some(lr) = state.lr {
             writer = writer.with_scalar("lr", Scalar::from(lr));
         }
@@ -143,7 +143,7 @@ impl Ngd {
             let dtype = self.config.block_precision.dtype();
             for l in 0..layers {
                 let kind = kinds[l as usize];
-                let mut block = kind.block(dtype, self.config.inverse_precision);
+                let mut block = kind.block(dtype, self.config.kfac_or_default().inverse_precision);
                 let mut leaf = |name: &str| {
                     let data = take(format!("{}.{l}.{name}", prefix(kind)))?;
                     check_matrix(&data, name)?;

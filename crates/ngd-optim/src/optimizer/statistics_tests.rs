@@ -30,11 +30,13 @@ fn statistics_interval_and_sub_batch_follow_their_schedule() {
     let mut model = Tiny::new(5, 6, 3, &device);
     let beta = 0.5;
     let mut opt = NgdConfig::new(Method::Kfac)
-        .with_damping(0.1)
+        .with_damping(DampingConfig::new().with_value(0.1))
         .with_lr(Some(0.1))
-        .with_kfac_decay(beta)
-        .with_kfac_stats_interval(2)
-        .with_kfac_stats_batch(Some(4))
+        .kfac_with(|k| {
+            k.with_decay(beta)
+                .with_stats_interval(2)
+                .with_stats_batch(Some(4))
+        })
         .init()
         .unwrap();
     let batches: Vec<_> = (0..3).map(|s| batch(10, 3, s, &device)).collect();
@@ -79,8 +81,7 @@ fn empirical_fisher_is_the_observed_gradients_outer_product() {
     let expected = residual.transpose() * &residual / n as f64;
     let mut model = base.clone();
     let mut opt = NgdConfig::new(Method::Kfac)
-        .with_fisher(Fisher::Empirical)
-        .with_kfac_decay(0.5)
+        .kfac_with(|k| k.with_fisher(Fisher::Empirical).with_decay(0.5))
         .with_lr(Some(1e-3))
         .init()
         .unwrap();
@@ -105,8 +106,7 @@ fn sampled_fisher_with_mse_and_one_output_is_unbiased() {
         let mut model = base.clone();
         let mut opt = NgdConfig::new(Method::Kfac)
             .with_loss(Loss::Mse)
-            .with_fisher(fisher)
-            .with_kfac_decay(0.5)
+            .kfac_with(|k| k.with_fisher(fisher).with_decay(0.5))
             .with_lr(Some(1e-9))
             .with_seed(seed)
             .init()

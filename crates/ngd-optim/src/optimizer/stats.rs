@@ -22,12 +22,12 @@ pub struct StepStats {
     pub loss: f64,
     /// The learning rate used.
     pub lr: f64,
-    /// The damping ρ used (it moves with [`NgdConfig::adaptive_damping`](super::NgdConfig::adaptive_damping)).
+    /// The damping ρ used (it moves with [`DampingConfig::adaptive`](super::DampingConfig::adaptive)).
     pub damping: f64,
-    /// The factor ν ≤ 1 the step was scaled by ([`NgdConfig::max_step_norm`](super::NgdConfig::max_step_norm); 1: unclipped).
+    /// The factor ν ≤ 1 the step was scaled by ([`ClippingConfig::max_step_norm`](super::ClippingConfig::max_step_norm); 1: unclipped).
     pub clip: f64,
     /// The factor ν ≤ 1 KL clipping scaled the preconditioned gradient by
-    /// ([`NgdConfig::kl_clip`](super::NgdConfig::kl_clip); 1: unclipped).
+    /// ([`ClippingConfig::kl`](super::ClippingConfig::kl); 1: unclipped).
     pub kl_clip: f64,
     /// The reduction ratio r = (L(θ + d) − L(θ))/q(d) of adaptive damping (`None` without it).
     #[serde(default, skip_serializing_if = "Option::is_none")]

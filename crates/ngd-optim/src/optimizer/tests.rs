@@ -106,7 +106,7 @@ fn kfac_blocks_first_step_equals_dual_kfac() {
         let base = Tiny::new(5, 12, 3, &device);
         let config = NgdConfig::new(Method::Kfac)
             .with_loss(loss)
-            .with_damping(0.05)
+            .with_damping(DampingConfig::new().with_value(0.05))
             .with_lr(Some(0.5));
         let mut dual = base.clone();
         config
@@ -118,7 +118,7 @@ fn kfac_blocks_first_step_equals_dual_kfac() {
             let mut primal = base.clone();
             let stateful = config
                 .clone()
-                .with_kfac_decay(0.9)
+                .kfac_with(|k| k.with_decay(0.9))
                 .with_block_precision(precision);
             assert_eq!(stateful.block_kind(), Some(BlockKind::Kronecker));
             let mut opt = stateful.init().unwrap();
@@ -150,12 +150,14 @@ fn f32_blocks_equal_f64_blocks() {
             let mut model = base.clone();
             let mut opt = NgdConfig::new(Method::Kfac)
                 .with_loss(loss)
-                .with_damping(0.05)
+                .with_damping(DampingConfig::new().with_value(0.05))
                 .with_lr(Some(0.3))
-                .with_fisher(fisher)
-                .with_kfac_stats_batch(sub)
-                .with_kfac_decay(0.9)
-                .with_kfac_inverse_interval(2)
+                .kfac_with(|k| {
+                    k.with_fisher(fisher)
+                        .with_stats_batch(sub)
+                        .with_decay(0.9)
+                        .with_inverse_interval(2)
+                })
                 .with_block_precision(precision)
                 .init()
                 .unwrap();
@@ -184,12 +186,11 @@ fn f32_inversions_follow_f64_inversions() {
     let run = |inverse: Precision| {
         let mut model = base.clone();
         let mut opt = NgdConfig::new(Method::Kfac)
-            .with_damping(0.05)
+            .with_damping(DampingConfig::new().with_value(0.05))
             .with_lr(Some(0.3))
-            .with_fisher(Fisher::Sampled)
-            .with_kfac_decay(0.9)
+            .kfac_with(|k| k.with_fisher(Fisher::Sampled).with_decay(0.9))
             .with_block_precision(Precision::F64)
-            .with_inverse_precision(inverse)
+            .kfac_with(|k| k.with_inverse_precision(inverse))
             .init()
             .unwrap();
         for s in 0..3 {
@@ -206,7 +207,7 @@ fn f32_inversions_follow_f64_inversions() {
     assert!(err > 0.0 && err < 1e-6, "{err:.2e}");
 
     let Err(refused) = NgdConfig::new(Method::Exact)
-        .with_inverse_precision(Precision::F32)
+        .kfac_with(|k| k.with_inverse_precision(Precision::F32))
         .init()
     else {
         panic!("f32 inversions accepted for exact NGD");
@@ -221,12 +222,14 @@ fn f32_inversions_follow_f64_inversions() {
 fn save_load_step_equals_stepping_on() {
     let device = Device::default();
     let config = NgdConfig::new(Method::Kfac)
-        .with_damping(0.1)
+        .with_damping(DampingConfig::new().with_value(0.1))
         .with_lr(Some(0.2))
         .with_momentum(0.7)
-        .with_fisher(Fisher::Sampled)
-        .with_kfac_decay(0.8)
-        .with_kfac_inverse_interval(2)
+        .kfac_with(|k| {
+            k.with_fisher(Fisher::Sampled)
+                .with_decay(0.8)
+                .with_inverse_interval(2)
+        })
         .with_seed(3);
     let mut model = Tiny::new(5, 9, 4, &device);
     let mut opt = config.init().unwrap();
@@ -273,8 +276,7 @@ fn sampled_fisher_averages_to_the_exact_factor_in_every_layer() {
     let factors = |fisher: Fisher, seed: u64| -> Vec<(Mat<f64>, Mat<f64>)> {
         let mut m = model.clone();
         let mut opt = NgdConfig::new(Method::Kfac)
-            .with_fisher(fisher)
-            .with_kfac_decay(0.5)
+            .kfac_with(|k| k.with_fisher(fisher).with_decay(0.5))
             .with_lr(Some(1e-9))
             .with_seed(seed)
             .init()
@@ -356,9 +358,9 @@ fn momentum_accumulates_the_steps() {
 fn kfac_options_on_other_methods_are_refused() {
     let bd = NgdConfig::new(Method::BlockDiagonal);
     for config in [
-        bd.clone().with_fisher(Fisher::Sampled),
-        bd.clone().with_kfac_decay(0.9),
-        bd.clone().with_kfac_inverse_interval(5),
+        bd.clone().kfac_with(|k| k.with_fisher(Fisher::Sampled)),
+        bd.clone().kfac_with(|k| k.with_decay(0.9)),
+        bd.clone().kfac_with(|k| k.with_inverse_interval(5)),
     ] {
         let err = config.init().err().expect("refused");
         assert!(matches!(err, OptimError::Invalid(_)), "{err}");

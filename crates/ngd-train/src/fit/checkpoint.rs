@@ -264,3 +264,49 @@ pub fn restore_optimizer(stepper: Stepper, bytes: Bytes, device: &Device) -> Res
             .map_err(|e| TrainError::Invalid(format!("optimizer state: {e:?}"))),
     }
 }
+
+/// The run saved at `path` (its parameters put into `template`), checked against `cfg` (which
+/// may only add epochs, and not under a cosine schedule, whose length they set).
+pub(super) fn resume<M: super::Trainable>(
+    cfg: &super::FitConfig,
+    path: &std::path::Path,
+    template: M,
+    device: &Device,
+) -> Result<super::Run<M>> {
+    let loaded = load_model(path, template, device)?;
+    let saved = &loaded.progress.record.config;
+    let mut same = saved.clone();
+    same.schedule.epochs = cfg.schedule.epochs;
+    if &same != cfg {
+        return Err(TrainError::Invalid(format!(
+            "cannot resume {}: it was saved with a different configuration (only --epochs may \
+             change); saved: {}",
+            path.display(),
+            serde_json::to_string(saved).unwrap_or_default()
+        )));
+    }
+    if cfg.schedule.lr == super::Schedule::Cosine && cfg.schedule.epochs != saved.schedule.epochs {
+        return Err(TrainError::Invalid(format!(
+            "cannot resume {} with {} epochs: its cosine schedule spans the {} epochs it was \
+             started with, and another length would change every later learning rate (resume \
+             with --epochs {}; only a constant schedule may add epochs)",
+            path.display(),
+            cfg.schedule.epochs,
+            saved.schedule.epochs,
+            saved.schedule.epochs
+        )));
+    }
+    // The optimizer's record holds its own state, the adapted damping included.
+    let fresh = Stepper::new(cfg, &loaded.model)?;
+    let stepper = restore_optimizer(fresh, loaded.optimizer, device)?;
+    let mut record = loaded.progress.record;
+    record.config = cfg.clone();
+    Ok(super::Run {
+        model: loaded.model,
+        stepper,
+        record,
+        epochs_done: loaded.progress.epochs_done,
+        step: loaded.progress.step,
+        train_seconds: loaded.progress.train_seconds,
+    })
+}

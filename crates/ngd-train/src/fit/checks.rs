@@ -10,7 +10,7 @@ use ngd_data::Holdout;
 pub fn check(cfg: &FitConfig, data: &Holdout) -> Result<()> {
     cfg.validate()?;
     check_batch(cfg, data)?;
-    if cfg.arch == ngd_model::Arch::Cnn && data.channel_stats.is_empty() {
+    if cfg.model.arch == ngd_model::Arch::Cnn && data.channel_stats.is_empty() {
         return Err(TrainError::Invalid(
             "the CNN takes images laid out C × H × W and standardised per channel: load them \
              with ngd_data::load_holdout_with(…, Standardisation::Channels)"
@@ -18,28 +18,28 @@ pub fn check(cfg: &FitConfig, data: &Holdout) -> Result<()> {
         ));
     }
     let [c, h, w] = data.image;
-    if !cfg.augment.is_none() && c * h * w != data.train.dim {
+    if !cfg.data.augment.is_none() && c * h * w != data.train.dim {
         return Err(TrainError::Invalid(format!(
             "{} augments images, but these inputs of {} features are not {c}×{h}×{w} images",
-            cfg.augment, data.train.dim
+            cfg.data.augment, data.train.dim
         )));
     }
-    if cfg.arch == ngd_model::Arch::Mlp
-        && let (Some(method), Some(available)) = (cfg.optimizer.method(), available_memory())
+    if cfg.model.arch == ngd_model::Arch::Mlp
+        && let (Some(method), Some(available)) = (cfg.optimizer.name.method(), available_memory())
     {
         let widths = network_config(cfg, data).widths;
-        check_memory(method, cfg.batch_size, &widths, available)?;
+        check_memory(method, cfg.schedule.batch_size, &widths, available)?;
     }
     Ok(())
 }
 
 /// Refuses a batch larger than the training split.
 pub(super) fn check_batch(cfg: &FitConfig, data: &Holdout) -> Result<()> {
-    if cfg.batch_size > data.train.n {
+    if cfg.schedule.batch_size > data.train.n {
         return Err(TrainError::Invalid(format!(
             "the batch size {} is larger than the training set ({} images after holding out {} \
              for validation)",
-            cfg.batch_size, data.train.n, data.validation.n
+            cfg.schedule.batch_size, data.train.n, data.validation.n
         )));
     }
     Ok(())

@@ -4,7 +4,7 @@
 use crate::TrainError;
 use ngd_data::{Augment, DatasetName};
 use ngd_model::{Activation, Arch, Parameterization};
-use ngd_optim::{ConvFactors, Fisher, Loss, Method, Precision};
+use ngd_optim::{ClippingConfig, DampingConfig, Fisher, KfacConfig, Loss, Method};
 
 pub use super::optimizer::OptimizerKind;
 use serde::{Deserialize, Serialize};
@@ -59,10 +59,31 @@ impl Schedule {
     }
 }
 
-/// Everything a mini-batch run depends on (with the seed and backend, its numbers).
+/// Everything a mini-batch run depends on (with the seed and backend, its numbers), in
+/// sections. Old flat records and configs load through [`FitConfig::from_json`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FitConfig {
+    /// The data and its splits.
+    pub data: DataSpec,
+    /// The network.
+    pub model: ModelSpec,
+    /// Training loss.
+    pub loss: Loss,
+    /// The optimizer and its options.
+    pub optimizer: OptimizerSpec,
+    /// Batches, epochs, evaluations and the learning-rate schedule.
+    pub schedule: ScheduleSpec,
+    /// Seed of the initial weights, the data order and the sampled labels.
+    pub seed: u64,
+    /// The backend's name (recorded, not used by the library).
+    pub backend: String,
+}
+
+/// The data of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataSpec {
     /// Dataset.
     pub dataset: DatasetName,
     /// Selected classes (one output each).
@@ -73,9 +94,17 @@ pub struct FitConfig {
     pub n_test: Option<usize>,
     /// The last this many training images are held out for validation.
     pub validation: usize,
-    /// The network: the MLP (depth, width, activation, parameterisation, σ's below) or the
-    /// fixed CNN (which uses none of them).
-    #[serde(default, skip_serializing_if = "Arch::is_mlp")]
+    /// Augmentation of the training batches (flip-crop; none by default).
+    #[serde(default, skip_serializing_if = "Augment::is_none")]
+    pub augment: Augment,
+}
+
+/// The network: the MLP (depth, width, activation, parameterisation, σ's) or the fixed CNN
+/// (which uses none of them).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSpec {
+    /// MLP or CNN.
     pub arch: Arch,
     /// Depth L.
     pub depth: usize,
@@ -89,62 +118,46 @@ pub struct FitConfig {
     pub sigma_w2: f64,
     /// σ_b² (NTK only).
     pub sigma_b2: f64,
-    /// Training loss.
-    pub loss: Loss,
-    /// Optimizer.
-    pub optimizer: OptimizerKind,
+}
+
+/// The optimizer: its name, the step's learning rate and momentum, the first-order options and
+/// the NGD option groups of [`ngd_optim::NgdConfig`] (one definition each).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OptimizerSpec {
+    /// Which optimizer.
+    pub name: OptimizerKind,
     /// Base learning rate η.
     pub lr: f64,
-    /// Learning-rate schedule.
-    pub schedule: Schedule,
-    /// Linear warm-up steps.
-    pub warmup_steps: u64,
     /// Momentum μ (NGD, SGD; Adam's β₁ stays 0.9).
     pub momentum: f64,
     /// Nesterov momentum (SGD).
     pub nesterov: bool,
     /// Decoupled weight decay (AdamW, Muon).
     pub weight_decay: f64,
-    /// Damping ρ (NGD).
-    pub damping: f64,
-    /// Levenberg–Marquardt adaptive damping (NGD).
-    pub adaptive_damping: bool,
-    /// Bound on the step's L2 norm after momentum (NGD).
-    pub max_step_norm: Option<f64>,
-    /// KL clipping of the preconditioned gradient before momentum (NGD; `NgdConfig::kl_clip`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub kl_clip: Option<f64>,
-    /// K-FAC's output-side Fisher.
-    pub fisher: Fisher,
-    /// K-FAC on convolutions: expand or reduce factors (MATH.md §8c; `None` for the MLP).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub kfac_conv: Option<ConvFactors>,
-    /// K-FAC: statistics from the first this many samples of each batch.
-    pub curvature_batch: Option<usize>,
-    /// K-FAC: decay of the running factor averages.
-    pub kfac_decay: f64,
-    /// K-FAC: update the factors' statistics every this many steps.
-    #[serde(default = "one")]
-    pub kfac_stats_interval: usize,
-    /// K-FAC: invert the factors every this many steps.
-    pub kfac_inverse_interval: usize,
-    /// K-FAC: arithmetic of the factor inversions (f32 where the conditioning allows;
-    /// `NgdConfig::inverse_precision`).
-    #[serde(default, skip_serializing_if = "Precision::is_default")]
-    pub inverse_precision: Precision,
-    /// Augmentation of the training batches (flip-crop; none by default).
-    #[serde(default, skip_serializing_if = "Augment::is_none")]
-    pub augment: Augment,
+    /// Damping ρ and its adaptation (NGD).
+    pub damping: DampingConfig,
+    /// Bounds on the step (NGD).
+    pub clipping: ClippingConfig,
+    /// Per-layer blocks with state (K-FAC, diagonal; `None`: the dual form of each batch).
+    #[serde(default)]
+    pub kfac: Option<KfacConfig>,
+}
+
+/// How the run steps through the data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleSpec {
     /// Mini-batch size B.
     pub batch_size: usize,
     /// Epochs.
     pub epochs: usize,
     /// Evaluations per epoch (≥ 1; the last at the epoch's end).
     pub evals_per_epoch: usize,
-    /// Seed of the initial weights, the data order and the sampled labels.
-    pub seed: u64,
-    /// The backend's name (recorded, not used by the library).
-    pub backend: String,
+    /// The learning rate's shape over the run.
+    pub lr: Schedule,
+    /// Linear warm-up steps.
+    pub warmup_steps: u64,
 }
 
 impl FitConfig {
@@ -152,41 +165,41 @@ impl FitConfig {
     /// standard parameterisation, cross-entropy, B = 256, 5 epochs, 5,000 validation images).
     pub fn new(optimizer: OptimizerKind) -> Self {
         Self {
-            dataset: DatasetName::Mnist,
-            classes: (0..10).collect(),
-            n_train: None,
-            n_test: None,
-            validation: 5000,
-            arch: Arch::Mlp,
-            depth: 3,
-            width: 1024,
-            activation: Activation::Relu,
-            parameterization: Parameterization::Standard,
-            sigma_w2: ngd_model::DEFAULT_SIGMA_W2,
-            sigma_b2: ngd_model::DEFAULT_SIGMA_B2,
+            data: DataSpec {
+                dataset: DatasetName::Mnist,
+                classes: (0..10).collect(),
+                n_train: None,
+                n_test: None,
+                validation: 5000,
+                augment: Augment::None,
+            },
+            model: ModelSpec {
+                arch: Arch::Mlp,
+                depth: 3,
+                width: 1024,
+                activation: Activation::Relu,
+                parameterization: Parameterization::Standard,
+                sigma_w2: ngd_model::DEFAULT_SIGMA_W2,
+                sigma_b2: ngd_model::DEFAULT_SIGMA_B2,
+            },
             loss: Loss::CrossEntropy,
-            optimizer,
-            lr: default_lr(optimizer),
-            schedule: Schedule::Constant,
-            warmup_steps: 0,
-            momentum: 0.0,
-            nesterov: false,
-            weight_decay: 1e-4,
-            damping: 1e-3,
-            adaptive_damping: false,
-            max_step_norm: None,
-            kl_clip: None,
-            fisher: Fisher::Exact,
-            kfac_conv: None,
-            curvature_batch: None,
-            kfac_decay: 0.0,
-            kfac_stats_interval: 1,
-            kfac_inverse_interval: 1,
-            inverse_precision: Precision::F64,
-            augment: Augment::None,
-            batch_size: 256,
-            epochs: 5,
-            evals_per_epoch: 1,
+            optimizer: OptimizerSpec {
+                name: optimizer,
+                lr: default_lr(optimizer),
+                momentum: 0.0,
+                nesterov: false,
+                weight_decay: 1e-4,
+                damping: DampingConfig::new(),
+                clipping: ClippingConfig::new(),
+                kfac: None,
+            },
+            schedule: ScheduleSpec {
+                batch_size: 256,
+                epochs: 5,
+                evals_per_epoch: 1,
+                lr: Schedule::Constant,
+                warmup_steps: 0,
+            },
             seed: 0,
             backend: "flex".into(),
         }
@@ -195,33 +208,35 @@ impl FitConfig {
     /// Checks the values that need no data; the data-dependent checks are in [`super::fit`].
     pub fn validate(&self) -> Result<(), TrainError> {
         let bad = |m: String| Err(TrainError::Invalid(m));
-        if self.batch_size == 0 {
+        let (o, s) = (&self.optimizer, &self.schedule);
+        if s.batch_size == 0 {
             return bad("the batch size must be at least 1".into());
         }
-        if self.epochs == 0 || self.evals_per_epoch == 0 {
+        if s.epochs == 0 || s.evals_per_epoch == 0 {
             return bad("epochs and evaluations per epoch must be at least 1".into());
         }
-        if !(self.lr.is_finite() && self.lr > 0.0) {
+        if !(o.lr.is_finite() && o.lr > 0.0) {
             return bad(format!(
                 "the learning rate must be finite and > 0, got {}",
-                self.lr
+                o.lr
             ));
         }
-        if !(0.0..1.0).contains(&self.momentum) {
-            return bad(format!("momentum must be in [0, 1), got {}", self.momentum));
+        if !(0.0..1.0).contains(&o.momentum) {
+            return bad(format!("momentum must be in [0, 1), got {}", o.momentum));
         }
-        if self.optimizer.method().is_none() && self.ngd_options_set() {
+        let method = o.name.method();
+        if method.is_none() && self.ngd_options_set() {
             return bad(format!(
                 "damping, adaptive damping, step clipping and the K-FAC options are NGD \
                  options; {} does not use them",
-                self.optimizer
+                o.name
             ));
         }
         // The NGD options' own checks (intervals, decay, clipping, …), before any data loads.
-        if let Some(method) = self.optimizer.method() {
+        if let Some(method) = method {
             self.ngd_config(method).init()?;
         }
-        if self.arch == Arch::Cnn {
+        if self.model.arch == Arch::Cnn {
             self.validate_cnn()?;
         }
         Ok(())
@@ -231,14 +246,12 @@ impl FitConfig {
     /// and an NGD method must precondition convolutions (per-layer blocks with a sampled or
     /// empirical Fisher).
     fn validate_cnn(&self) -> Result<(), TrainError> {
-        let d = Self::new(self.optimizer);
-        if (
-            self.depth,
-            self.width,
-            self.activation,
-            self.parameterization,
-        ) != (d.depth, d.width, d.activation, d.parameterization)
-            || (self.sigma_w2, self.sigma_b2) != (d.sigma_w2, d.sigma_b2)
+        let d = Self::new(self.optimizer.name).model;
+        if self.model
+            != (ModelSpec {
+                arch: Arch::Cnn,
+                ..d
+            })
         {
             return Err(TrainError::Invalid(
                 "the CNN has a fixed shape: depth, width, activation, parameterisation and σ's \
@@ -246,11 +259,11 @@ impl FitConfig {
                     .into(),
             ));
         }
-        let Some(method) = self.optimizer.method() else {
+        let Some(method) = self.optimizer.name.method() else {
             return Ok(());
         };
         let ngd = self.ngd_config(method);
-        if ngd.block_kind().is_none() || self.fisher == Fisher::Exact {
+        if ngd.block_kind().is_none() || ngd.kfac_or_default().fisher == Fisher::Exact {
             return Err(TrainError::Invalid(format!(
                 "{method} cannot train the CNN with these options: the dual forms and the exact \
                  Fisher's per-class factors take Linear layers only; convolutions are \
@@ -263,42 +276,29 @@ impl FitConfig {
 
     /// Whether any NGD-only option differs from its default.
     fn ngd_options_set(&self) -> bool {
-        let d = Self::new(self.optimizer);
-        self.adaptive_damping
-            || self.max_step_norm.is_some()
-            || self.kl_clip.is_some()
-            || self.kfac_conv.is_some()
-            || self.fisher != d.fisher
-            || self.curvature_batch.is_some()
-            || self.kfac_decay != d.kfac_decay
-            || self.kfac_inverse_interval != d.kfac_inverse_interval
-            || self.kfac_stats_interval != d.kfac_stats_interval
-            || self.inverse_precision != d.inverse_precision
+        let o = &self.optimizer;
+        o.damping.adaptive || o.clipping != ClippingConfig::new() || o.kfac.is_some()
     }
 
-    /// The NGD optimizer's config.
+    /// The NGD optimizer's config: the option groups as they are, with this run's learning
+    /// rate, loss, momentum and seed.
     pub fn ngd_config(&self, method: Method) -> ngd_optim::NgdConfig {
+        let o = &self.optimizer;
         ngd_optim::NgdConfig::new(method)
-            .with_damping(self.damping)
-            .with_lr(Some(self.lr))
+            .with_lr(Some(o.lr))
             .with_loss(self.loss)
-            .with_momentum(self.momentum)
-            .with_fisher(self.fisher)
-            .with_kfac_decay(self.kfac_decay)
-            .with_kfac_inverse_interval(self.kfac_inverse_interval)
-            .with_kfac_stats_interval(self.kfac_stats_interval)
-            .with_kfac_stats_batch(self.curvature_batch)
-            .with_adaptive_damping(self.adaptive_damping)
-            .with_max_step_norm(self.max_step_norm)
-            .with_kl_clip(self.kl_clip)
-            .with_inverse_precision(self.inverse_precision)
-            .with_kfac_conv(self.kfac_conv.unwrap_or_default())
+            .with_momentum(o.momentum)
+            .with_damping(o.damping.clone())
+            .with_clipping(o.clipping.clone())
+            .with_kfac(o.kfac.clone())
             .with_seed(self.seed)
     }
-}
 
-fn one() -> usize {
-    1
+    /// The K-FAC options of the run, set to `f` of the current ones (or of the defaults).
+    pub fn kfac_with(&mut self, f: impl FnOnce(KfacConfig) -> KfacConfig) {
+        let current = self.optimizer.kfac.take().unwrap_or_else(KfacConfig::new);
+        self.optimizer.kfac = Some(f(current));
+    }
 }
 
 /// The default learning rate of each optimizer (Adam, AdamW and Muon 1e-3, SGD 0.1, NGD 0.1).
@@ -356,7 +356,7 @@ mod tests {
     fn first_order_runs_refuse_ngd_options() {
         let mut cfg = FitConfig::new(OptimizerKind::Adam);
         cfg.validate().unwrap();
-        cfg.kfac_decay = 0.9;
+        cfg.kfac_with(|k| k.with_decay(0.9));
         let err = cfg.validate().unwrap_err().to_string();
         assert!(err.contains("NGD options"), "{err}");
     }

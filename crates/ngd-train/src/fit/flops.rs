@@ -32,11 +32,11 @@ pub struct PhaseFlops {
 /// (d_l + 1, m_l) of every layer of the MLP of `cfg` on `input` features and `classes` outputs
 /// (`None` for the CNN, which this model does not cover).
 pub fn mlp_layers(cfg: &FitConfig, input: usize, classes: usize) -> Option<Vec<(usize, usize)>> {
-    if cfg.arch != Arch::Mlp {
+    if cfg.model.arch != Arch::Mlp {
         return None;
     }
     let widths: Vec<usize> = std::iter::once(input)
-        .chain(std::iter::repeat_n(cfg.width, cfg.depth - 1))
+        .chain(std::iter::repeat_n(cfg.model.width, cfg.model.depth - 1))
         .chain(std::iter::once(classes))
         .collect();
     Some(widths.windows(2).map(|w| (w[0] + 1, w[1])).collect())
@@ -45,9 +45,9 @@ pub fn mlp_layers(cfg: &FitConfig, input: usize, classes: usize) -> Option<Vec<(
 /// The model's flops per step of `cfg` on `layers` ([`mlp_layers`]); `None` where it does not
 /// apply (the dual-form methods, the diagonal blocks, K-FAC with the exact Fisher's C passes).
 pub fn step_flops(cfg: &FitConfig, layers: &[(usize, usize)]) -> Option<PhaseFlops> {
-    let b = cfg.batch_size as f64;
+    let b = cfg.schedule.batch_size as f64;
     let params: f64 = layers.iter().map(|&(d, m)| (d * m) as f64).sum();
-    let Some(method) = cfg.optimizer.method() else {
+    let Some(method) = cfg.optimizer.name.method() else {
         return Some(PhaseFlops {
             forward_backward: 6.0 * b * params,
             ..PhaseFlops::default()
@@ -56,12 +56,14 @@ pub fn step_flops(cfg: &FitConfig, layers: &[(usize, usize)]) -> Option<PhaseFlo
     if cfg.ngd_config(method).block_kind() != Some(BlockKind::Kronecker) {
         return None;
     }
-    let stats_rows = cfg.curvature_batch.map_or(b, |s| (s as f64).min(b));
-    let (ts, ti) = (
-        cfg.kfac_stats_interval as f64,
-        cfg.kfac_inverse_interval as f64,
-    );
-    let second_pass = match cfg.fisher {
+    let kfac = cfg
+        .optimizer
+        .kfac
+        .clone()
+        .unwrap_or_else(ngd_optim::KfacConfig::new);
+    let stats_rows = kfac.stats_batch.map_or(b, |s| (s as f64).min(b));
+    let (ts, ti) = (kfac.stats_interval as f64, kfac.inverse_interval as f64);
+    let second_pass = match kfac.fisher {
         Fisher::Sampled => 4.0 * stats_rows * params / ts,
         Fisher::Empirical => 0.0,
         Fisher::Exact => return None,
@@ -135,10 +137,12 @@ mod tests {
     #[test]
     fn full_mnist_step_matches_the_cost_table() {
         let mut cfg = FitConfig::new(OptimizerKind::Ngd(Method::Kfac));
-        cfg.fisher = Fisher::Sampled;
-        cfg.kfac_decay = 0.95;
-        cfg.kfac_stats_interval = 10;
-        cfg.kfac_inverse_interval = 10;
+        cfg.kfac_with(|k| {
+            k.with_fisher(Fisher::Sampled)
+                .with_decay(0.95)
+                .with_stats_interval(10)
+                .with_inverse_interval(10)
+        });
         let layers = mlp_layers(&cfg, 784, 10).unwrap();
         assert_eq!(layers, vec![(785, 1024), (1025, 1024), (1025, 10)]);
         let p: usize = layers.iter().map(|&(d, m)| d * m).sum();
@@ -176,10 +180,10 @@ mod tests {
         let dual = FitConfig::new(OptimizerKind::Ngd(Method::Kfac));
         assert!(step_flops(&dual, &layers).is_none());
         let mut exact = dual.clone();
-        exact.kfac_decay = 0.95;
+        exact.kfac_with(|k| k.with_decay(0.95));
         assert!(step_flops(&exact, &layers).is_none());
         let mut cnn = FitConfig::new(OptimizerKind::Adam);
-        cnn.arch = Arch::Cnn;
+        cnn.model.arch = Arch::Cnn;
         assert!(mlp_layers(&cnn, 3072, 10).is_none());
     }
 }

@@ -15,6 +15,7 @@ mod checks;
 mod config;
 mod eval;
 mod flops;
+mod keys;
 mod muon;
 mod network;
 mod optimizer;
@@ -28,9 +29,13 @@ pub use checkpoint::{
     Loaded, Progress, load as load_checkpoint, load_model as load_model_checkpoint,
 };
 pub use checks::{check, check_memory};
-pub use config::{FitConfig, OptimizerKind, Schedule, curvature_bytes, default_lr};
+pub use config::{
+    DataSpec, FitConfig, ModelSpec, OptimizerKind, OptimizerSpec, Schedule, ScheduleSpec,
+    curvature_bytes, default_lr,
+};
 pub use eval::{augmented_batch, batch, evaluate, loss_tensor};
 pub use flops::{PhaseFlops, device_gemm_gflops, host_gemm_gflops, mlp_layers, step_flops};
+pub use keys::{FLAT_KEYS, key_path, overlay};
 pub use muon::{MatrixMuon, muon_optimizer};
 pub use network::{build_classifier, classifier_config, network_config};
 pub use record::{DataSummary, Evaluation, FitRecord, Status};
@@ -41,7 +46,7 @@ pub use sweep::{
 };
 pub use timing::{StepTiming, time_steps};
 
-use crate::{Result, TrainError};
+use crate::Result;
 use burn::module::Module;
 use burn::tensor::Device;
 use ngd_data::Holdout;
@@ -111,7 +116,7 @@ struct Run<M> {
     train_seconds: f64,
 }
 
-/// Trains the crate's MLP or CNN (`cfg.arch`; shape from `cfg` and the data, initialised from
+/// Trains the crate's MLP or CNN (`cfg.model.arch`; shape from `cfg` and the data, initialised from
 /// its seed) per `cfg` on `data`, calling `on_event` as it goes. A failing step ends the run
 /// with [`Status::Failed`] and the record so far (the last checkpoint stays as it was).
 pub fn fit(
@@ -155,7 +160,7 @@ fn train<M: Trainable>(
 ) -> Result<FitRecord> {
     let device = device.clone().autodiff();
     let mut run = match &options.resume {
-        Some(path) => resume(cfg, path, model, &device)?,
+        Some(path) => checkpoint::resume(cfg, path, model, &device)?,
         None => Run {
             stepper: Stepper::new(cfg, &model)?,
             record: new_record(cfg, data, model.num_params()),
@@ -166,26 +171,29 @@ fn train<M: Trainable>(
         },
     };
     let spe = run.record.steps_per_epoch;
-    let total = (cfg.epochs * spe) as u64;
-    let checkpoints: Vec<usize> = (1..=cfg.evals_per_epoch)
-        .map(|k| (k * spe / cfg.evals_per_epoch).max(1))
+    let total = (cfg.schedule.epochs * spe) as u64;
+    let checkpoints: Vec<usize> = (1..=cfg.schedule.evals_per_epoch)
+        .map(|k| (k * spe / cfg.schedule.evals_per_epoch).max(1))
         .collect();
     if run.record.evaluations.is_empty() {
         let first = evaluation_of(&mut run, cfg, data, &device, None);
         on_event(FitEvent::Evaluation(&first));
         run.record.evaluations.push(first);
     }
-    for epoch in run.epochs_done..cfg.epochs {
+    for epoch in run.epochs_done..cfg.schedule.epochs {
         let order = epoch_order(data.train.n, cfg.seed, epoch);
         let mut losses = (0.0, 0usize);
-        for (i, idx) in order.chunks_exact(cfg.batch_size).enumerate() {
-            let lr = cfg.schedule.lr(cfg.lr, run.step, total, cfg.warmup_steps);
+        for (i, idx) in order.chunks_exact(cfg.schedule.batch_size).enumerate() {
+            let lr =
+                cfg.schedule
+                    .lr
+                    .lr(cfg.optimizer.lr, run.step, total, cfg.schedule.warmup_steps);
             let (x, y) = augmented_batch(
                 &data.train,
                 idx,
                 data.classes,
                 &device,
-                (cfg.augment, data.image),
+                (cfg.data.augment, data.image),
                 (cfg.seed, run.step),
             );
             let start = Instant::now();
@@ -266,7 +274,7 @@ fn new_record(cfg: &FitConfig, data: &Holdout, parameters: usize) -> FitRecord {
             source: data.source.clone(),
         },
         parameters,
-        steps_per_epoch: data.train.n / cfg.batch_size,
+        steps_per_epoch: data.train.n / cfg.schedule.batch_size,
         evaluations: Vec::new(),
         phase_seconds: PhaseTimes::default(),
         steps: 0,
@@ -323,52 +331,6 @@ fn evaluation_of<M: Trainable>(
             Stepper::Burn(_) => None,
         },
     }
-}
-
-/// The run saved at `path` (its parameters put into `template`), checked against `cfg` (which
-/// may only add epochs, and not under a cosine schedule, whose length they set).
-fn resume<M: Trainable>(
-    cfg: &FitConfig,
-    path: &std::path::Path,
-    template: M,
-    device: &Device,
-) -> Result<Run<M>> {
-    let loaded = checkpoint::load_model(path, template, device)?;
-    let saved = &loaded.progress.record.config;
-    let mut same = saved.clone();
-    same.epochs = cfg.epochs;
-    if &same != cfg {
-        return Err(TrainError::Invalid(format!(
-            "cannot resume {}: it was saved with a different configuration (only --epochs may \
-             change); saved: {}",
-            path.display(),
-            serde_json::to_string(saved).unwrap_or_default()
-        )));
-    }
-    if cfg.schedule == Schedule::Cosine && cfg.epochs != saved.epochs {
-        return Err(TrainError::Invalid(format!(
-            "cannot resume {} with {} epochs: its cosine schedule spans the {} epochs it was \
-             started with, and another length would change every later learning rate (resume \
-             with --epochs {}; only a constant schedule may add epochs)",
-            path.display(),
-            cfg.epochs,
-            saved.epochs,
-            saved.epochs
-        )));
-    }
-    // The optimizer's record holds its own state, the adapted damping included.
-    let fresh = Stepper::new(cfg, &loaded.model)?;
-    let stepper = checkpoint::restore_optimizer(fresh, loaded.optimizer, device)?;
-    let mut record = loaded.progress.record;
-    record.config = cfg.clone();
-    Ok(Run {
-        model: loaded.model,
-        stepper,
-        record,
-        epochs_done: loaded.progress.epochs_done,
-        step: loaded.progress.step,
-        train_seconds: loaded.progress.train_seconds,
-    })
 }
 
 #[cfg(test)]

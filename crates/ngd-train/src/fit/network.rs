@@ -8,7 +8,7 @@ use ngd_model::{Arch, Classifier, ClassifierConfig, CnnConfig, MlpConfig};
 
 /// The network of a run: the MLP's shape from `cfg`, or the CNN for the data's images.
 pub fn classifier_config(cfg: &FitConfig, data: &Holdout) -> ClassifierConfig {
-    match cfg.arch {
+    match cfg.model.arch {
         Arch::Mlp => ClassifierConfig::Mlp(network_config(cfg, data)),
         Arch::Cnn => ClassifierConfig::Cnn(CnnConfig::new(data.image, data.classes)),
     }
@@ -28,8 +28,13 @@ pub fn build_classifier(
 
 /// The MLP of a run.
 pub fn network_config(cfg: &FitConfig, data: &Holdout) -> MlpConfig {
-    MlpConfig::new(data.train.dim, cfg.width, cfg.depth, data.classes)
-        .with_variances(cfg.sigma_w2, cfg.sigma_b2)
-        .with_activation(cfg.activation)
-        .with_parameterization(cfg.parameterization)
+    MlpConfig::new(
+        data.train.dim,
+        cfg.model.width,
+        cfg.model.depth,
+        data.classes,
+    )
+    .with_variances(cfg.model.sigma_w2, cfg.model.sigma_b2)
+    .with_activation(cfg.model.activation)
+    .with_parameterization(cfg.model.parameterization)
 }

@@ -63,6 +63,7 @@ pub enum Status {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FitRecord {
     /// The configuration.
+    #[serde(deserialize_with = "FitConfig::deserialize_any")]
     pub config: FitConfig,
     /// The data.
     pub data: DataSummary,

@@ -34,16 +34,16 @@ pub enum Stepper {
 impl Stepper {
     /// The optimizer `cfg` asks for, with fresh state, for `model` (Muon's parameter groups).
     pub fn new<M: Module>(cfg: &FitConfig, model: &M) -> Result<Self> {
-        Ok(match cfg.optimizer {
+        Ok(match cfg.optimizer.name {
             OptimizerKind::Ngd(method) => Self::Ngd(Box::new(cfg.ngd_config(method).init()?)),
             OptimizerKind::Sgd => {
                 let mut sgd = SgdConfig::new();
-                if cfg.momentum > 0.0 {
+                if cfg.optimizer.momentum > 0.0 {
                     sgd = sgd.with_momentum(Some(
                         MomentumConfig::new()
-                            .with_momentum(cfg.momentum)
+                            .with_momentum(cfg.optimizer.momentum)
                             .with_dampening(0.0)
-                            .with_nesterov(cfg.nesterov),
+                            .with_nesterov(cfg.optimizer.nesterov),
                     ));
                 }
                 Self::Burn(sgd.init())
@@ -51,10 +51,13 @@ impl Stepper {
             OptimizerKind::Adam => Self::Burn(AdamConfig::new().init()),
             OptimizerKind::AdamW => Self::Burn(
                 AdamWConfig::new()
-                    .with_weight_decay(cfg.weight_decay as f32)
+                    .with_weight_decay(cfg.optimizer.weight_decay as f32)
                     .init(),
             ),
-            OptimizerKind::Muon => Self::Burn(super::muon::muon_optimizer(model, cfg.weight_decay)),
+            OptimizerKind::Muon => Self::Burn(super::muon::muon_optimizer(
+                model,
+                cfg.optimizer.weight_decay,
+            )),
         })
     }
 

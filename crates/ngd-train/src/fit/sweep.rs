@@ -103,13 +103,22 @@ impl Selection {
     /// The training seconds at the first evaluation whose validation accuracy reaches the
     /// target (`None` under [`Selection::ValAccuracy`] or when none does).
     pub fn seconds_to_target(self, evaluations: &[super::Evaluation]) -> Option<f64> {
+        self.first_at_target(evaluations).map(|e| e.seconds)
+    }
+
+    /// The steps taken at that evaluation (the critical-batch-size picture: steps to a target
+    /// against the batch size).
+    pub fn steps_to_target(self, evaluations: &[super::Evaluation]) -> Option<u64> {
+        self.first_at_target(evaluations).map(|e| e.step)
+    }
+
+    fn first_at_target(self, evaluations: &[super::Evaluation]) -> Option<&super::Evaluation> {
         let Self::TimeToValAccuracy(target) = self else {
             return None;
         };
         evaluations
             .iter()
             .find(|e| e.val_accuracy.is_some_and(|v| v >= target))
-            .map(|e| e.seconds)
     }
 }
 
@@ -126,6 +135,9 @@ pub struct TuneResult {
     /// or another selection).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seconds_to_target: Option<f64>,
+    /// Steps to that target (`None` as for the seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steps_to_target: Option<u64>,
 }
 
 /// What the sweep reports while it runs.
@@ -141,37 +153,41 @@ pub enum SweepEvent<'a> {
 }
 
 impl SweepConfig {
-    /// The run configuration of `contender` at grid point `point` (JSON overlays on
-    /// [`FitConfig::new`], checked by deserialising).
+    /// The run configuration of `contender` at grid point `point`: the layers of options
+    /// (base, settings, point; keys are paths like `optimizer.kfac.decay` or the old flat keys,
+    /// [`super::keys::overlay`]) set on [`FitConfig::new`] of the contender's optimizer, checked
+    /// by deserialising.
     pub fn run_config(
         &self,
         contender: &Contender,
         point: &Map<String, Value>,
     ) -> Result<FitConfig> {
-        let optimizer: OptimizerKind = contender
-            .settings
-            .get("optimizer")
-            .and_then(Value::as_str)
-            .ok_or_else(|| invalid(format!("{}: settings need \"optimizer\"", contender.label)))?
-            .parse()
-            .map_err(|e| invalid(format!("{}: {e}", contender.label)))?;
-        let mut value = serde_json::to_value(FitConfig::new(optimizer)).expect("config to JSON");
-        let object = value.as_object_mut().expect("config is an object");
-        for layer in [&self.base, &contender.settings, point] {
-            for (k, v) in layer {
-                object.insert(k.clone(), v.clone());
-            }
-        }
-        let mut cfg: FitConfig = serde_json::from_value(value)
-            .map_err(|e| invalid(format!("{}: {e}", contender.label)))?;
+        let label = &contender.label;
+        let layers = [&self.base, &contender.settings, point];
+        let name = layers
+            .iter()
+            .flat_map(|layer| layer.iter())
+            .filter_map(|(k, v)| match super::key_path(k, v) {
+                "optimizer.name" => v.as_str(),
+                "optimizer" => v.get("name").and_then(Value::as_str),
+                _ => None,
+            })
+            .next_back()
+            .ok_or_else(|| invalid(format!("{label}: settings need \"optimizer\"")))?;
+        let optimizer: OptimizerKind =
+            name.parse().map_err(|e| invalid(format!("{label}: {e}")))?;
+        let base = serde_json::to_value(FitConfig::new(optimizer)).expect("config to JSON");
+        let value = super::overlay(base, layers).map_err(|e| invalid(format!("{label}: {e}")))?;
+        let mut cfg: FitConfig =
+            serde_json::from_value(value).map_err(|e| invalid(format!("{label}: {e}")))?;
         if let Some(s) = contender.lr_batch_scaling {
             if s.base_batch == 0 || !s.power.is_finite() {
                 return Err(invalid(format!(
-                    "{}: lr_batch_scaling needs base_batch ≥ 1 and a finite power",
-                    contender.label
+                    "{label}: lr_batch_scaling needs base_batch ≥ 1 and a finite power"
                 )));
             }
-            cfg.lr *= (cfg.batch_size as f64 / s.base_batch as f64).powf(s.power);
+            cfg.optimizer.lr *=
+                (cfg.schedule.batch_size as f64 / s.base_batch as f64).powf(s.power);
         }
         cfg.validate()?;
         Ok(cfg)
@@ -243,7 +259,7 @@ pub fn run_sweep(
         let mut best: Option<((bool, f64), Map<String, Value>)> = None;
         for point in SweepConfig::grid_points(contender) {
             let mut cfg = sweep.run_config(contender, &point)?;
-            cfg.epochs = sweep.tune_epochs;
+            cfg.schedule.epochs = sweep.tune_epochs;
             cfg.seed = first_seed;
             let record = runner.run("tune", &contender.label, &cfg, on_event)?;
             let val = match record.status {
@@ -251,6 +267,7 @@ pub fn run_sweep(
                 Status::Failed { .. } => None,
             };
             let seconds_to_target = val.and(sweep.select.seconds_to_target(&record.evaluations));
+            let steps_to_target = val.and(sweep.select.steps_to_target(&record.evaluations));
             if let Some(v) = val {
                 let rank = sweep.select.rank(v, seconds_to_target);
                 if best.as_ref().is_none_or(|(b, _)| rank > *b) {
@@ -262,6 +279,7 @@ pub fn run_sweep(
                 point,
                 val_accuracy: val,
                 seconds_to_target,
+                steps_to_target,
             });
         }
         let (_, point) =
@@ -324,127 +342,5 @@ impl Runner<'_> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn sweep() -> SweepConfig {
-        serde_json::from_str(
-            r#"{
-                "name": "t", "title": "t", "tune_epochs": 1, "seeds": [0, 1], "reference": "kfac",
-                "base": {"width": 64, "batch_size": 32},
-                "optimizers": [
-                    {"label": "kfac", "settings": {"optimizer": "kfac", "fisher": "sampled"},
-                     "grid": {"lr": [0.1, 0.3], "damping": [0.01, 0.1, 1.0]}}
-                ]
-            }"#,
-        )
-        .unwrap()
-    }
-
-    #[test]
-    fn grid_points_are_every_combination_and_configs_overlay_in_order() {
-        let s = sweep();
-        let points = SweepConfig::grid_points(&s.optimizers[0]);
-        assert_eq!(points.len(), 6);
-        let cfg = s.run_config(&s.optimizers[0], &points[5]).unwrap();
-        assert_eq!((cfg.width, cfg.batch_size), (64, 32));
-        assert_eq!(cfg.fisher, ngd_optim::Fisher::Sampled);
-        assert_eq!((cfg.lr, cfg.damping), (0.3, 1.0));
-        assert_eq!(cfg.depth, FitConfig::new(cfg.optimizer).depth);
-    }
-
-    /// η·(B/B₀)^p per grid point: the square-root rule doubles η from B₀ = 256 to 1024 and the
-    /// linear rule quadruples it; without the scaling η is the grid's.
-    #[test]
-    fn learning_rates_scale_with_the_batch_as_configured() {
-        let s = sweep();
-        let mut c = s.optimizers[0].clone();
-        c.grid = BTreeMap::from([
-            ("batch_size".into(), vec![256.into(), 1024.into()]),
-            ("lr".into(), vec![0.001.into()]),
-        ]);
-        let lrs = |c: &Contender| -> Vec<f64> {
-            SweepConfig::grid_points(c)
-                .iter()
-                .map(|p| s.run_config(c, p).unwrap().lr)
-                .collect()
-        };
-        assert_eq!(lrs(&c), vec![0.001, 0.001]);
-        for (power, at_1024) in [(0.5, 0.002), (1.0, 0.004)] {
-            c.lr_batch_scaling = Some(LrBatchScaling {
-                base_batch: 256,
-                power,
-            });
-            let got = lrs(&c);
-            assert_eq!(got[0], 0.001);
-            assert!((got[1] - at_1024).abs() < 1e-15, "{power}: {got:?}");
-        }
-        c.lr_batch_scaling = Some(LrBatchScaling {
-            base_batch: 0,
-            power: 1.0,
-        });
-        let err = s.run_config(&c, &Map::new()).unwrap_err().to_string();
-        assert!(err.contains("base_batch"), "{err}");
-    }
-
-    /// Old configs read as selecting by accuracy and write without the key; time-to-target
-    /// ranks a run that reaches the target sooner first, then any that reaches it, then the
-    /// others by accuracy; the time is that of the first evaluation at or above the target.
-    #[test]
-    fn selection_by_time_to_target_ranks_as_stated() {
-        let s = sweep();
-        assert_eq!(s.select, Selection::ValAccuracy);
-        assert!(serde_json::to_value(&s).unwrap().get("select").is_none());
-        let timed: SweepConfig = serde_json::from_value({
-            let mut v = serde_json::to_value(&s).unwrap();
-            v["select"] = serde_json::json!({"time_to_val_accuracy": 0.9});
-            v
-        })
-        .unwrap();
-        let t = timed.select;
-        assert_eq!(t, Selection::TimeToValAccuracy(0.9));
-        let fast = t.rank(0.91, Some(10.0));
-        let slow_but_accurate = t.rank(0.99, Some(20.0));
-        let never = t.rank(0.89, None);
-        let never_worse = t.rank(0.5, None);
-        assert!(fast > slow_but_accurate && slow_but_accurate > never && never > never_worse);
-        let by_accuracy = Selection::ValAccuracy;
-        assert!(by_accuracy.rank(0.99, None) > by_accuracy.rank(0.91, None));
-
-        let eval = |seconds: f64, val: Option<f64>| super::super::Evaluation {
-            epoch: 0.0,
-            step: 0,
-            seconds,
-            train_loss: None,
-            val_loss: None,
-            val_accuracy: val,
-            test_loss: 0.0,
-            test_accuracy: 0.0,
-            damping: None,
-        };
-        let evals = [
-            eval(0.0, Some(0.1)),
-            eval(5.0, None),
-            eval(7.0, Some(0.9)),
-            eval(9.0, Some(0.95)),
-        ];
-        assert_eq!(t.seconds_to_target(&evals), Some(7.0));
-        assert_eq!(
-            Selection::TimeToValAccuracy(0.96).seconds_to_target(&evals),
-            None
-        );
-        assert_eq!(by_accuracy.seconds_to_target(&evals), None);
-    }
-
-    #[test]
-    fn unknown_fields_and_missing_optimizer_are_errors() {
-        let mut s = sweep();
-        s.base.insert("widht".into(), 3.into());
-        let err = s.run_config(&s.optimizers[0], &Map::new()).unwrap_err();
-        assert!(err.to_string().contains("widht"), "{err}");
-        let mut s = sweep();
-        s.optimizers[0].settings.remove("optimizer");
-        let err = s.run_config(&s.optimizers[0], &Map::new()).unwrap_err();
-        assert!(err.to_string().contains("optimizer"), "{err}");
-    }
-}
+#[path = "sweep_tests.rs"]
+mod tests;

@@ -18,6 +18,7 @@ pub struct StepTiming {
     /// The optimizer.
     pub optimizer: String,
     /// The configuration timed.
+    #[serde(deserialize_with = "FitConfig::deserialize_any")]
     pub config: FitConfig,
     /// Steps timed (after one warm-up step).
     pub steps: usize,
@@ -56,7 +57,7 @@ fn time_model<M: Trainable>(
 ) -> Result<StepTiming> {
     let mut stepper = Stepper::new(cfg, &model)?;
     let order = epoch_order(data.train.n, cfg.seed, 0);
-    let batches: Vec<&[usize]> = order.chunks_exact(cfg.batch_size).collect();
+    let batches: Vec<&[usize]> = order.chunks_exact(cfg.schedule.batch_size).collect();
     if batches.is_empty() || steps == 0 {
         return Err(TrainError::Invalid(
             "timing needs at least one step and one full batch".into(),
@@ -72,7 +73,7 @@ fn time_model<M: Trainable>(
             device,
         );
         let start = Instant::now();
-        let (next, outcome) = stepper.step(model, x, y, cfg.lr, cfg.loss)?;
+        let (next, outcome) = stepper.step(model, x, y, cfg.optimizer.lr, cfg.loss)?;
         let elapsed = start.elapsed().as_secs_f64();
         model = next;
         if s > 0 {
@@ -82,7 +83,7 @@ fn time_model<M: Trainable>(
     }
     let per = |v: f64| 1e3 * v / steps as f64;
     Ok(StepTiming {
-        optimizer: cfg.optimizer.to_string(),
+        optimizer: cfg.optimizer.name.to_string(),
         config: cfg.clone(),
         steps,
         ms_per_step: step_ms.iter().sum::<f64>() / steps as f64,
