@@ -6,7 +6,7 @@ use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{Device, Tensor, activation::tanh};
 use ngd_data::Holdout;
-use ngd_optim::{FactoredModel, Fisher, Method, Tap, update_linear};
+use ngd_optim::{FactoredModel, Method, Tap, update_linear};
 use ngd_train::fit::{self, FitConfig, FitOptions, FitRecord, OptimizerKind, Status};
 
 /// 784-64-10 with tanh, burn's initialisation: not the crate's MLP.
@@ -57,12 +57,7 @@ fn a_user_model_trains_checkpoints_and_resumes() {
         cfg.optimizer.lr = lr;
         cfg.schedule.evals_per_epoch = 1;
         if optimizer.method().is_some() {
-            cfg.optimizer.damping.value = 0.1;
-            cfg.kfac_with(|k| {
-                k.with_fisher(Fisher::Sampled)
-                    .with_decay(0.9)
-                    .with_inverse_interval(5)
-            });
+            ngd_suite::small_kfac(&mut cfg, 5);
             cfg.optimizer.momentum = 0.5;
         }
         cfg.schedule.epochs = 2;

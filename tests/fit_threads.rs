@@ -9,8 +9,8 @@
 //! numbers as JSON.
 
 use ngd_data::Holdout;
-use ngd_model::{Classifier, Parameterization};
-use ngd_optim::{Fisher, Method};
+use ngd_model::Classifier;
+use ngd_optim::Method;
 use ngd_train::fit::{self, FitConfig, FitOptions, OptimizerKind, Status};
 use serde_json::{Value, json};
 use std::path::Path;
@@ -22,25 +22,12 @@ const OUT_ENV: &str = "NGD_TEST_FIT_THREADS_OUT";
 /// The small MLP of tests/minibatch.rs (784-128-128-10, standard parameterisation), batch 50,
 /// one epoch of 36 steps on 1,800 MNIST images, three evaluations.
 fn config(optimizer: OptimizerKind) -> FitConfig {
-    let mut cfg = FitConfig::new(optimizer);
-    cfg.data.n_train = Some(2000);
-    cfg.data.n_test = Some(1000);
-    cfg.data.validation = 200;
-    cfg.model.width = 128;
-    cfg.model.parameterization = Parameterization::Standard;
-    cfg.schedule.batch_size = 50;
-    cfg.schedule.epochs = 1;
-    cfg.schedule.evals_per_epoch = 2;
+    let mut cfg = ngd_suite::small_fit_config(optimizer);
     match optimizer {
         OptimizerKind::Adam => cfg.optimizer.lr = 1e-3,
         _ => {
             cfg.optimizer.lr = 0.1;
-            cfg.optimizer.damping.value = 0.1;
-            cfg.kfac_with(|k| {
-                k.with_fisher(Fisher::Sampled)
-                    .with_decay(0.9)
-                    .with_inverse_interval(3)
-            });
+            ngd_suite::small_kfac(&mut cfg, 3);
         }
     }
     cfg

@@ -3,22 +3,12 @@
 //! recorded accuracy; resuming gives the numbers of an uninterrupted run; bad input is refused.
 
 use ngd_data::{DataConfig, DatasetName, Holdout};
-use ngd_model::Parameterization;
-use ngd_optim::{Fisher, Method};
+use ngd_optim::Method;
 use ngd_train::fit::{self, FitConfig, FitOptions, FitRecord, OptimizerKind, Status};
 
 /// A small standard-parameterisation MLP (784-128-128-10), batch 50, one epoch.
 fn config(optimizer: OptimizerKind) -> FitConfig {
-    let mut cfg = FitConfig::new(optimizer);
-    cfg.data.n_train = Some(2000);
-    cfg.data.n_test = Some(1000);
-    cfg.data.validation = 200;
-    cfg.model.width = 128;
-    cfg.model.parameterization = Parameterization::Standard;
-    cfg.schedule.batch_size = 50;
-    cfg.schedule.epochs = 1;
-    cfg.schedule.evals_per_epoch = 2;
-    cfg
+    ngd_suite::small_fit_config(optimizer)
 }
 
 fn run(cfg: &FitConfig, data: &Holdout, options: &FitOptions) -> FitRecord {
@@ -109,13 +99,8 @@ fn kfac_with_practitioner_options_learns() {
     let data = ngd_suite::mnist_holdout();
     let mut cfg = config(OptimizerKind::Ngd(Method::Kfac));
     cfg.optimizer.lr = 0.1;
-    cfg.optimizer.damping.value = 0.1;
-    cfg.kfac_with(|k| {
-        k.with_fisher(Fisher::Sampled)
-            .with_decay(0.9)
-            .with_inverse_interval(5)
-            .with_stats_batch(Some(25))
-    });
+    ngd_suite::small_kfac(&mut cfg, 5);
+    cfg.kfac_with(|k| k.with_stats_batch(Some(25)));
     cfg.optimizer.damping.adaptive = true;
     cfg.optimizer.clipping.max_step_norm = Some(5.0);
     cfg.optimizer.momentum = 0.5;
@@ -149,12 +134,7 @@ fn resume_matches_an_uninterrupted_run_and_checkpoints_evaluate() {
         cfg.optimizer.lr = lr;
         cfg.schedule.evals_per_epoch = 1;
         if optimizer.method().is_some() {
-            cfg.optimizer.damping.value = 0.1;
-            cfg.kfac_with(|k| {
-                k.with_fisher(Fisher::Sampled)
-                    .with_decay(0.9)
-                    .with_inverse_interval(7)
-            });
+            ngd_suite::small_kfac(&mut cfg, 7);
             cfg.optimizer.momentum = 0.5;
         }
         cfg.schedule.epochs = 2;
@@ -429,13 +409,8 @@ fn resume_with_a_cosine_schedule_and_every_option_matches_an_uninterrupted_run()
         cfg.schedule.warmup_steps = 20;
         cfg.data.augment = ngd_data::Augment::FlipCrop;
         if optimizer.method().is_some() {
-            cfg.optimizer.damping.value = 0.1;
+            ngd_suite::small_kfac(&mut cfg, 5);
             cfg.optimizer.damping.adaptive = true;
-            cfg.kfac_with(|k| {
-                k.with_fisher(Fisher::Sampled)
-                    .with_decay(0.9)
-                    .with_inverse_interval(5)
-            });
             cfg.optimizer.momentum = 0.5;
             cfg.optimizer.clipping.max_step_norm = Some(0.5);
         }

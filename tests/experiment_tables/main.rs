@@ -31,6 +31,12 @@ const BLOCKS: &[(&str, Render)] = &[
     ("experiments/full-mnist summary", |r| {
         measured::sweep_rows(r, "full-mnist")
     }),
+    ("experiments/full-mnist-batch summary", |r| {
+        measured::sweep_rows(r, "full-mnist-batch")
+    }),
+    ("experiments/full-mnist-batch batch", |r| {
+        measured::batch_rows(r, "full-mnist-batch")
+    }),
     ("experiments/full-mnist-dual summary", |r| {
         measured::sweep_rows(r, "full-mnist-dual")
     }),
@@ -81,6 +87,9 @@ const FILES: &[(&str, Render)] = &[
     ),
     ("experiments/full-mnist/table.md", |r| {
         measured::sweep_table(r, "full-mnist")
+    }),
+    ("experiments/full-mnist-batch/table.md", |r| {
+        measured::sweep_table(r, "full-mnist-batch")
     }),
     ("experiments/full-mnist-dual/table.md", |r| {
         measured::sweep_table(r, "full-mnist-dual")

@@ -55,16 +55,34 @@ pub fn bench(root: &Path) -> String {
 
 /// `table.md` of a comparison, as `ngd sweep --replot` writes it from `sweep.json`.
 pub fn sweep_table(root: &Path, folder: &str) -> String {
-    let rel = format!("experiments/{folder}/sweep.json");
-    let text = std::fs::read_to_string(root.join(&rel)).unwrap_or_else(|e| panic!("{rel}: {e}"));
-    let record: fit::SweepRecord =
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{rel}: {e}"));
-    fit::markdown(&fit::summarize(&record), &record.config.reference)
+    let record = sweep_record(root, folder);
+    fit::sweep_markdown(&record, &fit::summarize(&record))
 }
 
-/// README.md's copy of a comparison's table: `table.md` from its first table row on.
-pub fn sweep_rows(root: &Path, folder: &str) -> String {
-    let table = sweep_table(root, folder);
+/// A comparison's committed `sweep.json`.
+fn sweep_record(root: &Path, folder: &str) -> fit::SweepRecord {
+    let rel = format!("experiments/{folder}/sweep.json");
+    let text = std::fs::read_to_string(root.join(&rel)).unwrap_or_else(|e| panic!("{rel}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
+
+/// The table rows of generated Markdown: from its first table line on.
+fn rows(table: &str) -> String {
     let start = table.find("\n|").map_or(0, |i| i + 1);
     table[start..].to_string()
+}
+
+/// README.md's copy of a comparison's summary table, from its first table row on.
+pub fn sweep_rows(root: &Path, folder: &str) -> String {
+    let record = sweep_record(root, folder);
+    rows(&fit::markdown(
+        &fit::summarize(&record),
+        &record.config.reference,
+    ))
+}
+
+/// README.md's copy of a comparison's batch-size table (tuning runs), from its first row on.
+pub fn batch_rows(root: &Path, folder: &str) -> String {
+    let record = sweep_record(root, folder);
+    rows(&fit::batch_markdown(&record, &fit::batch_points(&record)))
 }

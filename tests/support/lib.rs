@@ -64,3 +64,29 @@ pub fn fig1a_config(method: ngd_optim::Method, steps: usize) -> TrainConfig {
         backend: "default".into(),
     }
 }
+
+/// The small run of the mini-batch tests: a 784-128-128-10 MLP (standard parameterisation) on
+/// [`mnist_holdout`]'s sizes, batch 50, one epoch of 36 steps, evaluations twice per epoch.
+pub fn small_fit_config(optimizer: ngd_train::fit::OptimizerKind) -> ngd_train::fit::FitConfig {
+    let mut cfg = ngd_train::fit::FitConfig::new(optimizer);
+    cfg.data.n_train = Some(2000);
+    cfg.data.n_test = Some(1000);
+    cfg.data.validation = 200;
+    cfg.model.width = 128;
+    cfg.model.parameterization = ngd_model::Parameterization::Standard;
+    cfg.schedule.batch_size = 50;
+    cfg.schedule.epochs = 1;
+    cfg.schedule.evals_per_epoch = 2;
+    cfg
+}
+
+/// K-FAC with state for the small runs: ρ = 0.1, the sampled Fisher, running averages β = 0.9
+/// and inverses every `inverse_interval` steps.
+pub fn small_kfac(cfg: &mut ngd_train::fit::FitConfig, inverse_interval: usize) {
+    cfg.optimizer.damping.value = 0.1;
+    cfg.kfac_with(|k| {
+        k.with_fisher(ngd_optim::Fisher::Sampled)
+            .with_decay(0.9)
+            .with_inverse_interval(inverse_interval)
+    });
+}

@@ -128,12 +128,24 @@ pub fn sweep(args: SweepArgs) -> Result<()> {
     };
     let summary = fit::summarize(&record);
     write_json(&out_dir.join("summary.json"), &summary)?;
-    let table = fit::markdown(&summary, &record.config.reference);
+    let table = fit::sweep_markdown(&record, &summary);
+    let batches = fit::batch_points(&record);
     std::fs::write(out_dir.join("table.md"), &table)?;
     print!("{table}");
     for (name, by_epoch) in [("accuracy_time.svg", false), ("accuracy_epoch.svg", true)] {
         let path = out_dir.join(name);
         ngd_experiments::sweep::accuracy_chart(&record, &summary, by_epoch)
+            .save(&path)
+            .with_context(|| format!("writing {}", path.display()))?;
+        eprintln!("wrote {}", path.display());
+    }
+    // The critical-batch-size picture when the grids vary the batch size.
+    for (name, seconds) in [("steps_batch.svg", false), ("time_batch.svg", true)] {
+        if batches.is_empty() {
+            break;
+        }
+        let path = out_dir.join(name);
+        ngd_experiments::sweep::batch_chart(&record, &batches, seconds)
             .save(&path)
             .with_context(|| format!("writing {}", path.display()))?;
         eprintln!("wrote {}", path.display());

@@ -1,8 +1,8 @@
 //! Charts of a mini-batch comparison ([`ngd_train::fit::run_sweep`]): test accuracy against
 //! training time or epochs, per optimizer, from the sweep's record and summary.
 
-use ngd_plot::{LineChart, Series, Style};
-use ngd_train::fit::{FitRecord, Spread, Status, Summary, SweepRecord};
+use ngd_plot::{LineChart, Scale, Series, Style};
+use ngd_train::fit::{BatchPoint, FitRecord, Spread, Status, Summary, SweepRecord};
 
 /// Test accuracy against training seconds (`by_epoch = false`) or epochs: per optimizer the
 /// mean over seeds (solid, markers) and the min/max over seeds (thin dashed, same colour),
@@ -69,5 +69,40 @@ pub fn accuracy_chart(sweep: &SweepRecord, summary: &Summary, by_epoch: bool) ->
         .with_color("#999999"),
     );
     chart.y_range = Some((t - 0.04, (t + 0.015).max(y_max + 0.003).min(1.0)));
+    chart
+}
+
+/// Steps (`seconds = false`) or training seconds to the tuning runs' validation target against
+/// the batch size, per optimizer, log–log ([`ngd_train::fit::batch_points`]): the critical
+/// batch size picture — steps fall as 1/B while the batch is below it and flatten above it.
+pub fn batch_chart(sweep: &SweepRecord, points: &[BatchPoint], seconds: bool) -> LineChart {
+    let y_label = if seconds {
+        "training seconds to the validation target"
+    } else {
+        "steps to the validation target"
+    };
+    let mut chart = LineChart::new(sweep.config.title.clone(), "batch size", y_label)
+        .with_scales(Scale::Log10, Scale::Log10);
+    for (i, c) in sweep.config.optimizers.iter().enumerate() {
+        let line: Vec<(f64, f64)> = points
+            .iter()
+            .filter(|p| p.label == c.label)
+            .filter_map(|p| {
+                let y = if seconds {
+                    p.seconds
+                } else {
+                    p.steps.map(|s| s as f64)
+                };
+                y.map(|y| (p.batch_size as f64, y))
+            })
+            .collect();
+        if line.is_empty() {
+            continue;
+        }
+        let color = ngd_plot::palette_color(i).to_string();
+        chart
+            .series
+            .push(Series::new(c.label.clone(), line, Style::line_and_markers()).with_color(color));
+    }
     chart
 }

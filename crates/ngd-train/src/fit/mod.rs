@@ -10,6 +10,7 @@
 //! evaluation time kept out of the training time. A checkpoint after each epoch lets a run be
 //! resumed with the same numbers as an uninterrupted one.
 
+mod batch;
 mod checkpoint;
 mod checks;
 mod config;
@@ -25,6 +26,7 @@ mod summary;
 mod sweep;
 mod timing;
 
+pub use batch::{BatchPoint, batch_markdown, batch_points, sweep_markdown};
 pub use checkpoint::{
     Loaded, Progress, load as load_checkpoint, load_model as load_model_checkpoint,
 };
