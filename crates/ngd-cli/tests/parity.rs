@@ -101,11 +101,17 @@ fn outputs_after_step(
     } else {
         1e-3
     };
-    let curvature = method.curvature(damping).unwrap();
     let lr = method.default_lr(&model.factors(x.clone())).unwrap();
+    let mut ngd = ngd_optim::NgdConfig::new(method)
+        .with_loss(ngd_optim::Loss::Mse)
+        .with_damping(ngd_optim::DampingConfig::new().with_value(damping))
+        .with_lr(Some(lr))
+        .init()
+        .unwrap();
+    let split = &data.train;
+    let targets = tensor_from_rows(&split.y, split.n, split.outputs(), device);
     for _ in 0..STEPS {
-        let factors = model.factors(x.clone());
-        ngd_train::take_step(&mut model, curvature.as_ref(), &factors, &data.train, lr).unwrap();
+        ngd.step(&mut model, x.clone(), targets.clone()).unwrap();
     }
     ngd_optim::convert::tensor_to_rows(model.forward(x.clone()))
 }

@@ -72,8 +72,9 @@ pub use ngd_core::{
     parse_sigma,
 };
 pub use optimizer::{
-    ClippingConfig, ConvFactors, DampingConfig, Fisher, KfacConfig, LM_DECAY, LM_MAX_DAMPING,
-    LM_MIN_DAMPING, Ngd, NgdConfig, NgdState, PhaseTimes, StepStats,
+    ClippingConfig, ConvFactors, DampingConfig, DualObserver, DualView, Fisher, KfacConfig,
+    LM_DECAY, LM_MAX_DAMPING, LM_MIN_DAMPING, Ngd, NgdConfig, NgdState, PhaseTimes, StepStats,
+    sigma_matrix,
 };
 pub use tap::{Tap, conv2d_kind, update_conv2d};
 

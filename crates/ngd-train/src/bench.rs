@@ -1,10 +1,11 @@
 //! Timing of one training step split into its phases (forward, Jacobian factors,
 //! Gram + solve, update), for the benchmark command.
 
-use crate::{DeviceSplit, Result, TrainConfig, network_config, residual};
+use crate::{DeviceSplit, Result, TrainConfig, network_config};
 use ngd_data::Dataset;
 use ngd_model::Device;
-use ngd_optim::{Method, MethodCurvature};
+use ngd_optim::Method;
+use ngd_optim::convert::tensor_from_rows;
 use serde::Serialize;
 use std::time::Instant;
 
@@ -26,7 +27,7 @@ pub struct PhaseTimes {
     pub forward: f64,
     /// Jacobian factors h̃_{l−1}, δ_l from C forward + backward passes.
     pub factors: f64,
-    /// Gram matrices, f64 solve and dual-to-coefficient map.
+    /// g = N∂L/∂f, Gram matrices, f64 solve and dual-to-coefficient map.
     pub direction: f64,
     /// θ ← θ − ηΔθ on the device.
     pub update: f64,
@@ -53,11 +54,13 @@ pub struct BenchRecord {
 /// per method with the same seed.
 pub fn bench_step(cfg: &BenchConfig, data: &Dataset, device: &Device) -> Result<Vec<BenchRecord>> {
     let train = DeviceSplit::new(&data.train, device);
+    let split = &data.train;
+    let targets = tensor_from_rows(&split.y, split.n, split.outputs(), device);
     let mut out = Vec::new();
     for &method in &cfg.methods {
         let mut model = network_config(&cfg.train, data).init(cfg.train.seed, device)?;
-        let sigma = cfg.train.sigma_matrix();
-        let curvature = method.curvature_with(cfg.train.damping, sigma.as_ref())?;
+        // The training step itself: the optimizer's, at the paper's 1/α of the first batch.
+        let mut ngd = cfg.train.ngd_config(method).init()?;
         let mut runs = Vec::new();
         for rep in 0..=cfg.repeats {
             let mut t = PhaseTimes::default();
@@ -65,20 +68,12 @@ pub fn bench_step(cfg: &BenchConfig, data: &Dataset, device: &Device) -> Result<
             let _ = train.outputs(&model);
             t.forward = start.elapsed().as_secs_f64();
 
+            let stats = ngd.step(&mut model, train.x.clone(), targets.clone())?;
             let start = Instant::now();
-            let factors = model.factors(train.x.clone());
-            t.factors = start.elapsed().as_secs_f64();
-
-            let start = Instant::now();
-            let lr = method.optimal_lr(curvature.as_ref(), &factors)?;
-            let e = residual(&factors.outputs, &data.train);
-            let direction = curvature.direction(&factors, &e)?;
-            t.direction = start.elapsed().as_secs_f64();
-
-            let start = Instant::now();
-            direction.apply(&mut model, &factors, lr);
             let _ = device.sync();
-            t.update = start.elapsed().as_secs_f64();
+            t.factors = stats.seconds.forward_backward;
+            t.direction = stats.seconds.curvature + stats.seconds.inversion;
+            t.update = stats.seconds.update + start.elapsed().as_secs_f64();
             t.step = t.factors + t.direction + t.update;
             if rep > 0 {
                 runs.push(t);

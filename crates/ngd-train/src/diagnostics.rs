@@ -1,10 +1,9 @@
 //! Per-step diagnostics of a training run (`TrainConfig::diagnostics`).
 
-use crate::{DeviceSplit, GateFlips, Result, StepRecord};
+use crate::{DeviceSplit, GateFlips, StepRecord};
 use ngd_data::Split;
 use ngd_model::{Mlp, Tensor};
-use ngd_optim::Factors;
-use ngd_optim::{Curvature, Loss};
+use ngd_optim::{DualView, Loss};
 
 /// What a diagnosed step measured before the evaluation of θ_t.
 pub(crate) struct Diagnosis {
@@ -35,20 +34,11 @@ impl Diagnostics {
         Self { gates, loss }
     }
 
-    /// [`crate::take_loss_step`] that also measures ‖ηΔθ_l‖_F/‖W_l‖_F per layer (W_l before the step;
-    /// ‖Δθ_l‖²_F = tr(Rᵀh̃h̃ᵀR) for dual coefficients R), the dual solve's null component and
-    /// the loss of f − ηJΔθ.
-    pub(crate) fn step(
-        &mut self,
-        model: &mut Mlp,
-        curvature: &dyn Curvature,
-        factors: &Factors,
-        train: &Split,
-        lr: f64,
-    ) -> Result<Diagnosis> {
-        let loss = self.loss;
-        let g = loss.output_gradient(&factors.outputs, &train.y);
-        let (direction, dual) = curvature.direction_with_diagnostics(factors, &g)?;
+    /// Measures a dual-form step before its update ([`ngd_optim::Ngd::step_observed`]):
+    /// ‖ηΔθ_l‖_F/‖W_l‖_F per layer (W_l before the step; ‖Δθ_l‖²_F = tr(Rᵀh̃h̃ᵀR) for dual
+    /// coefficients R), the dual solve's null component and the loss of f − ηJΔθ.
+    pub(crate) fn observe(&self, model: &Mlp, view: &DualView<'_>, train: &Split) -> Diagnosis {
+        let (factors, direction, lr) = (view.factors, view.direction, view.lr);
         let relative = direction
             .layers
             .iter()
@@ -69,17 +59,16 @@ impl Diagnostics {
             })
             .collect();
         // J Δθ is class-major (c·N + n); the outputs are row-major N × C.
-        let jd = ngd_optim::function_step(factors, &direction);
+        let jd = ngd_optim::function_step(factors, direction);
         let (n, c_out) = (factors.samples(), factors.outputs_dim());
         let linear: Vec<f64> = (0..n * c_out)
             .map(|k| factors.outputs[(k / c_out, k % c_out)] - lr * jd[(k % c_out) * n + k / c_out])
             .collect();
-        direction.apply(model, factors, lr);
-        Ok(Diagnosis {
+        Diagnosis {
             relative,
-            null: dual.map(|d| d.null_component),
-            linearised: loss.value(&linear, &train.y, c_out),
-        })
+            null: view.dual.map(|d| d.null_component),
+            linearised: self.loss.value(&linear, &train.y, c_out),
+        }
     }
 
     /// Fills the diagnostic fields of θ_t's record: those of `diagnosis`, and for ReLU the

@@ -24,9 +24,8 @@ pub use theory::TheoryLine;
 use faer::Mat;
 use ngd_data::{Dataset, Split};
 use ngd_model::{Device, Mlp, MlpConfig, Tensor};
-use ngd_optim::Factors;
 use ngd_optim::convert::tensor_from_rows;
-use ngd_optim::{Curvature, Loss, MethodCurvature};
+use ngd_optim::{Loss, MethodCurvature};
 use std::time::Instant;
 
 use diagnostics::Diagnostics;
@@ -137,13 +136,9 @@ pub fn train_until_failure(
     let mut model = network_config(cfg, data).init(cfg.seed, device)?;
     let train = DeviceSplit::new(&data.train, device);
     let test = DeviceSplit::new(&data.test, device);
-    let dual = ngd_optim::DualSolve {
-        precision: cfg.precision,
-        convention: cfg.damping_convention,
-    };
-    let curvature =
-        cfg.method
-            .curvature_dual(cfg.damping, cfg.sigma_matrix().as_ref(), cfg.loss, dual)?;
+    let targets = tensor_from_rows(&data.train.y, data.train.n, data.train.outputs(), device);
+    let ngd_config = cfg.ngd_config(cfg.method);
+    let curvature = ngd_config.dual_curvature(cfg.damping)?;
 
     let factors = model.factors(train.x.clone());
     let lr = match cfg.lr {
@@ -180,26 +175,24 @@ pub fn train_until_failure(
         let relu = cfg.activation == ngd_model::Activation::Relu;
         Diagnostics::new(&model, &train, relu, cfg.loss)
     });
-    let mut factors = Some(factors);
+    // Every step is the optimizer's (the mini-batch trainer's too) on the one full batch.
+    let mut ngd = ngd_config.with_lr(Some(lr)).init()?;
+    drop(factors);
     for step in 1..=cfg.steps {
         let start = Instant::now();
-        let f = factors
-            .take()
-            .unwrap_or_else(|| model.factors(train.x.clone()));
+        let (x, y) = (train.x.clone(), targets.clone());
         let outcome = match diagnostics.as_mut() {
-            Some(d) => d
-                .step(&mut model, curvature.as_ref(), &f, &data.train, lr)
-                .map(Some),
-            None => take_loss_step(
-                &mut model,
-                curvature.as_ref(),
-                &f,
-                &data.train,
-                lr,
-                cfg.loss,
-            )
-            .map(|()| None),
-        };
+            Some(d) => {
+                let mut diagnosis = None;
+                let mut observe = |m: &Mlp, view: &ngd_optim::DualView<'_>| {
+                    diagnosis = Some(d.observe(m, view, &data.train));
+                };
+                ngd.step_observed(&mut model, x, y, Some(&mut observe))
+                    .map(|_| diagnosis)
+            }
+            None => ngd.step(&mut model, x, y).map(|_| None),
+        }
+        .map_err(TrainError::from);
         let checked = outcome.and_then(|diagnosis| {
             let seconds = start.elapsed().as_secs_f64();
             let mut rec = evaluator.record(step, &model, seconds);
@@ -233,30 +226,4 @@ pub fn train_until_failure(
         }
     }
     Ok((record, None))
-}
-
-/// One update θ ← θ − η Δθ with the method's direction at the current factors.
-pub fn take_step(
-    model: &mut Mlp,
-    curvature: &dyn Curvature,
-    factors: &Factors,
-    train: &Split,
-    lr: f64,
-) -> Result<()> {
-    take_loss_step(model, curvature, factors, train, lr, Loss::Mse)
-}
-
-/// One update for `loss`: the direction of the output gradient g = N∂L/∂f (e = f − y for MSE).
-pub fn take_loss_step(
-    model: &mut Mlp,
-    curvature: &dyn Curvature,
-    factors: &Factors,
-    train: &Split,
-    lr: f64,
-    loss: Loss,
-) -> Result<()> {
-    let g = loss.output_gradient(&factors.outputs, &train.y);
-    let direction = curvature.direction(factors, &g)?;
-    direction.apply(model, factors, lr);
-    Ok(())
 }

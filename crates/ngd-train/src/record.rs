@@ -68,13 +68,17 @@ pub struct TrainConfig {
 }
 
 impl TrainConfig {
-    /// Σ of the `layer-wise` method as a matrix (eq. 15).
-    pub fn sigma_matrix(&self) -> Option<faer::Mat<f64>> {
-        self.sigma.as_ref().map(|rows| {
-            faer::Mat::from_fn(rows.len(), rows.len(), |i, j| {
-                rows[i].get(j).copied().unwrap_or(f64::NAN)
+    /// The optimizer of this run's steps with `method`: its loss, ρ, Σ and the layer-wise
+    /// dual solve's options (MATH.md §2–3); the learning rate is set once resolved.
+    pub fn ngd_config(&self, method: Method) -> ngd_optim::NgdConfig {
+        ngd_optim::NgdConfig::new(method)
+            .with_loss(self.loss)
+            .with_damping(ngd_optim::DampingConfig::new().with_value(self.damping))
+            .with_sigma(self.sigma.clone())
+            .with_dual(ngd_optim::DualSolve {
+                precision: self.precision,
+                convention: self.damping_convention,
             })
-        })
     }
 
     /// Rejects a non-positive or non-finite learning rate and a Σ whose size is not the depth.

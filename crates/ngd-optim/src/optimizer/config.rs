@@ -2,15 +2,16 @@
 
 use super::{ConvFactors, Fisher, Ngd, NgdState};
 use crate::curvature::{BlockKind, LocalSync};
-use crate::{Loss, Method, MethodCurvature, OptimError, Precision};
+use crate::{DualSolve, Loss, Method, MethodCurvature, OptimError, Precision};
 use burn::config::Config;
+use faer::Mat;
 
 /// Configuration of [`Ngd`]: the method, the step (η, μ) and three groups of options —
 /// [`DampingConfig`], [`ClippingConfig`] and, for the methods with per-layer state,
 /// [`KfacConfig`].
 #[derive(Config, Debug, PartialEq)]
 pub struct NgdConfig {
-    /// The Fisher approximation (every [`Method`] but `layer-wise`, which needs Σ).
+    /// The Fisher approximation (`layer-wise` needs [`NgdConfig::sigma`]).
     pub method: Method,
     /// Learning rate η; `None`: the paper's optimum 1/α (Cor. 4.2) measured at the first batch.
     #[config(default = "None")]
@@ -40,6 +41,20 @@ pub struct NgdConfig {
     /// running averages stay f64.
     #[config(default = "Precision::F32")]
     pub block_precision: Precision,
+    /// Σ of the layer-wise method (MATH.md §3, eq. 16), L × L by rows; only `layer-wise` takes
+    /// it.
+    #[config(default = "None")]
+    pub sigma: Option<Vec<Vec<f64>>>,
+    /// Precision and damping convention of the layer-wise dual solve (the defaults: f64, Nρ).
+    #[config(default = "DualSolve::default()")]
+    pub dual: DualSolve,
+}
+
+/// Σ as a matrix from its rows (a missing entry is NaN, which Σ's check refuses).
+pub fn sigma_matrix(rows: &[Vec<f64>]) -> Mat<f64> {
+    Mat::from_fn(rows.len(), rows.len(), |i, j| {
+        rows[i].get(j).copied().unwrap_or(f64::NAN)
+    })
 }
 
 /// The damping ρ of G = F + ρI (MATH.md §8a).
@@ -198,14 +213,15 @@ impl NgdConfig {
     /// 1/α). The diagonal Fisher's per-layer blocks take the cross-entropy loss, which its dual
     /// form does not: with blocks its dual curvature is built for MSE and never solves (an
     /// explicit learning rate is required, [`NgdConfig::init`]).
-    pub(super) fn dual_curvature(&self, damping: f64) -> crate::Result<Box<dyn crate::Curvature>> {
+    pub fn dual_curvature(&self, damping: f64) -> crate::Result<Box<dyn crate::Curvature>> {
         let loss = if self.block_kind() == Some(BlockKind::Diagonal) {
             Loss::Mse
         } else {
             self.loss
         };
+        let sigma = self.sigma.as_deref().map(sigma_matrix);
         self.method
-            .curvature_for(damping, None, loss)
+            .curvature_dual(damping, sigma.as_ref(), loss, self.dual)
             .map_err(OptimError::from)
     }
 

@@ -17,14 +17,14 @@ mod fisher;
 mod record;
 mod stats;
 
-pub use config::{ClippingConfig, DampingConfig, KfacConfig, NgdConfig};
+pub use config::{ClippingConfig, DampingConfig, KfacConfig, NgdConfig, sigma_matrix};
 pub use fisher::{ConvFactors, Fisher};
 pub use stats::{PhaseTimes, StepStats};
 
 use crate::convert::tensor_to_rows;
 use crate::curvature::{CurvatureBlock, FactorSync};
 use crate::direction::Direction;
-use crate::{Curvature, FactoredModel, Factors, MethodCurvature, OptimError};
+use crate::{Curvature, DualDiagnostics, FactoredModel, Factors, MethodCurvature, OptimError};
 use burn::tensor::Tensor;
 use damping::{Quadratic, kl_factor};
 use faer::Mat;
@@ -39,6 +39,26 @@ pub const LM_MIN_DAMPING: f64 = 1e-8;
 /// The largest damping the Levenberg–Marquardt rule moves ρ to: at ρ = 10⁴ the step is ≈ ∇L/ρ,
 /// a plain gradient step 10⁴ times shorter, so a larger ρ would only stall the run.
 pub const LM_MAX_DAMPING: f64 = 1e4;
+
+/// What a dual-form step holds just before its update, for an observer
+/// ([`Ngd::step_observed`]): the batch's factors, g = N∂L/∂f, the direction Δθ, what the dual
+/// solve measured (layer-wise methods) and the learning rate about to be applied.
+pub struct DualView<'a> {
+    /// The batch's per-layer factors (outputs included).
+    pub factors: &'a Factors,
+    /// g = N∂L/∂f, class-major.
+    pub gradient: &'a [f64],
+    /// The step direction Δθ.
+    pub direction: &'a Direction,
+    /// The layer-wise dual solve's measurements.
+    pub dual: Option<DualDiagnostics>,
+    /// η of this step.
+    pub lr: f64,
+}
+
+/// An observer of the dual-form steps ([`Ngd::step_observed`]), called with the model before
+/// its update.
+pub type DualObserver<'o, M> = &'o mut dyn FnMut(&M, &DualView<'_>);
 
 /// The optimizer's state between steps.
 #[derive(Debug, Clone, Default)]
@@ -123,6 +143,19 @@ impl Ngd {
         x: Tensor<2>,
         targets: Tensor<2>,
     ) -> crate::Result<StepStats> {
+        self.step_observed(model, x, targets, None)
+    }
+
+    /// [`Ngd::step`] that shows a dual-form step to `observe` before the update (the
+    /// full-batch diagnostics; the per-layer block route is not observed). With an observer
+    /// the direction comes from [`Curvature::direction_with_diagnostics`].
+    pub fn step_observed<M: FactoredModel>(
+        &mut self,
+        model: &mut M,
+        x: Tensor<2>,
+        targets: Tensor<2>,
+        mut observe: Option<DualObserver<'_, M>>,
+    ) -> crate::Result<StepStats> {
         let y = tensor_to_rows(targets.without_autodiff());
         // Non-finite data is refused before any state changes (statistics, inverses, lr).
         let step = self.state.step + 1;
@@ -163,9 +196,12 @@ impl Ngd {
             block_step::require_linear(self.config.method.name(), &factors.kinds)?;
             let g = self.output_gradient(&factors.outputs, &y)?;
             let t = Instant::now();
-            let direction = self.curvature.direction(&factors, &g)?;
+            let (direction, dual) = match observe {
+                Some(_) => self.curvature.direction_with_diagnostics(&factors, &g)?,
+                None => (self.curvature.direction(&factors, &g)?, None),
+            };
             times.curvature = t.elapsed().as_secs_f64();
-            Planned::Host(factors, direction, g)
+            Planned::Host(factors, direction, g, dual)
         };
         let outputs = planned.outputs();
         let c_out = outputs.ncols();
@@ -192,7 +228,17 @@ impl Ngd {
         let t = Instant::now();
         // ∇Lᵀ Δθ for KL clipping, and what the Levenberg–Marquardt rule's quadratic model needs.
         let (updates, slope, quadratic) = match planned {
-            Planned::Host(factors, direction, g) => {
+            Planned::Host(factors, direction, g, dual) => {
+                if let Some(observe) = observe.as_mut() {
+                    let view = DualView {
+                        factors: &factors,
+                        gradient: &g,
+                        direction: &direction,
+                        dual,
+                        lr,
+                    };
+                    observe(model, &view);
+                }
                 let slope =
                     need_slope.then(|| crate::direction::gradient_dot(&factors, &direction, &g));
                 let updates = direction.layer_updates(&factors);
@@ -300,8 +346,8 @@ impl Ngd {
 /// A step planned before the update: a dual-form direction at the factors, or the blocks'
 /// updates on the device.
 enum Planned {
-    /// Factors, direction and g = N∂L/∂f (the dual forms).
-    Host(Factors, Direction, Vec<f64>),
+    /// Factors, direction, g = N∂L/∂f and the dual solve's measurements (the dual forms).
+    Host(Factors, Direction, Vec<f64>, Option<DualDiagnostics>),
     /// Device updates from the per-layer blocks.
     Blocks(block_step::BlockStep),
 }
@@ -324,6 +370,8 @@ mod conv_linear_tests;
 mod conv_tests;
 #[cfg(test)]
 mod damping_tests;
+#[cfg(test)]
+mod dual_tests;
 #[cfg(test)]
 mod statistics_tests;
 #[cfg(test)]
