@@ -37,6 +37,9 @@ const BLOCKS: &[(&str, Render)] = &[
     ("experiments/full-mnist-batch batch", |r| {
         measured::batch_rows(r, "full-mnist-batch")
     }),
+    ("experiments/full-mnist-intervals summary", |r| {
+        measured::sweep_rows(r, "full-mnist-intervals")
+    }),
     ("experiments/full-mnist-dual summary", |r| {
         measured::sweep_rows(r, "full-mnist-dual")
     }),
@@ -90,6 +93,9 @@ const FILES: &[(&str, Render)] = &[
     }),
     ("experiments/full-mnist-batch/table.md", |r| {
         measured::sweep_table(r, "full-mnist-batch")
+    }),
+    ("experiments/full-mnist-intervals/table.md", |r| {
+        measured::sweep_table(r, "full-mnist-intervals")
     }),
     ("experiments/full-mnist-dual/table.md", |r| {
         measured::sweep_table(r, "full-mnist-dual")

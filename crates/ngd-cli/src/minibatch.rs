@@ -34,7 +34,7 @@ pub struct MiniBatchArgs {
     /// a sampled (the default there) or empirical Fisher. K-FAC's defaults on the CNN, for each
     /// flag not given: --kfac-conv reduce, --kfac-decay 0.95, --kfac-stats-interval 5,
     /// --kfac-inverse-interval 10, --damping 0.01, --lr 0.3, --kl-clip 1e-3 (on the MLP: the
-    /// sampled Fisher, 0.95, 10, 10, --damping 0.1, --lr 0.1, no KL clipping).
+    /// sampled Fisher, 0.95, 10, 50, --damping 0.1, --lr 0.1, no KL clipping).
     #[arg(long, requires = "batch_size", default_value = "mlp")]
     pub arch: Arch,
     /// K-FAC on convolutions (--arch cnn): reduce (the default: patches averaged and signals
@@ -108,8 +108,8 @@ pub struct MiniBatchArgs {
     /// (MLP), 5 (CNN); 1 for the other methods.
     #[arg(long, requires = "batch_size")]
     pub kfac_stats_interval: Option<usize>,
-    /// K-FAC: recompute the damped inverses every this many steps. Default for K-FAC: 10; 1 for
-    /// the other methods.
+    /// K-FAC: recompute the damped inverses every this many steps. Default for K-FAC: 50 (MLP),
+    /// 10 (CNN); 1 for the other methods.
     #[arg(long, requires = "batch_size")]
     pub kfac_inverse_interval: Option<usize>,
     /// K-FAC: arithmetic of the factor inversions on the host: f64, or f32 Cholesky (about twice

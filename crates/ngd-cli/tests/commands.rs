@@ -430,6 +430,9 @@ fn bench_minibatch_times_every_optimizer_against_the_first() {
         "50",
         "--methods",
         "adam,kfac",
+        // Inverses every 5 steps, so that the 10 timed steps hold two inversions.
+        "--kfac-inverse-interval",
+        "5",
         "--steps",
         "10",
         "--out",
