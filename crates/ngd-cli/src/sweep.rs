@@ -140,10 +140,8 @@ pub fn sweep(args: SweepArgs) -> Result<()> {
         eprintln!("wrote {}", path.display());
     }
     // The critical-batch-size picture when the grids vary the batch size.
-    for (name, seconds) in [("steps_batch.svg", false), ("time_batch.svg", true)] {
-        if batches.is_empty() {
-            break;
-        }
+    let batch_charts = [("steps_batch.svg", false), ("time_batch.svg", true)];
+    for (name, seconds) in batch_charts.into_iter().filter(|_| !batches.is_empty()) {
         let path = out_dir.join(name);
         ngd_experiments::sweep::batch_chart(&record, &batches, seconds)
             .save(&path)

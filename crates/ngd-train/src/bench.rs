@@ -5,7 +5,6 @@ use crate::{DeviceSplit, Result, TrainConfig, network_config};
 use ngd_data::Dataset;
 use ngd_model::Device;
 use ngd_optim::Method;
-use ngd_optim::convert::tensor_from_rows;
 use serde::Serialize;
 use std::time::Instant;
 
@@ -54,8 +53,7 @@ pub struct BenchRecord {
 /// per method with the same seed.
 pub fn bench_step(cfg: &BenchConfig, data: &Dataset, device: &Device) -> Result<Vec<BenchRecord>> {
     let train = DeviceSplit::new(&data.train, device);
-    let split = &data.train;
-    let targets = tensor_from_rows(&split.y, split.n, split.outputs(), device);
+    let targets = train.targets();
     let mut out = Vec::new();
     for &method in &cfg.methods {
         let mut model = network_config(&cfg.train, data).init(cfg.train.seed, device)?;

@@ -83,6 +83,12 @@ impl<'a> DeviceSplit<'a> {
         Self { split, x }
     }
 
+    /// The split's targets y (N × C) on the inputs' device, as the optimizer's step takes them.
+    pub fn targets(&self) -> Tensor<2> {
+        let s = self.split;
+        tensor_from_rows(&s.y, s.n, s.outputs(), &self.x.device())
+    }
+
     /// f(x) of `model` on this split (N × C, row-major).
     pub fn outputs(&self, model: &Mlp) -> Vec<f64> {
         ngd_optim::convert::tensor_to_rows(model.forward(self.x.clone()))
@@ -136,7 +142,7 @@ pub fn train_until_failure(
     let mut model = network_config(cfg, data).init(cfg.seed, device)?;
     let train = DeviceSplit::new(&data.train, device);
     let test = DeviceSplit::new(&data.test, device);
-    let targets = tensor_from_rows(&data.train.y, data.train.n, data.train.outputs(), device);
+    let targets = train.targets();
     let ngd_config = cfg.ngd_config(cfg.method);
     let curvature = ngd_config.dual_curvature(cfg.damping)?;
 
