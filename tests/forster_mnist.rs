@@ -29,7 +29,7 @@ fn transform(data: &mut Dataset) -> usize {
 fn config(n: usize, width: usize) -> TrainConfig {
     let mut cfg = fig1a_config(Method::Kfac, 1);
     cfg.n_train = n;
-    cfg.width = width;
+    cfg.shape.width = width;
     cfg
 }
 

@@ -23,7 +23,7 @@ const WIDTH: usize = 1024;
 fn isotropy_error(method: Method, sigma: Option<&str>, shift: f64) -> (f64, f64) {
     let data = mnist_0_vs_7(N, 10);
     let mut cfg = ngd_suite::fig1a_config(method, 1);
-    cfg.width = WIDTH;
+    cfg.shape.width = WIDTH;
     let dev: Device = device();
     let net = network_config(&cfg, &data);
     let x = tensor_from_rows(&data.train.x, N, data.train.dim, &dev);

@@ -16,7 +16,7 @@ use ngd_train::train;
 fn one_step_ratios(rho: f64) -> (f64, f64) {
     let data = mnist_0_vs_7(100, 50);
     let mut cfg = fig1a_config(Method::UnitWise, 1);
-    cfg.activation = ngd_model::Activation::Tanh;
+    cfg.shape.activation = ngd_model::Activation::Tanh;
     cfg.damping = rho;
     cfg.diagnostics = true;
     let r = train(&cfg, &data, &device(), &mut |_| {}).unwrap();

@@ -13,7 +13,7 @@ fn unit_wise_defaults_converge_on_the_quick_start_setting() {
     let data = mnist_0_vs_7(100, 50);
     let mut cfg = fig1a_config(Method::UnitWise, 10);
     cfg.seed = ngd_train::defaults::SEED;
-    cfg.damping = Method::UnitWise.default_damping(cfg.width);
+    cfg.damping = Method::UnitWise.default_damping(cfg.shape.width);
     assert!((cfg.damping - 4e-8 / 4096.0).abs() < 1e-25);
     let r = train(&cfg, &data, &device(), &mut |_| {}).unwrap();
     let losses: Vec<f64> = r.steps.iter().map(|s| s.train_loss).collect();

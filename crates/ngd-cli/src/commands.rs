@@ -5,7 +5,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use ngd_data::{Dataset, DatasetName};
 use ngd_experiments::Network;
-use ngd_model::Activation;
+use ngd_model::MlpShape;
 use ngd_optim::Method;
 use ngd_train::fit::OptimizerKind;
 use ngd_train::{StepRecord, TrainConfig, defaults};
@@ -28,21 +28,9 @@ pub struct NetArgs {
     /// Number of test samples N′; `all` for every one.
     #[arg(long, default_value_t = defaults::N_TEST, value_parser = parse_count)]
     pub n_test: usize,
-    /// Depth L (number of weight layers, ≥ 2).
-    #[arg(long, default_value_t = defaults::DEPTH)]
-    pub depth: usize,
-    /// Width M of every hidden layer.
-    #[arg(long, default_value_t = defaults::WIDTH)]
-    pub width: usize,
-    /// Weight variance σ_w².
-    #[arg(long, default_value_t = defaults::SIGMA_W2)]
-    pub sigma_w2: f64,
-    /// Bias variance σ_b².
-    #[arg(long, default_value_t = defaults::SIGMA_B2)]
-    pub sigma_b2: f64,
-    /// Activation: relu or tanh.
-    #[arg(long, default_value_t = defaults::ACTIVATION)]
-    pub activation: Activation,
+    /// Depth, width, variances and activation of the MLP.
+    #[command(flatten)]
+    pub shape: MlpShape,
     /// Seed of the initial weights (W, b ~ N(0,1), drawn on the host: identical on every backend).
     #[arg(long, default_value_t = defaults::SEED)]
     pub seed: u64,
@@ -68,11 +56,7 @@ impl NetArgs {
             classes: self.classes.clone(),
             n_train: self.n_train,
             n_test: self.n_test,
-            depth: self.depth,
-            width: self.width,
-            sigma_w2: self.sigma_w2,
-            sigma_b2: self.sigma_b2,
-            activation: self.activation,
+            shape: self.shape,
             seed: self.seed,
         }
     }
@@ -259,8 +243,8 @@ pub fn train(args: TrainArgs) -> Result<()> {
         cfg.dataset,
         cfg.n_train,
         cfg.n_test,
-        cfg.depth,
-        cfg.width,
+        cfg.shape.depth,
+        cfg.shape.width,
         cfg.method,
         cfg.backend,
         data.source

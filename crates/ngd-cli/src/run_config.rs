@@ -43,12 +43,12 @@ pub(crate) fn fit_config(
             if args.kfac_conv.is_some() {
                 bail!("--kfac-conv chooses K-FAC's factors for convolutions: it needs --arch cnn");
             }
-            cfg.model.depth = net.depth;
-            cfg.model.width = net.width;
-            cfg.model.activation = net.activation;
+            cfg.model.depth = net.shape.depth;
+            cfg.model.width = net.shape.width;
+            cfg.model.activation = net.shape.activation;
             cfg.model.parameterization = args.parameterization;
-            cfg.model.sigma_w2 = net.sigma_w2;
-            cfg.model.sigma_b2 = net.sigma_b2;
+            cfg.model.sigma_w2 = net.shape.sigma_w2;
+            cfg.model.sigma_b2 = net.shape.sigma_b2;
         }
         Arch::Cnn => {
             if let Some(flag) = MLP_OPTIONS

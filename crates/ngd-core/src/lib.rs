@@ -19,6 +19,7 @@ pub mod loss;
 mod method;
 pub mod sigma;
 mod stream;
+pub mod testing;
 
 pub use forster::ForsterError;
 pub use loss::Loss;

@@ -157,28 +157,12 @@ fn cross_entropy(row: &[f64], t: &[f64]) -> f64 {
 #[cfg(test)]
 mod tests {
     use crate::Loss;
+    use crate::testing::targets;
     use faer::Mat;
 
     /// Outputs f (N × C) of the optimizer's test factors (`ngd-optim`'s `testing::with_outputs`).
     fn outputs(n: usize, c: usize) -> Mat<f64> {
         Mat::from_fn(n, c, |i, j| ((i * 5 + j * 3) as f64 * 0.9).sin() * 1.5)
-    }
-
-    /// One-hot (C > 1) or ±½ (C = 1) targets, row-major (as `ngd-optim`'s `testing::targets`).
-    fn targets(n: usize, c: usize) -> Vec<f64> {
-        (0..n)
-            .flat_map(|i| {
-                (0..c).map(move |j| {
-                    if c == 1 {
-                        if i % 2 == 0 { 0.5 } else { -0.5 }
-                    } else if i % c == j {
-                        1.0
-                    } else {
-                        0.0
-                    }
-                })
-            })
-            .collect()
     }
 
     /// g/N is the gradient of the loss value with respect to f (central difference, 1e-7).

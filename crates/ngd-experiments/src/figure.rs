@@ -5,7 +5,7 @@
 use crate::{Error, Network, Result};
 use ngd_core::forster::ForsterReport;
 use ngd_data::DatasetName;
-use ngd_model::{Activation, Device};
+use ngd_model::{Activation, Device, MlpShape};
 use ngd_optim::Method;
 use ngd_plot::{LineChart, Scale, Series, Style};
 use ngd_train::{RunRecord, StepRecord, TrainError, defaults};
@@ -127,11 +127,13 @@ impl RunSpec {
             classes: self.classes.clone().unwrap_or(d.classes),
             n_train: self.n_train.unwrap_or(d.n_train),
             n_test: self.n_test.unwrap_or(d.n_test),
-            depth: self.depth.unwrap_or(d.depth),
-            width: self.width.unwrap_or(d.width),
-            sigma_w2: self.sigma_w2.unwrap_or(d.sigma_w2),
-            sigma_b2: self.sigma_b2.unwrap_or(d.sigma_b2),
-            activation: self.activation.unwrap_or(d.activation),
+            shape: MlpShape {
+                depth: self.depth.unwrap_or(d.shape.depth),
+                width: self.width.unwrap_or(d.shape.width),
+                sigma_w2: self.sigma_w2.unwrap_or(d.shape.sigma_w2),
+                sigma_b2: self.sigma_b2.unwrap_or(d.shape.sigma_b2),
+                activation: self.activation.unwrap_or(d.shape.activation),
+            },
             seed: self.seed.unwrap_or(d.seed),
         }
     }
@@ -348,53 +350,5 @@ pub fn loss_chart(results: &FigureResults) -> LineChart {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A run's unset options come from the base, then from the defaults.
-    #[test]
-    fn run_options_fall_back_to_base_then_defaults() {
-        let base = RunSpec {
-            width: Some(256),
-            steps: Some(2),
-            ..RunSpec::default()
-        };
-        let run = RunSpec {
-            width: Some(512),
-            ..RunSpec::default()
-        };
-        let spec = run.over(&base);
-        assert_eq!(spec.steps, Some(2));
-        let f32_run = RunSpec {
-            precision: Some(ngd_optim::Precision::F32),
-            ..RunSpec::default()
-        };
-        let authors = RunSpec {
-            damping_convention: Some(ngd_optim::DampingConvention::Authors),
-            ..RunSpec::default()
-        };
-        let merged = f32_run.over(&authors);
-        assert_eq!(merged.precision, Some(ngd_optim::Precision::F32));
-        assert_eq!(
-            merged.damping_convention,
-            Some(ngd_optim::DampingConvention::Authors)
-        );
-        let net = spec.network();
-        assert_eq!(net.width, 512);
-        assert_eq!(net.depth, defaults::DEPTH);
-        assert_eq!(net.n_train, defaults::N_TRAIN);
-    }
-
-    /// `forster` is optional in a config and left out of the echo when unset.
-    #[test]
-    fn configs_without_forster_read_and_write_unchanged() {
-        let text = r#"{"name":"x","title":"t","base":{"width":256},"runs":[{"label":"a"}]}"#;
-        let exp: Experiment = serde_json::from_str(text).unwrap();
-        let back = serde_json::to_value(&exp).unwrap();
-        assert!(back["base"].get("forster").is_none());
-        for key in ["precision", "damping_convention", "diagnostics"] {
-            assert!(back["base"].get(key).is_none(), "{key}");
-        }
-        assert!(back["base"].get("allow_divergence").unwrap().is_null());
-    }
-}
+#[path = "figure_tests.rs"]
+mod tests;

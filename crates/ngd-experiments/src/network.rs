@@ -4,7 +4,7 @@
 use crate::Result;
 use ngd_core::forster::ForsterReport;
 use ngd_data::{DataConfig, Dataset, DatasetName};
-use ngd_model::{Activation, MlpConfig};
+use ngd_model::{MlpConfig, MlpShape};
 use ngd_optim::Method;
 use ngd_train::{TrainConfig, defaults};
 
@@ -19,16 +19,8 @@ pub struct Network {
     pub n_train: usize,
     /// Test samples N′.
     pub n_test: usize,
-    /// Depth L.
-    pub depth: usize,
-    /// Hidden width M.
-    pub width: usize,
-    /// σ_w².
-    pub sigma_w2: f64,
-    /// σ_b².
-    pub sigma_b2: f64,
-    /// Activation φ.
-    pub activation: Activation,
+    /// Depth L, width M, σ_w², σ_b² and φ.
+    pub shape: MlpShape,
     /// Seed of the initial weights.
     pub seed: u64,
 }
@@ -40,11 +32,7 @@ impl Default for Network {
             classes: defaults::CLASSES.into(),
             n_train: defaults::N_TRAIN,
             n_test: defaults::N_TEST,
-            depth: defaults::DEPTH,
-            width: defaults::WIDTH,
-            sigma_w2: defaults::SIGMA_W2,
-            sigma_b2: defaults::SIGMA_B2,
-            activation: defaults::ACTIVATION,
+            shape: MlpShape::PAPER,
             seed: defaults::SEED,
         }
     }
@@ -65,9 +53,7 @@ impl Network {
 
     /// The NTK MLP on `data`'s inputs and outputs.
     pub fn mlp_config(&self, data: &Dataset) -> MlpConfig {
-        MlpConfig::new(data.train.dim, self.width, self.depth, data.outputs)
-            .with_variances(self.sigma_w2, self.sigma_b2)
-            .with_activation(self.activation)
+        self.shape.config(data.train.dim, data.outputs)
     }
 
     /// The full-batch training configuration for `method` on `backend` with the default
@@ -78,15 +64,11 @@ impl Network {
             classes: data.classes.clone(),
             n_train: self.n_train,
             n_test: self.n_test,
-            depth: self.depth,
-            width: self.width,
-            sigma_w2: self.sigma_w2,
-            sigma_b2: self.sigma_b2,
-            activation: self.activation,
+            shape: self.shape,
             method,
             lr: None,
             lr_scale: 1.0,
-            damping: method.default_damping(self.width),
+            damping: method.default_damping(self.shape.width),
             sigma: None,
             loss: ngd_optim::Loss::Mse,
             precision: Default::default(),

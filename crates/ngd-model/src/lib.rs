@@ -9,9 +9,11 @@ mod classifier;
 mod cnn;
 mod factored;
 mod mlp;
+mod shape;
 
 pub use classifier::{Arch, Classifier, ClassifierConfig};
 pub use cnn::{CNN_CHANNELS, CNN_HIDDEN, Cnn, CnnConfig};
+pub use shape::MlpShape;
 
 pub use mlp::{
     Activation, DEFAULT_SIGMA_B2, DEFAULT_SIGMA_W2, Mlp, MlpConfig, ModelError, Parameterization,

@@ -197,22 +197,7 @@ pub(crate) fn with_outputs(mut f: Factors) -> Factors {
     f
 }
 
-/// One-hot (C > 1) or ±½ (C = 1) targets, row-major.
-pub(crate) fn targets(n: usize, c: usize) -> Vec<f64> {
-    (0..n)
-        .flat_map(|i| {
-            (0..c).map(move |j| {
-                if c == 1 {
-                    if i % 2 == 0 { 0.5 } else { -0.5 }
-                } else if i % c == j {
-                    1.0
-                } else {
-                    0.0
-                }
-            })
-        })
-        .collect()
-}
+pub(crate) use ngd_core::testing::targets;
 
 /// Explicit Λ (CN × CN, class-major) of the likelihood at f.
 pub(crate) fn explicit_lambda(f: &Factors) -> Mat<f64> {

@@ -4,7 +4,7 @@
 //! σ_b² = 0 (the NTK network's own defaults, [`ngd_model::MlpConfig::new`]).
 
 use ngd_data::DatasetName;
-use ngd_model::Activation;
+use ngd_model::{Activation, MlpShape};
 use ngd_optim::Method;
 
 /// Dataset.
@@ -16,15 +16,15 @@ pub const N_TRAIN: usize = 100;
 /// Test samples N′.
 pub const N_TEST: usize = 50;
 /// Depth L.
-pub const DEPTH: usize = 3;
+pub const DEPTH: usize = MlpShape::PAPER.depth;
 /// Hidden width M.
-pub const WIDTH: usize = 4096;
+pub const WIDTH: usize = MlpShape::PAPER.width;
 /// σ_w².
-pub const SIGMA_W2: f64 = ngd_model::DEFAULT_SIGMA_W2;
+pub const SIGMA_W2: f64 = MlpShape::PAPER.sigma_w2;
 /// σ_b².
-pub const SIGMA_B2: f64 = ngd_model::DEFAULT_SIGMA_B2;
+pub const SIGMA_B2: f64 = MlpShape::PAPER.sigma_b2;
 /// Activation φ.
-pub const ACTIVATION: Activation = Activation::Relu;
+pub const ACTIVATION: Activation = MlpShape::PAPER.activation;
 /// Seed of the initial weights.
 pub const SEED: u64 = 0;
 /// Method.

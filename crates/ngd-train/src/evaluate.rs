@@ -57,7 +57,7 @@ pub(crate) fn build_test_theory(
     if cfg.loss != Loss::Mse {
         return Ok(TestTheory::none());
     }
-    let Some(predictor) = test_theory::predictor_for(cfg.method, cfg.depth) else {
+    let Some(predictor) = test_theory::predictor_for(cfg.method, cfg.shape.depth) else {
         return Ok(TestTheory::none());
     };
     let test_factors = test_theory::split_factors(model, test.split, 1000, device);
@@ -68,8 +68,8 @@ pub(crate) fn build_test_theory(
         &factors.outputs,
         &data.train,
         &data.test,
-        cfg.sigma_w2,
-        cfg.sigma_b2,
+        cfg.shape.sigma_w2,
+        cfg.shape.sigma_b2,
         lr,
         cfg.steps,
     )

@@ -22,11 +22,11 @@ pub use test_theory::TestTheory;
 pub use theory::TheoryLine;
 
 use faer::Mat;
+use fit::{Batch, Failed, Observer, StepOutcome, Stepper, Trainer};
 use ngd_data::{Dataset, Split};
 use ngd_model::{Device, Mlp, MlpConfig, Tensor};
 use ngd_optim::convert::tensor_from_rows;
 use ngd_optim::{Loss, MethodCurvature};
-use std::time::Instant;
 
 use diagnostics::Diagnostics;
 use evaluate::{Evaluator, build_test_theory};
@@ -109,9 +109,7 @@ pub fn residual(outputs: &Mat<f64>, split: &Split) -> Vec<f64> {
 
 /// The network configuration a training run uses.
 pub fn network_config(cfg: &TrainConfig, data: &Dataset) -> MlpConfig {
-    MlpConfig::new(data.train.dim, cfg.width, cfg.depth, data.outputs)
-        .with_variances(cfg.sigma_w2, cfg.sigma_b2)
-        .with_activation(cfg.activation)
+    cfg.shape.config(data.train.dim, data.outputs)
 }
 
 /// Trains per `cfg` on `data`, calling `on_step` after the initial evaluation and each step.
@@ -139,7 +137,7 @@ pub fn train_until_failure(
     on_step: &mut dyn FnMut(&StepRecord),
 ) -> Result<(RunRecord, Option<TrainError>)> {
     cfg.validate()?;
-    let mut model = network_config(cfg, data).init(cfg.seed, device)?;
+    let model = network_config(cfg, data).init(cfg.seed, device)?;
     let train = DeviceSplit::new(&data.train, device);
     let test = DeviceSplit::new(&data.test, device);
     let targets = train.targets();
@@ -177,59 +175,81 @@ pub fn train_until_failure(
     on_step(&first);
     record.steps.push(first);
 
-    let mut diagnostics = cfg.diagnostics.then(|| {
-        let relu = cfg.activation == ngd_model::Activation::Relu;
+    let diagnostics = cfg.diagnostics.then(|| {
+        let relu = cfg.shape.activation == ngd_model::Activation::Relu;
         Diagnostics::new(&model, &train, relu, cfg.loss)
     });
-    // Every step is the optimizer's (the mini-batch trainer's too) on the one full batch.
-    let mut ngd = ngd_config.with_lr(Some(lr)).init()?;
     drop(factors);
-    for step in 1..=cfg.steps {
-        let start = Instant::now();
-        let (x, y) = (train.x.clone(), targets.clone());
-        let outcome = match diagnostics.as_mut() {
-            Some(d) => {
-                let mut diagnosis = None;
-                let mut observe = |m: &Mlp, view: &ngd_optim::DualView<'_>| {
-                    diagnosis = Some(d.observe(m, view, &data.train));
-                };
-                ngd.step_observed(&mut model, x, y, Some(&mut observe))
-                    .map(|_| diagnosis)
-            }
-            None => ngd.step(&mut model, x, y).map(|_| None),
+    // Every step is the trainer's (the mini-batch trainer's too) on the one unshuffled batch.
+    let mut trainer = Trainer::new(model, Stepper::ngd(ngd_config.with_lr(Some(lr)))?);
+    let batches = (0..cfg.steps).map(|_| Batch {
+        x: train.x.clone(),
+        y: targets.clone(),
+        lr,
+    });
+    let mut watch = FullBatchWatch {
+        cfg,
+        train: &train,
+        evaluator,
+        diagnostics,
+        diagnosis: None,
+        record: &mut record,
+        on_step,
+    };
+    let failure = trainer.run(batches, cfg.loss, &mut watch).err();
+    Ok(match failure {
+        None => (record, None),
+        Some(Failed { step, error }) => {
+            record.failure = Some(RunFailure {
+                step: step as usize,
+                error: error.to_string(),
+            });
+            (record, Some(error))
         }
-        .map_err(TrainError::from);
-        let checked = outcome.and_then(|diagnosis| {
-            let seconds = start.elapsed().as_secs_f64();
-            let mut rec = evaluator.record(step, &model, seconds);
-            if let (Some(d), Some(diagnosis)) = (diagnostics.as_mut(), diagnosis) {
-                d.finish(&mut rec, diagnosis, &model, &train);
-            }
-            if rec.train_loss.is_finite() {
-                Ok(rec)
-            } else {
-                Err(TrainError::Diverged {
-                    step,
-                    loss: rec.train_loss,
-                    method: cfg.method.to_string(),
-                    lr,
-                    damping: cfg.damping,
-                })
-            }
-        });
-        match checked {
-            Ok(rec) => {
-                on_step(&rec);
-                record.steps.push(rec);
-            }
-            Err(failure) => {
-                record.failure = Some(RunFailure {
-                    step,
-                    error: failure.to_string(),
-                });
-                return Ok((record, Some(failure)));
-            }
+    })
+}
+
+/// The full-batch run's observer: evaluates θ_t after every step against the theory lines,
+/// diagnoses the step when asked and ends the run at a non-finite training loss.
+struct FullBatchWatch<'a> {
+    cfg: &'a TrainConfig,
+    train: &'a DeviceSplit<'a>,
+    evaluator: Evaluator<'a>,
+    diagnostics: Option<Diagnostics>,
+    /// What the diagnostics measured of the step before its update.
+    diagnosis: Option<diagnostics::Diagnosis>,
+    record: &'a mut RunRecord,
+    on_step: &'a mut dyn FnMut(&StepRecord),
+}
+
+impl Observer<Mlp> for FullBatchWatch<'_> {
+    fn wants_dual(&self) -> bool {
+        self.diagnostics.is_some()
+    }
+
+    fn dual(&mut self, model: &Mlp, view: &ngd_optim::DualView<'_>) {
+        if let Some(d) = &self.diagnostics {
+            self.diagnosis = Some(d.observe(model, view, self.train.split));
         }
     }
-    Ok((record, None))
+
+    fn stepped(&mut self, trainer: &Trainer<Mlp>, _: &StepOutcome, seconds: f64) -> Result<()> {
+        let (step, model) = (trainer.step as usize, &trainer.model);
+        let mut rec = self.evaluator.record(step, model, seconds);
+        if let (Some(d), Some(diagnosis)) = (self.diagnostics.as_mut(), self.diagnosis.take()) {
+            d.finish(&mut rec, diagnosis, model, self.train);
+        }
+        if !rec.train_loss.is_finite() {
+            return Err(TrainError::Diverged {
+                step,
+                loss: rec.train_loss,
+                method: self.cfg.method.to_string(),
+                lr: self.record.lr,
+                damping: self.cfg.damping,
+            });
+        }
+        (self.on_step)(&rec);
+        self.record.steps.push(rec);
+        Ok(())
+    }
 }

@@ -2,7 +2,7 @@
 
 use crate::{Result, TrainError};
 use ngd_data::Dataset;
-use ngd_model::Activation;
+use ngd_model::MlpShape;
 use ngd_optim::Method;
 use serde::{Deserialize, Deserializer, Serialize};
 
@@ -17,16 +17,9 @@ pub struct TrainConfig {
     pub n_train: usize,
     /// Number of test samples N′.
     pub n_test: usize,
-    /// Depth L.
-    pub depth: usize,
-    /// Hidden width M.
-    pub width: usize,
-    /// σ_w².
-    pub sigma_w2: f64,
-    /// σ_b².
-    pub sigma_b2: f64,
-    /// Activation φ.
-    pub activation: Activation,
+    /// Depth L, width M, σ_w², σ_b² and φ (recorded flat).
+    #[serde(flatten)]
+    pub shape: MlpShape,
     /// Optimisation method.
     pub method: Method,
     /// Learning rate η; `None` uses `lr_scale` × the method's optimum.
@@ -91,13 +84,13 @@ impl TrainConfig {
             )));
         }
         if let Some(rows) = &self.sigma
-            && rows.len() != self.depth
+            && rows.len() != self.shape.depth
         {
             return Err(TrainError::Invalid(format!(
                 "Σ of layer-wise NGD is {0}×{0} but the network has depth L = {1}: --sigma \
                  needs an L × L matrix",
                 rows.len(),
-                self.depth
+                self.shape.depth
             )));
         }
         if !(self.lr_scale.is_finite() && self.lr_scale > 0.0) {

@@ -82,8 +82,9 @@ impl PredictConfig {
         if self.seeds == 0 {
             return Err(Error::Empty("seed"));
         }
-        if self.kernel == KernelKind::Analytic && self.network.activation != Activation::Relu {
-            return Err(Error::AnalyticNeedsRelu(self.network.activation));
+        if self.kernel == KernelKind::Analytic && self.network.shape.activation != Activation::Relu
+        {
+            return Err(Error::AnalyticNeedsRelu(self.network.shape.activation));
         }
         Ok(())
     }
@@ -152,12 +153,18 @@ pub fn run_predictions(
     cfg.validate()?;
     let net = &cfg.network;
     let c_out = data.outputs;
-    let depth = net.depth;
+    let depth = net.shape.depth;
     let methods = parse_methods(&cfg.methods, depth, c_out)?;
     let (n, n_test, dim) = (data.train.n, data.test.n, data.train.dim);
     progress(&format!(
         "{} classes {:?} N={n} N'={n_test} L={depth} M={} C={c_out} kernel={:?} seeds={} backend={} ({})",
-        net.dataset, data.class_names, net.width, cfg.kernel, cfg.seeds, cfg.backend, data.source
+        net.dataset,
+        data.class_names,
+        net.shape.width,
+        cfg.kernel,
+        cfg.seeds,
+        cfg.backend,
+        data.source
     ));
     let net_cfg = net.mlp_config(data);
     net_cfg.validate()?;
@@ -175,7 +182,7 @@ pub fn run_predictions(
         set
     };
     memory::check_memory(cfg.kernel, &net_cfg, set, n, n_test)?;
-    let kfac_low_rank = cfg.forster || n + usize::from(net.sigma_b2 > 0.0) > dim;
+    let kfac_low_rank = cfg.forster || n + usize::from(net.shape.sigma_b2 > 0.0) > dim;
     let x_train = from_rows(&data.train.x, n, dim);
     let x_test = from_rows(&data.test.x, n_test, dim);
 
@@ -232,8 +239,8 @@ pub fn run_predictions(
             let tk = Instant::now();
             let acfg = AnalyticConfig {
                 depth,
-                sigma_w2: net.sigma_w2,
-                sigma_b2: net.sigma_b2,
+                sigma_w2: net.shape.sigma_w2,
+                sigma_b2: net.shape.sigma_b2,
             };
             let k_train = relu_layer_kernels_sym_select(&acfg, x_train.as_ref(), set)?;
             progress(&format!("analytic train kernels {n}×{n} ({set:?}) done"));

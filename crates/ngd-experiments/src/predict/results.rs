@@ -5,7 +5,7 @@ use super::{KernelKind, PredictConfig};
 use crate::f64_or_nan;
 use ngd_data::Dataset;
 use ngd_kernels::Predictor;
-use ngd_model::Activation;
+use ngd_model::MlpShape;
 use ngd_optim::Method;
 use ngd_plot::{ErrorBarChart, ErrorBarPanel, ErrorBarPoint};
 use serde::{Deserialize, Serialize};
@@ -53,16 +53,9 @@ pub struct PredictRecordConfig {
     pub n_train: usize,
     /// N′.
     pub n_test: usize,
-    /// L.
-    pub depth: usize,
-    /// M.
-    pub width: usize,
-    /// σ_w².
-    pub sigma_w2: f64,
-    /// σ_b².
-    pub sigma_b2: f64,
-    /// φ.
-    pub activation: Activation,
+    /// L, M, σ_w², σ_b² and φ (recorded flat).
+    #[serde(flatten)]
+    pub shape: MlpShape,
     /// Analytic or empirical kernels.
     pub kernel: KernelKind,
     /// What the kernels are.
@@ -126,11 +119,7 @@ impl PredictRecordConfig {
             outputs: data.outputs,
             n_train: data.train.n,
             n_test: data.test.n,
-            depth: net.depth,
-            width: net.width,
-            sigma_w2: net.sigma_w2,
-            sigma_b2: net.sigma_b2,
-            activation: net.activation,
+            shape: net.shape,
             kernel: cfg.kernel,
             kernel_note: kernel_note.into(),
             seeds: seeds.to_vec(),

@@ -301,12 +301,13 @@ pub(super) fn resume<M: super::Trainable>(
     let stepper = restore_optimizer(fresh, loaded.optimizer, device)?;
     let mut record = loaded.progress.record;
     record.config = cfg.clone();
+    let mut trainer = super::Trainer::new(loaded.model, stepper);
+    trainer.step = loaded.progress.step;
+    trainer.train_seconds = loaded.progress.train_seconds;
+    trainer.phase_seconds = record.phase_seconds;
     Ok(super::Run {
-        model: loaded.model,
-        stepper,
+        trainer,
         record,
         epochs_done: loaded.progress.epochs_done,
-        step: loaded.progress.step,
-        train_seconds: loaded.progress.train_seconds,
     })
 }

@@ -25,6 +25,8 @@ mod stepper;
 mod summary;
 mod sweep;
 mod timing;
+mod trainer;
+mod watch;
 
 pub use batch::{BatchPoint, batch_markdown, batch_points, sweep_markdown};
 pub use checkpoint::{
@@ -47,6 +49,7 @@ pub use sweep::{
     Contender, Selection, SweepConfig, SweepEvent, SweepRecord, TuneResult, run_sweep,
 };
 pub use timing::{StepTiming, time_steps};
+pub use trainer::{Batch, Failed, Observer, Trainer};
 
 use crate::Result;
 use burn::module::Module;
@@ -110,12 +113,9 @@ pub fn epoch_order(n: usize, seed: u64, epoch: usize) -> Vec<usize> {
 
 /// The running state of a fit.
 struct Run<M> {
-    model: M,
-    stepper: Stepper,
+    trainer: Trainer<M>,
     record: FitRecord,
     epochs_done: usize,
-    step: u64,
-    train_seconds: f64,
 }
 
 /// Trains the crate's MLP or CNN (`cfg.model.arch`; shape from `cfg` and the data, initialised from
@@ -164,80 +164,68 @@ fn train<M: Trainable>(
     let mut run = match &options.resume {
         Some(path) => checkpoint::resume(cfg, path, model, &device)?,
         None => Run {
-            stepper: Stepper::new(cfg, &model)?,
+            trainer: Trainer::new(model.clone(), Stepper::new(cfg, &model)?),
             record: new_record(cfg, data, model.num_params()),
-            model,
             epochs_done: 0,
-            step: 0,
-            train_seconds: 0.0,
         },
     };
     let spe = run.record.steps_per_epoch;
     let total = (cfg.schedule.epochs * spe) as u64;
-    let checkpoints: Vec<usize> = (1..=cfg.schedule.evals_per_epoch)
-        .map(|k| (k * spe / cfg.schedule.evals_per_epoch).max(1))
+    let checkpoints: Vec<u64> = (1..=cfg.schedule.evals_per_epoch)
+        .map(|k| (k * spe / cfg.schedule.evals_per_epoch).max(1) as u64)
         .collect();
     if run.record.evaluations.is_empty() {
-        let first = evaluation_of(&mut run, cfg, data, &device, None);
+        let first = evaluation_of(&run.trainer, &mut run.record, cfg, data, &device, None);
         on_event(FitEvent::Evaluation(&first));
         run.record.evaluations.push(first);
     }
     for epoch in run.epochs_done..cfg.schedule.epochs {
         let order = epoch_order(data.train.n, cfg.seed, epoch);
-        let mut losses = (0.0, 0usize);
-        for (i, idx) in order.chunks_exact(cfg.schedule.batch_size).enumerate() {
-            let lr =
-                cfg.schedule
-                    .lr
-                    .lr(cfg.optimizer.lr, run.step, total, cfg.schedule.warmup_steps);
-            let (x, y) = augmented_batch(
-                &data.train,
-                idx,
-                data.classes,
-                &device,
-                (cfg.data.augment, data.image),
-                (cfg.seed, run.step),
-            );
-            let start = Instant::now();
-            let model = run.model.clone();
-            let (model, outcome) = match run.stepper.step(model, x, y, lr, cfg.loss) {
-                Ok(done) => done,
-                Err(e) => {
-                    run.record.status = Status::Failed {
-                        step: run.step + 1,
-                        error: e.to_string(),
-                    };
-                    return Ok(snapshot(&run));
-                }
-            };
-            run.train_seconds += start.elapsed().as_secs_f64();
-            run.model = model;
-            run.step += 1;
-            stepper::add_times(&mut run.record.phase_seconds, &outcome.seconds);
-            losses = (losses.0 + outcome.loss, losses.1 + 1);
-            on_event(FitEvent::Step {
-                epoch,
-                step: run.step,
-                total,
-                loss: outcome.loss,
-                lr,
+        let first_step = run.trainer.step;
+        let batches = order
+            .chunks_exact(cfg.schedule.batch_size)
+            .enumerate()
+            .map(|(i, idx)| {
+                let step = first_step + i as u64;
+                let lr =
+                    cfg.schedule
+                        .lr
+                        .lr(cfg.optimizer.lr, step, total, cfg.schedule.warmup_steps);
+                let (x, y) = augmented_batch(
+                    &data.train,
+                    idx,
+                    data.classes,
+                    &device,
+                    (cfg.data.augment, data.image),
+                    (cfg.seed, step),
+                );
+                Batch { x, y, lr }
             });
-            if checkpoints.contains(&(i + 1)) {
-                let epochs = epoch as f64 + (i + 1) as f64 / spe as f64;
-                let mean = losses.0 / losses.1 as f64;
-                let mut e = evaluation_of(&mut run, cfg, data, &device, Some(mean));
-                e.epoch = epochs;
-                on_event(FitEvent::Evaluation(&e));
-                run.record.evaluations.push(e);
-                losses = (0.0, 0);
-            }
+        let mut watch = watch::EpochWatch {
+            record: &mut run.record,
+            cfg,
+            data,
+            device: &device,
+            on_event: &mut *on_event,
+            epoch,
+            first_step,
+            total,
+            checkpoints: &checkpoints,
+            losses: (0.0, 0),
+        };
+        if let Err(failed) = run.trainer.run(batches, cfg.loss, &mut watch) {
+            run.record.status = Status::Failed {
+                step: failed.step,
+                error: failed.error.to_string(),
+            };
+            return Ok(snapshot(&run));
         }
         run.epochs_done = epoch + 1;
         if let Some(path) = &options.save {
             let progress = Progress {
                 epochs_done: run.epochs_done,
-                step: run.step,
-                train_seconds: run.train_seconds,
+                step: run.trainer.step,
+                train_seconds: run.trainer.train_seconds,
                 network: match &network {
                     Some(ClassifierConfig::Mlp(c)) => Some(c.clone()),
                     _ => None,
@@ -248,7 +236,7 @@ fn train<M: Trainable>(
                 },
                 record: snapshot(&run),
             };
-            checkpoint::save(path, &run.model, &run.stepper, &progress)?;
+            checkpoint::save(path, &run.trainer.model, &run.trainer.stepper, &progress)?;
             on_event(FitEvent::Saved(path));
         }
     }
@@ -258,8 +246,9 @@ fn train<M: Trainable>(
 /// The record with its totals filled in.
 fn snapshot<M>(run: &Run<M>) -> FitRecord {
     let mut record = run.record.clone();
-    record.steps = run.step;
-    record.train_seconds = run.train_seconds;
+    record.steps = run.trainer.step;
+    record.train_seconds = run.trainer.train_seconds;
+    record.phase_seconds = run.trainer.phase_seconds;
     record.peak_memory_bytes = crate::peak_memory_bytes();
     record
 }
@@ -290,7 +279,8 @@ fn new_record(cfg: &FitConfig, data: &Holdout, parameters: usize) -> FitRecord {
 
 /// Evaluates the model on validation and test (timed apart from training).
 fn evaluation_of<M: Trainable>(
-    run: &mut Run<M>,
+    trainer: &Trainer<M>,
+    record: &mut FitRecord,
     cfg: &FitConfig,
     data: &Holdout,
     device: &Device,
@@ -299,7 +289,7 @@ fn evaluation_of<M: Trainable>(
     let start = Instant::now();
     let (val_loss, val_accuracy) = if data.validation.n > 0 {
         let (l, a) = evaluate(
-            &run.model,
+            &trainer.model,
             &data.validation,
             data.classes,
             cfg.loss,
@@ -311,24 +301,24 @@ fn evaluation_of<M: Trainable>(
         (None, None)
     };
     let (test_loss, test_accuracy) = evaluate(
-        &run.model,
+        &trainer.model,
         &data.test,
         data.classes,
         cfg.loss,
         EVAL_CHUNK,
         device,
     );
-    run.record.eval_seconds += start.elapsed().as_secs_f64();
+    record.eval_seconds += start.elapsed().as_secs_f64();
     Evaluation {
-        epoch: run.step as f64 / run.record.steps_per_epoch.max(1) as f64,
-        step: run.step,
-        seconds: run.train_seconds,
+        epoch: trainer.step as f64 / record.steps_per_epoch.max(1) as f64,
+        step: trainer.step,
+        seconds: trainer.train_seconds,
         train_loss,
         val_loss,
         val_accuracy,
         test_loss,
         test_accuracy,
-        damping: match &run.stepper {
+        damping: match &trainer.stepper {
             Stepper::Ngd(ngd) => Some(ngd.damping()),
             Stepper::Burn(_) => None,
         },

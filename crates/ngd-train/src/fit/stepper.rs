@@ -9,7 +9,7 @@ use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{AdamConfig, AdamWConfig, GradientsParams, ModuleOptimizer, SgdConfig};
 use burn::tensor::Tensor;
-use ngd_optim::{Loss, Ngd, PhaseTimes};
+use ngd_optim::{DualObserver, Loss, Ngd, NgdConfig, PhaseTimes};
 use std::time::Instant;
 
 /// What one step measured.
@@ -17,6 +17,8 @@ use std::time::Instant;
 pub struct StepOutcome {
     /// The batch loss before the step.
     pub loss: f64,
+    /// The learning rate of the step.
+    pub lr: f64,
     /// NGD's damping after the step (it moves with adaptive damping).
     pub damping: Option<f64>,
     /// Time by phase (first-order: forward/backward and update only).
@@ -61,7 +63,13 @@ impl Stepper {
         })
     }
 
-    /// One step at learning rate `lr` on the batch (x, one-hot y).
+    /// NGD as `config` sets it up (the full-batch runs' optimizer).
+    pub fn ngd(config: NgdConfig) -> Result<Self> {
+        Ok(Self::Ngd(Box::new(config.init()?)))
+    }
+
+    /// One step at learning rate `lr` on the batch (x, one-hot y); `observe` sees a dual-form
+    /// NGD step before the update ([`Ngd::step_observed`]; burn's optimizers have none to show).
     pub fn step<M: super::Trainable>(
         &mut self,
         model: M,
@@ -69,14 +77,16 @@ impl Stepper {
         y: Tensor<2>,
         lr: f64,
         loss: Loss,
+        observe: Option<DualObserver<'_, M>>,
     ) -> Result<(M, StepOutcome)> {
         match self {
             Self::Ngd(ngd) => {
                 let mut model = model;
                 ngd.set_lr(lr);
-                let stats = ngd.step(&mut model, x, y)?;
+                let stats = ngd.step_observed(&mut model, x, y, observe)?;
                 let outcome = StepOutcome {
                     loss: stats.loss,
+                    lr,
                     damping: Some(ngd.damping()),
                     seconds: stats.seconds,
                 };
@@ -109,6 +119,7 @@ impl Stepper {
                     model,
                     StepOutcome {
                         loss: batch_loss,
+                        lr,
                         damping: None,
                         seconds,
                     },
@@ -136,7 +147,7 @@ fn wait_for<M: Module>(model: &M) {
 }
 
 /// Adds one step's phase times to a running total.
-pub(super) fn add_times(total: &mut PhaseTimes, t: &PhaseTimes) {
+pub(crate) fn add_times(total: &mut PhaseTimes, t: &PhaseTimes) {
     total.forward_backward += t.forward_backward;
     total.curvature += t.curvature;
     total.inversion += t.inversion;

@@ -1,16 +1,16 @@
-//! The cost of a mini-batch step ([`time_steps`]): the trainer's own step ([`Stepper`]) on the
+//! The cost of a mini-batch step ([`time_steps`]): the trainer's own step ([`Trainer::step`]) on the
 //! run's network and data, over enough steps to amortise K-FAC's intervals, split by phase
 //! (`ngd bench --batch-size`).
 
 use super::{
-    FitConfig, Stepper, Trainable, batch, build_classifier, classifier_config, epoch_order,
+    Batch, FitConfig, Stepper, Trainable, Trainer, batch, build_classifier, classifier_config,
+    epoch_order,
 };
 use crate::{Result, TrainError};
 use burn::tensor::Device;
 use ngd_data::Holdout;
 use ngd_optim::PhaseTimes;
 use serde::{Deserialize, Serialize};
-use std::time::Instant;
 
 /// The measured cost of the steps of one run configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -49,13 +49,14 @@ pub fn time_steps(
 }
 
 fn time_model<M: Trainable>(
-    mut model: M,
+    model: M,
     cfg: &FitConfig,
     data: &Holdout,
     device: &Device,
     steps: usize,
 ) -> Result<StepTiming> {
-    let mut stepper = Stepper::new(cfg, &model)?;
+    let stepper = Stepper::new(cfg, &model)?;
+    let mut trainer = Trainer::new(model, stepper);
     let order = epoch_order(data.train.n, cfg.seed, 0);
     let batches: Vec<&[usize]> = order.chunks_exact(cfg.schedule.batch_size).collect();
     if batches.is_empty() || steps == 0 {
@@ -63,7 +64,6 @@ fn time_model<M: Trainable>(
             "timing needs at least one step and one full batch".into(),
         ));
     }
-    let mut total = PhaseTimes::default();
     let mut step_ms = Vec::with_capacity(steps);
     for s in 0..=steps {
         let (x, y) = batch(
@@ -72,15 +72,16 @@ fn time_model<M: Trainable>(
             data.classes,
             device,
         );
-        let start = Instant::now();
-        let (next, outcome) = stepper.step(model, x, y, cfg.optimizer.lr, cfg.loss)?;
-        let elapsed = start.elapsed().as_secs_f64();
-        model = next;
-        if s > 0 {
+        let lr = cfg.optimizer.lr;
+        let (_, elapsed) = trainer.step(Batch { x, y, lr }, cfg.loss, None)?;
+        if s == 0 {
+            // The warm-up step is not timed.
+            trainer.phase_seconds = PhaseTimes::default();
+        } else {
             step_ms.push(1e3 * elapsed);
-            super::stepper::add_times(&mut total, &outcome.seconds);
         }
     }
+    let total = trainer.phase_seconds;
     let per = |v: f64| 1e3 * v / steps as f64;
     Ok(StepTiming {
         optimizer: cfg.optimizer.name.to_string(),
