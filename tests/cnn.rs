@@ -35,11 +35,13 @@ fn config(optimizer: OptimizerKind) -> FitConfig {
     cfg
 }
 
-/// K-FAC at the CLI's defaults for the CNN ([`ngd_train::defaults::CNN_KFAC`]).
+/// K-FAC at the CLI's defaults for the CNN ([`ngd_train::defaults::CNN_KFAC`]) with the
+/// inverse warm-up that the README advises for short runs: these 36 steps are shorter than the
+/// default inverse interval of 50 (without it K-FAC-reduce reached 26.4 %, with it 37.8 %).
 fn kfac(conv: ConvFactors) -> FitConfig {
     let mut cfg = config(OptimizerKind::Ngd(Method::Kfac));
     ngd_train::defaults::CNN_KFAC.apply(&mut cfg);
-    cfg.kfac_with(|k| k.with_conv(conv));
+    cfg.kfac_with(|k| k.with_conv(conv).with_inverse_warmup(Some(50)));
     cfg
 }
 

@@ -37,7 +37,7 @@ pub struct BenchArgs {
     pub lr: Option<f64>,
     /// Mini-batch steps timed per method after one warm-up step (mean reported); a multiple of
     /// K-FAC's intervals counts its statistics and inversions at their rate (the default, 50,
-    /// is one for K-FAC's defaults on both networks: every 10 and 50 steps on the MLP, 5 and 10
+    /// is one for K-FAC's defaults on both networks: every 10 and 50 steps on the MLP, 5 and 50
     /// on the CNN).
     #[arg(long, default_value_t = 50)]
     pub steps: usize,

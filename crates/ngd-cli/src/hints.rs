@@ -57,6 +57,10 @@ fn experiment_hint(e: &ExperimentError) -> Option<&'static str> {
 fn train_hint(e: &TrainError) -> Option<&'static str> {
     match e {
         TrainError::Diverged { .. } => Some("try a smaller --lr or a larger --damping"),
+        TrainError::NonFiniteLoss { .. } => Some("try a smaller --lr"),
+        TrainError::Checkpoint { .. } => {
+            Some("check the path; --resume and ngd eval read what --save wrote")
+        }
         TrainError::Optim(e) => optim_hint(e),
         TrainError::Method(e) => method_hint(e),
         _ => None,
@@ -126,6 +130,26 @@ mod tests {
         assert!(hint(&err).unwrap().contains("--damping"));
         let err = anyhow::anyhow!("something else");
         assert!(hint(&err).is_none());
+    }
+
+    /// A validation error, a divergence and an I/O failure are different variants, and the
+    /// hints tell them apart by type, not by message.
+    #[test]
+    fn divergence_and_checkpoint_failures_are_their_own_variants() {
+        let diverged = anyhow::Error::new(TrainError::NonFiniteLoss { loss: f64::NAN });
+        assert_eq!(diverged.to_string(), "the batch loss is NaN");
+        assert!(hint(&diverged).unwrap().contains("--lr"));
+        let io = TrainError::Checkpoint {
+            path: "run.mpk".into(),
+            message: "No such file or directory".into(),
+        };
+        assert_eq!(
+            io.to_string(),
+            "checkpoint run.mpk: No such file or directory"
+        );
+        assert!(hint(&anyhow::Error::new(io)).unwrap().contains("--save"));
+        let invalid = anyhow::Error::new(TrainError::Invalid("batch size 0".into()));
+        assert!(hint(&invalid).is_none());
     }
 
     /// The typed errors that moved crates keep their hints: a stalled Forster transform (now

@@ -33,7 +33,7 @@ pub struct MiniBatchArgs {
     /// initialisation, images standardised per channel. NGD on the CNN is K-FAC or diagonal with
     /// a sampled (the default there) or empirical Fisher. K-FAC's defaults on the CNN, for each
     /// flag not given: --kfac-conv reduce, --kfac-decay 0.95, --kfac-stats-interval 5,
-    /// --kfac-inverse-interval 10, --damping 0.01, --lr 0.3, --kl-clip 1e-3 (on the MLP: the
+    /// --kfac-inverse-interval 50, --damping 0.01, --lr 0.3, --kl-clip 1e-3 (on the MLP: the
     /// sampled Fisher, 0.95, 10, 50, --damping 0.1, --lr 0.1, no KL clipping).
     #[arg(long, requires = "batch_size", default_value = "mlp")]
     pub arch: Arch,
@@ -108,10 +108,18 @@ pub struct MiniBatchArgs {
     /// (MLP), 5 (CNN); 1 for the other methods.
     #[arg(long, requires = "batch_size")]
     pub kfac_stats_interval: Option<usize>,
-    /// K-FAC: recompute the damped inverses every this many steps. Default for K-FAC: 50 (MLP),
-    /// 10 (CNN); 1 for the other methods.
+    /// K-FAC: recompute the damped inverses every this many steps. Default for K-FAC: 50 (MLP
+    /// and CNN); 1 for the other methods.
     #[arg(long, requires = "batch_size")]
     pub kfac_inverse_interval: Option<usize>,
+    /// K-FAC: during the first this many steps, recompute the inverses with every statistics
+    /// update as well, so that a long inverse interval does not serve the first batches'
+    /// curvature for that long. Off by default. For short runs: one epoch of 2,000 CIFAR-10
+    /// images at batch 50 (36 steps) on the CNN's defaults reaches 37.8 % test accuracy with
+    /// `--kfac-inverse-warmup 50` and 26.4 % without; on full CIFAR-10 it cost a point of best
+    /// accuracy (71.7 % against 72.8 % in 4 epochs) and 1.5× the time to the target.
+    #[arg(long, requires = "batch_size")]
+    pub kfac_inverse_warmup: Option<usize>,
     /// K-FAC: arithmetic of the factor inversions on the host: f64, or f32 Cholesky (about twice
     /// as fast, `examples/inversion.rs`) where the damped factor's conditioning allows
     /// (κ ≥ (max Lᵢᵢ/min Lᵢᵢ)² < 1e4), f64 otherwise. Default for K-FAC: f32 (its factors were
@@ -153,6 +161,7 @@ impl MiniBatchArgs {
         args.kfac_decay = None;
         args.kfac_stats_interval = None;
         args.kfac_inverse_interval = None;
+        args.kfac_inverse_warmup = None;
         args
     }
 }

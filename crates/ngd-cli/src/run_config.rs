@@ -101,6 +101,7 @@ fn kfac_config(args: &MiniBatchArgs, optimizer: OptimizerKind) -> Option<ngd_opt
         || args.kfac_decay.is_some()
         || args.kfac_stats_interval.is_some()
         || args.kfac_inverse_interval.is_some()
+        || args.kfac_inverse_warmup.is_some()
         || args.inverse_precision.is_some()
         || args.kfac_conv.is_some();
     if !(flags || cnn_blocks) {
@@ -117,6 +118,7 @@ fn kfac_config(args: &MiniBatchArgs, optimizer: OptimizerKind) -> Option<ngd_opt
         decay: args.kfac_decay.unwrap_or(d.decay),
         stats_interval: args.kfac_stats_interval.unwrap_or(d.stats_interval),
         inverse_interval: args.kfac_inverse_interval.unwrap_or(d.inverse_interval),
+        inverse_warmup: args.kfac_inverse_warmup.or(d.inverse_warmup),
         stats_batch: args.curvature_batch,
         conv: args.kfac_conv.unwrap_or(d.conv),
         inverse_precision: args.inverse_precision.unwrap_or(d.inverse_precision),
@@ -136,6 +138,7 @@ fn kfac_defaults(cfg: &mut FitConfig, args: &MiniBatchArgs, opt: &OptArgs) {
         decay: args.kfac_decay.unwrap_or(d.decay),
         stats_interval: args.kfac_stats_interval.unwrap_or(d.stats_interval),
         inverse_interval: args.kfac_inverse_interval.unwrap_or(d.inverse_interval),
+        inverse_warmup: args.kfac_inverse_warmup.or(d.inverse_warmup),
         damping: opt.damping.unwrap_or(d.damping),
         lr: opt.lr.unwrap_or(d.lr),
         kl_clip: args.kl_clip.or(d.kl_clip),

@@ -94,9 +94,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     cfg.schedule.epochs = 1;
     // K-FAC's CNN defaults of `ngd train --arch cnn` (README): the sampled Fisher (the exact
     // one's per-class factors are Linear-only), β = 0.95, statistics every 5 steps, inverses
-    // every 10, ρ = 0.01, η = 0.3 and KL clipping at 1e-3 (without it η = 0.1 diverges).
+    // every 50 in f32, ρ = 0.01, η = 0.3 and KL clipping at 1e-3 (without it η = 0.1 diverges);
+    // this one short epoch also refreshes the inverses with the statistics (the warm-up).
     ngd_train::defaults::CNN_KFAC.apply(&mut cfg);
-    cfg.kfac_with(|k| k.with_conv(ConvFactors::Reduce));
+    cfg.kfac_with(|k| {
+        k.with_conv(ConvFactors::Reduce)
+            .with_inverse_warmup(Some(50))
+    });
     let model = MyCnn::new(&device.clone().autodiff());
     let mut report = |event: FitEvent| match event {
         FitEvent::Evaluation(e) => println!(

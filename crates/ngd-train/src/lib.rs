@@ -60,7 +60,21 @@ pub enum TrainError {
         /// The damping ρ.
         damping: f64,
     },
-    /// Invalid learning rate or step count.
+    /// A first-order optimizer's batch loss was NaN or infinite (its state is unchanged).
+    #[error("the batch loss is {loss}")]
+    NonFiniteLoss {
+        /// The loss.
+        loss: f64,
+    },
+    /// A checkpoint could not be written, read or matched to the model.
+    #[error("checkpoint {}: {message}", path.display())]
+    Checkpoint {
+        /// The checkpoint's file.
+        path: std::path::PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+    /// Invalid options (learning rate, step count, batch size, configuration keys …).
     #[error("{0}")]
     Invalid(String),
 }

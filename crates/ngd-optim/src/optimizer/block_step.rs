@@ -51,7 +51,8 @@ fn with_bias(h: &Tensor<2>, bias_scale: f64) -> Tensor<2> {
 
 impl Ngd {
     /// Whether this step updates the blocks' statistics and whether it refreshes their inverses
-    /// (every `kfac_stats_interval` and `kfac_inverse_interval` steps, and at the first).
+    /// (every `kfac_stats_interval` and `kfac_inverse_interval` steps, at the first, and with
+    /// every statistics update during the `inverse_warmup` steps).
     pub(super) fn block_schedule(&self) -> (bool, bool) {
         let (step, first) = (
             self.state.step,
@@ -59,7 +60,9 @@ impl Ngd {
         );
         let every = |interval: usize| first || step.is_multiple_of(interval as u64);
         let kfac = self.config.kfac_or_default();
-        (every(kfac.stats_interval), every(kfac.inverse_interval))
+        let stats = every(kfac.stats_interval);
+        let warming = stats && step < kfac.inverse_warmup.unwrap_or(0) as u64;
+        (stats, warming || every(kfac.inverse_interval))
     }
 
     /// One step through the blocks (see the module documentation).

@@ -102,6 +102,11 @@ pub struct KfacConfig {
     /// Recompute the damped inverses every this many steps (T).
     #[config(default = 1)]
     pub inverse_interval: usize,
+    /// During the first this many steps, recompute the inverses with every statistics update
+    /// too, so that a long interval T does not serve the first batches' curvature for T steps
+    /// (`None`: off; absent in records that predate it).
+    #[config(default = "None")]
+    pub inverse_warmup: Option<usize>,
     /// Estimate the statistics from the first this many samples of each batch (`None`: the
     /// whole batch); the gradient always uses the whole batch.
     #[config(default = "None")]

@@ -62,6 +62,34 @@ fn statistics_interval_and_sub_batch_follow_their_schedule() {
     assert!(rel(&input_factor(&batches[0].0, 10), &a1) > 1e-2);
 }
 
+/// Statistics every 2 steps and inverses every 6: the inverses are refreshed at steps 1 and 7
+/// alone, and with a 6-step warm-up also with the statistics of steps 3 and 5.
+#[test]
+fn inverse_warmup_refreshes_with_the_statistics_at_first() {
+    let device = Device::default();
+    let inverted = |warmup: Option<usize>| {
+        let mut model = Tiny::new(5, 6, 3, &device);
+        let mut opt = NgdConfig::new(Method::Kfac)
+            .with_damping(DampingConfig::new().with_value(0.1))
+            .with_lr(Some(0.1))
+            .kfac_with(|k| {
+                k.with_stats_interval(2)
+                    .with_inverse_interval(6)
+                    .with_inverse_warmup(warmup)
+            })
+            .init()
+            .unwrap();
+        (1..=10usize)
+            .filter(|&t| {
+                let (x, y) = batch(8, 3, t, &device);
+                opt.step(&mut model, x, y).unwrap().seconds.inversion > 0.0
+            })
+            .collect::<Vec<usize>>()
+    };
+    assert_eq!(inverted(None), vec![1, 7]);
+    assert_eq!(inverted(Some(6)), vec![1, 3, 5, 7]);
+}
+
 /// The empirical Fisher's output factor of the last layer is Σ_n (p_n − y_n)(p_n − y_n)ᵀ/N with
 /// p_n the softmax of the outputs and y_n the observed one-hot labels (cross-entropy; f32
 /// network: measured 7.6e-8, asserted 5e-7).

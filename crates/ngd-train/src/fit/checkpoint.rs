@@ -34,7 +34,10 @@ pub struct Progress {
 }
 
 fn error(path: &Path, e: impl std::fmt::Display) -> TrainError {
-    TrainError::Invalid(format!("checkpoint {}: {e}", path.display()))
+    TrainError::Checkpoint {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
 }
 
 /// Collects every float parameter (id and data) in visiting order.

@@ -100,9 +100,7 @@ impl Stepper {
                 )[0];
                 // A non-finite batch loss ends the run before the optimizer's state changes.
                 if !batch_loss.is_finite() {
-                    return Err(TrainError::Invalid(format!(
-                        "the batch loss is {batch_loss}"
-                    )));
+                    return Err(TrainError::NonFiniteLoss { loss: batch_loss });
                 }
                 let grads = GradientsParams::from_grads(value.backward(), &model);
                 let forward_backward = t.elapsed().as_secs_f64();
