@@ -163,11 +163,14 @@ fn train<M: Trainable>(
     let device = device.clone().autodiff();
     let mut run = match &options.resume {
         Some(path) => checkpoint::resume(cfg, path, model, &device)?,
-        None => Run {
-            trainer: Trainer::new(model.clone(), Stepper::new(cfg, &model)?),
-            record: new_record(cfg, data, model.num_params()),
-            epochs_done: 0,
-        },
+        None => {
+            let stepper = Stepper::new(cfg, &model)?;
+            Run {
+                record: new_record(cfg, data, model.num_params()),
+                trainer: Trainer::new(model, stepper),
+                epochs_done: 0,
+            }
+        }
     };
     let spe = run.record.steps_per_epoch;
     let total = (cfg.schedule.epochs * spe) as u64;
