@@ -36,6 +36,27 @@ pub fn mat_to_tensor(m: faer::MatRef<'_, f64>, device: &Device) -> Tensor<2> {
     )
 }
 
+/// Reads a 2-D tensor back as a row-major f64 vector in its own precision (f64 averages
+/// exactly; one download, no transposition).
+pub fn tensor_to_vec_f64(t: Tensor<2>) -> Vec<f64> {
+    t.into_data()
+        .convert::<f64>()
+        .try_into_vec::<f64>()
+        .expect("float tensor data")
+}
+
+/// Uploads an exactly symmetric f32 matrix (a Cholesky inverse) to `device` as an f32 tensor:
+/// its columns are its rows, so no transposition.
+pub fn symmetric_f32_to_tensor(m: faer::MatRef<'_, f32>, device: &Device) -> Tensor<2> {
+    let n = m.nrows();
+    debug_assert!((0..n).all(|i| (0..i).all(|j| m[(i, j)] == m[(j, i)])));
+    let mut data = Vec::with_capacity(n * n);
+    for j in 0..n {
+        data.extend(m.col(j).iter().copied());
+    }
+    Tensor::from_data(TensorData::new(data, [n, n]), device)
+}
+
 /// Uploads an exactly symmetric f64 matrix (a Cholesky inverse: faer fills its upper triangle
 /// from the lower) to `device` in `dtype`: its columns are its rows, so no transposition; the
 /// same values as [`mat_to_tensor_dtype`].

@@ -82,7 +82,7 @@ pub trait FactoredModel {
         let first = tapped_pass(self, x.clone(), |_| OutputWeights::Output(0));
         let mut deltas: Vec<Vec<Recorded>> =
             first.signals.iter().map(|d| vec![d.clone()]).collect();
-        for c in 1..first.outputs.ncols() {
+        for c in 1..first.outputs.dims()[1] {
             let pass = tapped_pass(self, x.clone(), |_| OutputWeights::Output(c));
             for (l, d) in pass.signals.into_iter().enumerate() {
                 deltas[l].push(d);
@@ -107,7 +107,8 @@ pub trait FactoredModel {
         Self: Sized,
     {
         let pass = tapped_pass(self, x.without_autodiff(), |f| {
-            OutputWeights::PerSample(weights(f))
+            let w = weights(&tensor_to_mat(f.clone()));
+            OutputWeights::PerSample(Box::new(mat_to_tensor(w.as_ref(), &f.device())))
         });
         let deltas = pass.signals.iter().map(|d| vec![d.clone()]).collect();
         assemble(pass, deltas)
@@ -145,23 +146,23 @@ pub(crate) struct TapPass {
     /// Per layer, a convolution's ∂(Σ_n w(n)·f(x_n))/∂W̃ ((C_in·k_h·k_w + 1) × C_out, bias row
     /// last) from burn's backward ([`tapped_pass_with_conv_gradients`]); `None` otherwise.
     pub conv_gradients: Vec<Option<Tensor<2>>>,
-    /// f(x), N × C.
-    pub outputs: Mat<f64>,
+    /// f(x), N × C, on the device.
+    pub outputs: Tensor<2>,
 }
 
 /// The output weights w of a probed pass's backward of Σ_n w(n)·f(x_n).
 pub(crate) enum OutputWeights {
     /// w = e_c: δ^{(c)} itself.
     Output(usize),
-    /// Any N × C weights.
-    PerSample(Mat<f64>),
+    /// Any N × C weights, on the device in f's dtype.
+    PerSample(Box<Tensor<2>>),
 }
 
 /// One forward pass with probes and one backward of Σ_n w(n)·f(x_n), w = `weights(f)`.
 pub(crate) fn tapped_pass<M: FactoredModel + ?Sized>(
     model: &M,
     x: Tensor<2>,
-    weights: impl FnOnce(&Mat<f64>) -> OutputWeights,
+    weights: impl FnOnce(&Tensor<2>) -> OutputWeights,
 ) -> TapPass {
     probed_pass(model, x, weights, false)
 }
@@ -170,7 +171,7 @@ pub(crate) fn tapped_pass<M: FactoredModel + ?Sized>(
 pub(crate) fn tapped_pass_with_conv_gradients<M: FactoredModel + ?Sized>(
     model: &M,
     x: Tensor<2>,
-    weights: impl FnOnce(&Mat<f64>) -> OutputWeights,
+    weights: impl FnOnce(&Tensor<2>) -> OutputWeights,
 ) -> TapPass {
     probed_pass(model, x, weights, true)
 }
@@ -178,17 +179,17 @@ pub(crate) fn tapped_pass_with_conv_gradients<M: FactoredModel + ?Sized>(
 fn probed_pass<M: FactoredModel + ?Sized>(
     model: &M,
     x: Tensor<2>,
-    weights: impl FnOnce(&Mat<f64>) -> OutputWeights,
+    weights: impl FnOnce(&Tensor<2>) -> OutputWeights,
     conv_gradients: bool,
 ) -> TapPass {
     let device = x.device();
     let mut tap = Tap::probing(device.clone().autodiff());
     tap.conv_gradients = conv_gradients;
     let f = model.forward_tapped(x.autodiff(), &mut tap);
-    let outputs = tensor_to_mat(f.clone().without_autodiff());
+    let outputs = f.clone().without_autodiff();
     let objective = match weights(&outputs) {
         OutputWeights::Output(c) => f.narrow(1, c, 1).sum(),
-        OutputWeights::PerSample(w) => (f * mat_to_tensor(w.as_ref(), &device).autodiff()).sum(),
+        OutputWeights::PerSample(w) => (f * w.autodiff()).sum(),
     };
     let grads = objective.backward();
     let signals = tap
@@ -241,7 +242,7 @@ fn assemble(pass: TapPass, deltas: Vec<Vec<Recorded>>) -> Factors {
     Factors {
         layers,
         kinds: pass.kinds,
-        outputs: pass.outputs,
+        outputs: tensor_to_mat(pass.outputs),
         device_inputs: inputs,
         bias_scales: pass.bias_scales,
     }

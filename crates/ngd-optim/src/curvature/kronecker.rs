@@ -6,7 +6,9 @@
 
 use super::{AverageWeight, batch_gram, running_average, total};
 use super::{BlockKind, BlockStatistics, CurvatureBlock, FactorSync, LayerSignals};
-use crate::convert::{symmetric_to_tensor, tensor_to_mat_f64};
+use crate::convert::{
+    symmetric_f32_to_tensor, symmetric_to_tensor, tensor_to_mat_f64, tensor_to_vec_f64,
+};
 use crate::{OptimError, Precision, Result};
 use burn::tensor::{FloatDType, Tensor};
 use faer::Mat;
@@ -84,9 +86,42 @@ impl KroneckerBlock {
     }
 }
 
-/// tr M / dim M of a host matrix.
-fn mean_trace(m: &Mat<f64>) -> f64 {
-    (0..m.nrows()).map(|i| m[(i, i)]).sum::<f64>() / m.nrows() as f64
+/// A running factor as read from the device for its inversion: its n × n entries, row-major,
+/// in f64.
+struct HostFactor {
+    n: usize,
+    rows: Vec<f64>,
+}
+
+impl HostFactor {
+    /// One download of the device factor.
+    fn download(t: &Tensor<2>) -> Self {
+        Self {
+            n: t.dims()[0],
+            rows: tensor_to_vec_f64(t.clone()),
+        }
+    }
+
+    /// tr M / dim M, the diagonal summed in order.
+    fn mean_trace(&self) -> f64 {
+        let n = self.n;
+        (0..n).map(|i| self.rows[i * n + i]).sum::<f64>() / n as f64
+    }
+
+    /// M + ρI in f32, row-major: each entry of the f64 sum rounded once.
+    fn damped_f32(&self, rho: f64) -> Vec<f32> {
+        let n = self.n;
+        let mut out: Vec<f32> = self.rows.iter().map(|&v| v as f32).collect();
+        for i in 0..n {
+            out[i * n + i] = (self.rows[i * n + i] + rho) as f32;
+        }
+        out
+    }
+
+    /// M as a host f64 matrix.
+    fn mat(&self) -> Mat<f64> {
+        faer::MatRef::from_row_major_slice(&self.rows, self.n, self.n).to_owned()
+    }
 }
 
 impl CurvatureBlock for KroneckerBlock {
@@ -116,27 +151,27 @@ impl CurvatureBlock for KroneckerBlock {
     /// (A + ρ_A)⁻¹ and (S + ρ_S)⁻¹ with the π split ([`kronecker_damping`]), on the host in f64
     /// (or f32, [`KroneckerBlock::with_inverse_precision`]).
     fn refresh(&mut self, damping: f64, layer: usize) -> Result<()> {
-        let (Some(a_dev), Some((a, s))) = (self.a.as_ref(), self.factors()) else {
+        let (Some(a), Some(s)) = (self.a.as_ref(), self.s.as_ref()) else {
             return Err(OptimError::NoStatistics { layer: layer + 1 });
         };
-        let device = a_dev.device();
-        let (rho_a, rho_s) = kronecker_damping(damping, mean_trace(&a), mean_trace(&s));
-        let invert = |m: &Mat<f64>, rho: f64, name: &str| {
-            if self.inverse == Precision::F32 {
-                let mut damped = m.clone();
-                add_to_diagonal(&mut damped, rho);
-                if let Some(inv) = ngd_linalg::spd_inverse_f32(damped.as_ref()) {
-                    return Ok(inv);
+        let device = a.device();
+        let (a, s) = (HostFactor::download(a), HostFactor::download(s));
+        let (rho_a, rho_s) = kronecker_damping(damping, a.mean_trace(), s.mean_trace());
+        // f32 where the conditioning allows, uploaded as computed (no f64 round trip), else f64.
+        let invert =
+            |m: &HostFactor, rho: f64, name: &str| -> Result<Tensor<2>> {
+                let n = m.n;
+                if self.inverse == Precision::F32
+                    && let Some(inv) = ngd_linalg::spd_inverse_f32(
+                        faer::MatRef::from_row_major_slice(&m.damped_f32(rho), n, n),
+                    )
+                {
+                    return Ok(symmetric_f32_to_tensor(inv.as_ref(), &device).cast(self.dtype));
                 }
-            }
-            damped_inverse(m, rho, name, layer)
-        };
-        let a_inv = invert(&a, rho_a, "A")?;
-        let s_inv = invert(&s, rho_s, "S")?;
-        self.inverses = Some((
-            symmetric_to_tensor(a_inv.as_ref(), &device, self.dtype),
-            symmetric_to_tensor(s_inv.as_ref(), &device, self.dtype),
-        ));
+                let inv = damped_inverse(&m.mat(), rho, name, layer)?;
+                Ok(symmetric_to_tensor(inv.as_ref(), &device, self.dtype))
+            };
+        self.inverses = Some((invert(&a, rho_a, "A")?, invert(&s, rho_s, "S")?));
         Ok(())
     }
 

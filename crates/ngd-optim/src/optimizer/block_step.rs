@@ -4,8 +4,9 @@
 //! empirical or exact) feed the blocks' running averages, which are synced and, every T steps,
 //! refreshed; each block then preconditions its layer's gradient.
 
+use super::objective::{Objective, sampled_weights};
 use super::{ConvFactors, Fisher, Ngd, PhaseTimes};
-use crate::convert::{mat_to_tensor_dtype, split_bias};
+use crate::convert::{mat_to_tensor_dtype, split_bias, tensor_to_rows};
 use crate::curvature::{BlockKind, BlockStatistics, LayerKind, LayerSignals, total};
 use crate::im2col::{mean_patches, patch_rows, signal_rows, summed_signals};
 use crate::model::{OutputWeights, tapped_pass, tapped_pass_with_conv_gradients};
@@ -13,14 +14,13 @@ use crate::tap::Recorded;
 use crate::{FactoredModel, Factors, Loss, OptimError, OutputRoot, Result};
 use burn::tensor::{FloatDType, Tensor};
 use faer::Mat;
-use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use std::time::Instant;
 
 /// The planned update of one batch.
 pub(crate) struct BlockStep {
-    /// f(x), N × C.
-    pub outputs: Mat<f64>,
+    /// L(θ) on the batch (the step's one read).
+    pub loss: f64,
     /// (ΔW_l, Δb_l) per layer.
     pub updates: Vec<(Tensor<2>, Tensor<1>)>,
     /// ∇LᵀΔθ (adaptive damping and KL clipping only).
@@ -32,14 +32,26 @@ pub(crate) struct BlockStep {
 /// ⟨∇_{W̃}L, V⟩ of one layer: Σ (h̃V) ⊙ Y / N from the batch rows (no d_in × d_out gradient
 /// formed), or the entry-wise product with a given gradient.
 pub(super) fn gradient_dot(layer: &LayerSignals, v: &Tensor<2>, dtype: FloatDType) -> f64 {
+    read_scalar(gradient_dot_on_device(layer, v, dtype))
+}
+
+/// [`gradient_dot`] left on the device: the sum in `dtype`, then in f64 (`[1]`).
+fn gradient_dot_on_device(layer: &LayerSignals, v: &Tensor<2>, dtype: FloatDType) -> Tensor<1> {
     let v = v.clone().cast(dtype);
+    let f64 = FloatDType::F64;
     match (&layer.rows, &layer.gradient) {
-        (_, Some(grad)) => total(v * grad.clone().cast(dtype)),
-        (Some((h, y)), None) => {
-            total(h.clone().cast(dtype).matmul(v) * y.clone().cast(dtype)) / layer.samples as f64
-        }
+        (_, Some(grad)) => (v * grad.clone().cast(dtype)).sum().cast(f64),
+        (Some((h, y)), None) => (h.clone().cast(dtype).matmul(v) * y.clone().cast(dtype))
+            .sum()
+            .cast(f64)
+            .div_scalar(layer.samples as f64),
         (None, None) => unreachable!("a batch has rows or a gradient"),
     }
+}
+
+/// The one value of a `[1]` tensor, read to the host without rounding.
+fn read_scalar(t: Tensor<1>) -> f64 {
+    total(t.reshape([1, 1]))
 }
 
 /// H̃ = [h | s_b·1] (N × (M+1)) on the device.
@@ -70,7 +82,7 @@ impl Ngd {
         &mut self,
         model: &mut M,
         x: Tensor<2>,
-        y: &[f64],
+        targets: Tensor<2>,
         times: &mut PhaseTimes,
     ) -> Result<BlockStep> {
         let config = self.config.clone();
@@ -82,17 +94,26 @@ impl Ngd {
         let x = x.without_autodiff();
         let n = x.dims()[0];
         let k = kfac.stats_batch.map_or(n, |k| k.min(n));
-        // Y_l = Σ_c g_c(n) δ_l^{(c)}(n), g = N∂L/∂f.
-        let mut g = Ok(Vec::new());
+        let targets = targets.without_autodiff();
+        // Y_l = Σ_c g_c(n) δ_l^{(c)}(n), g = N∂L/∂f, with g and L computed on the device.
+        let mut objective = Err(OptimError::Invalid(String::new()));
         let pass = tapped_pass_with_conv_gradients(model, x.clone(), |f| {
-            g = self.output_gradient(f, y);
-            let w = match &g {
-                Ok(g) => class_major_to_mat(g, f.nrows(), f.ncols()),
-                Err(_) => Mat::zeros(f.nrows(), f.ncols()),
-            };
-            OutputWeights::PerSample(w)
+            if f.dims() != targets.dims() {
+                objective = Err(OptimError::Invalid(format!(
+                    "targets hold {} values, expected N·C = {}·{}",
+                    targets.dims().iter().product::<usize>(),
+                    f.dims()[0],
+                    f.dims()[1]
+                )));
+                return OutputWeights::PerSample(Box::new(f.zeros_like()));
+            }
+            let o = Objective::new(config.loss, f, &targets, &x);
+            let w = o.weights.clone();
+            objective = Ok(o);
+            OutputWeights::PerSample(Box::new(w))
         });
-        g?;
+        // The step's one read; a batch with non-finite values stops here, before any state.
+        let loss = objective?.read(step + 1)?;
         require_blocks(config.method.name(), &pass.kinds)?;
         let conv = pass.kinds.iter().any(|k| *k != LayerKind::Linear);
         if conv && kfac.fisher == Fisher::Exact && stats_step {
@@ -131,14 +152,14 @@ impl Ngd {
                 let mut rng = label_rng(config.seed, step);
                 let loss = config.loss;
                 let sampled = tapped_pass(model, x.clone().narrow(0, 0, k), |f| {
-                    OutputWeights::PerSample(sampled_weights(loss, f, &mut rng))
+                    OutputWeights::PerSample(Box::new(sampled_weights(loss, f, &mut rng)))
                 });
                 Some(sampled.signals)
             }
             (true, Fisher::Exact) => {
                 let stats = model.factors(x.clone().narrow(0, 0, k));
-                let c_out = stats.outputs_dim();
-                let g = self.output_gradient(&stats.outputs, &y[..k * c_out])?;
+                let y = tensor_to_rows(targets.clone().narrow(0, 0, k));
+                let g = self.output_gradient(&stats.outputs, &y)?;
                 let device = x.device();
                 let roots = exact_roots(config.loss, &stats, &g);
                 Some(
@@ -197,19 +218,24 @@ impl Ngd {
         let t = Instant::now();
         let mut updates = Vec::with_capacity(layers.len());
         let need_slope = config.damping.adaptive || config.clipping.kl.is_some();
-        let mut slope = 0.0;
+        // ∇LᵀΔθ summed over the layers on the device, in f64, and read once.
+        let mut slope: Option<Tensor<1>> = None;
         for (block, layer) in self.blocks.iter().zip(&layers) {
             let step = block.precondition(layer, damping);
             if need_slope {
-                slope += gradient_dot(layer, &step, dtype);
+                let dot = gradient_dot_on_device(layer, &step, dtype);
+                slope = Some(match slope {
+                    Some(s) => s + dot,
+                    None => dot,
+                });
             }
             updates.push(split_bias(step.cast(x.dtype())));
         }
         times.curvature += t.elapsed().as_secs_f64();
         Ok(BlockStep {
-            outputs: pass.outputs,
+            loss,
             updates,
-            slope: need_slope.then_some(slope),
+            slope: slope.map(read_scalar),
             layers: if config.damping.adaptive {
                 layers
             } else {
@@ -286,48 +312,8 @@ fn exact_roots(loss: Loss, factors: &Factors, g: &[f64]) -> Vec<Mat<f64>> {
         .collect()
 }
 
-/// Output weights p_n − e_ŷ with ŷ ~ p(y|x_n) (softmax; C = 1: Bernoulli σ(f) on {0, 1});
-/// for MSE the Fisher is exact and sampling ŷ ~ N(f, I) gives weights ε ~ N(0, I).
-pub(super) fn sampled_weights(loss: Loss, f: &Mat<f64>, rng: &mut ChaCha8Rng) -> Mat<f64> {
-    let (n, c_out) = (f.nrows(), f.ncols());
-    let mut w = Mat::zeros(n, c_out);
-    for i in 0..n {
-        if loss == Loss::Mse {
-            for c in 0..c_out {
-                let z: f64 = rand_distr::Distribution::sample(&rand_distr::StandardNormal, rng);
-                w[(i, c)] = z;
-            }
-            continue;
-        }
-        let p = crate::loss::probabilities_of(f, i);
-        let u: f64 = rng.random();
-        if c_out == 1 {
-            w[(i, 0)] = p[0] - if u < p[0] { 1.0 } else { 0.0 };
-            continue;
-        }
-        let mut acc = 0.0;
-        let mut label = c_out - 1;
-        for (c, pc) in p.iter().enumerate() {
-            acc += pc;
-            if u < acc {
-                label = c;
-                break;
-            }
-        }
-        for c in 0..c_out {
-            w[(i, c)] = p[c] - if c == label { 1.0 } else { 0.0 };
-        }
-    }
-    w
-}
-
 /// The generator of step `step`'s sampled labels ([`Fisher::Sampled`]): its own stream of the
 /// seed, apart from the initial weights and the shuffles ([`crate::Stream`]).
 pub(super) fn label_rng(seed: u64, step: u64) -> ChaCha8Rng {
     crate::Stream::Labels(step).rng(seed)
-}
-
-/// A class-major vector (v[c·N + n]) as an N × C matrix.
-pub(super) fn class_major_to_mat(v: &[f64], n: usize, c_out: usize) -> Mat<f64> {
-    Mat::from_fn(n, c_out, |i, c| v[c * n + i])
 }

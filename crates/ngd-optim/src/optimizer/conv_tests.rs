@@ -275,6 +275,8 @@ fn conv_factors_gradient_and_step_match_explicit_patch_loops() {
         };
         // The tap's patches and the gradient assembled from them.
         let pass = tapped_pass_with_conv_gradients(&model, x.clone(), |f| {
+            let device = f.device();
+            let f = crate::convert::tensor_to_mat(f.clone());
             let p = Mat::from_fn(f.nrows(), f.ncols(), |i, j| {
                 let row: Vec<f64> = (0..f.ncols()).map(|c| f[(i, c)]).collect();
                 let max = row.iter().cloned().fold(f64::MIN, f64::max);
@@ -282,9 +284,8 @@ fn conv_factors_gradient_and_step_match_explicit_patch_loops() {
                 (f[(i, j)] - max).exp() / z
             });
             let y = tensor_to_rows(y.clone().without_autodiff());
-            OutputWeights::PerSample(Mat::from_fn(f.nrows(), f.ncols(), |i, j| {
-                p[(i, j)] - y[i * CLASSES + j]
-            }))
+            let w = Mat::from_fn(f.nrows(), f.ncols(), |i, j| p[(i, j)] - y[i * CLASSES + j]);
+            OutputWeights::PerSample(Box::new(crate::convert::mat_to_tensor(w.as_ref(), &device)))
         });
         let (Recorded::Images(images), Recorded::Images(signal)) =
             (&pass.inputs[0], &pass.signals[0])

@@ -5,7 +5,9 @@
 //! One step, by one of two routes:
 //! * with state (K-FAC or the diagonal Fisher with running averages, a sampled or empirical
 //!   Fisher, intervals or a statistics sub-batch): per-layer curvature blocks on the device
-//!   ([`crate::curvature`], MATH.md §8);
+//!   ([`crate::curvature`], MATH.md §8). The targets, g = N∂L/∂f, the loss and the statistics stay
+//!   on the device: a step reads one small tensor (the loss with the finiteness of the batch),
+//!   plus ∇LᵀΔθ under KL clipping, and the factors only when it refreshes their inverses;
 //! * otherwise the method's dual form on the batch's Jacobian factors (MATH.md §2–3).
 //!
 //! Then momentum v ← μv + Δθ, and θ ← θ − ηv.
@@ -14,6 +16,7 @@ mod block_step;
 mod config;
 mod damping;
 mod fisher;
+mod objective;
 mod record;
 mod stats;
 
@@ -156,29 +159,36 @@ impl Ngd {
         targets: Tensor<2>,
         mut observe: Option<DualObserver<'_, M>>,
     ) -> crate::Result<StepStats> {
-        let y = tensor_to_rows(targets.without_autodiff());
-        // Non-finite data is refused before any state changes (statistics, inverses, lr).
         let step = self.state.step + 1;
-        if y.iter().any(|v| !v.is_finite()) {
-            return Err(OptimError::NonFinite {
-                step,
-                what: "targets",
-            });
-        }
-        let finite = x.clone().without_autodiff().is_finite().all();
-        if !finite.into_scalar::<bool>() {
-            return Err(OptimError::NonFinite {
-                step,
-                what: "inputs",
-            });
+        let lr_known = self.state.lr.is_some() || self.config.lr.is_some();
+        let blocks = self.config.block_kind().is_some();
+        // The targets stay on the device on the block route with a known learning rate (its
+        // one read checks x, y and f with the loss); the dual forms need them on the host.
+        let y = (!blocks || !lr_known || self.config.damping.adaptive)
+            .then(|| tensor_to_rows(targets.clone().without_autodiff()));
+        // Non-finite data is refused before any state changes (statistics, inverses, lr).
+        if !blocks || !lr_known {
+            let y = y.as_deref().expect("read above");
+            if y.iter().any(|v| !v.is_finite()) {
+                return Err(OptimError::NonFinite {
+                    step,
+                    what: "targets",
+                });
+            }
+            let finite = x.clone().without_autodiff().is_finite().all();
+            if !finite.into_scalar::<bool>() {
+                return Err(OptimError::NonFinite {
+                    step,
+                    what: "inputs",
+                });
+            }
         }
         let x_kept = self.config.damping.adaptive.then(|| x.clone());
         let need_slope = self.config.damping.adaptive || self.config.clipping.kl.is_some();
         let mut times = PhaseTimes::default();
         let start = Instant::now();
-        let lr_known = self.state.lr.is_some() || self.config.lr.is_some();
         let mut first_lr = None;
-        let planned = if self.config.block_kind().is_some() {
+        let planned = if blocks {
             if !lr_known {
                 // The paper's 1/α of the method's dual form at the first batch.
                 let factors = model.factors(x.clone());
@@ -189,12 +199,12 @@ impl Ngd {
                         .optimal_lr(self.curvature.as_ref(), &factors)?,
                 );
             }
-            Planned::Blocks(self.block_step(model, x, &y, &mut times)?)
+            Planned::Blocks(self.block_step(model, x, targets, &mut times)?)
         } else {
             let factors = model.factors(x);
             times.forward_backward = start.elapsed().as_secs_f64();
             block_step::require_linear(self.config.method.name(), &factors.kinds)?;
-            let g = self.output_gradient(&factors.outputs, &y)?;
+            let g = self.output_gradient(&factors.outputs, y.as_deref().expect("read above"))?;
             let t = Instant::now();
             let (direction, dual) = match observe {
                 Some(_) => self.curvature.direction_with_diagnostics(&factors, &g)?,
@@ -203,12 +213,14 @@ impl Ngd {
             times.curvature = t.elapsed().as_secs_f64();
             Planned::Host(factors, direction, g, dual)
         };
-        let outputs = planned.outputs();
-        let c_out = outputs.ncols();
-        let loss = self
-            .config
-            .loss
-            .value(&ngd_linalg::to_rows(outputs), &y, c_out);
+        let loss = match &planned {
+            Planned::Host(factors, ..) => self.config.loss.value(
+                &ngd_linalg::to_rows(&factors.outputs),
+                y.as_deref().expect("read above"),
+                factors.outputs_dim(),
+            ),
+            Planned::Blocks(step) => step.loss,
+        };
         if !loss.is_finite() {
             return Err(OptimError::Diverged {
                 step: self.state.step + 1,
@@ -262,7 +274,9 @@ impl Ngd {
         let mut reduction_ratio = None;
         if let Some(x) = x_kept {
             let after = model.forward_plain(x);
-            let after = self.config.loss.value(&tensor_to_rows(after), &y, c_out);
+            let c_out = after.dims()[1];
+            let y = y.as_deref().expect("read with adaptive damping");
+            let after = self.config.loss.value(&tensor_to_rows(after), y, c_out);
             let predicted = self.predicted_change(&quadratic, &taken, lr * clip);
             reduction_ratio = Some((after - loss) / predicted);
             self.adapt_damping(loss, after, predicted)?;
@@ -350,16 +364,6 @@ enum Planned {
     Host(Factors, Direction, Vec<f64>, Option<DualDiagnostics>),
     /// Device updates from the per-layer blocks.
     Blocks(block_step::BlockStep),
-}
-
-impl Planned {
-    /// f(x) of the batch (N × C).
-    fn outputs(&self) -> &Mat<f64> {
-        match self {
-            Planned::Host(factors, ..) => &factors.outputs,
-            Planned::Blocks(step) => &step.outputs,
-        }
-    }
 }
 
 #[cfg(test)]
