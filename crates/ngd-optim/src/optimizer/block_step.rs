@@ -96,23 +96,21 @@ impl Ngd {
         let k = kfac.stats_batch.map_or(n, |k| k.min(n));
         let targets = targets.without_autodiff();
         // Y_l = Σ_c g_c(n) δ_l^{(c)}(n), g = N∂L/∂f, with g and L computed on the device.
-        let mut objective = Err(OptimError::Invalid(String::new()));
+        let mut objective = None;
         let pass = tapped_pass_with_conv_gradients(model, x.clone(), |f| {
-            if f.dims() != targets.dims() {
-                objective = Err(OptimError::Invalid(format!(
-                    "targets hold {} values, expected N·C = {}·{}",
-                    targets.dims().iter().product::<usize>(),
-                    f.dims()[0],
-                    f.dims()[1]
-                )));
+            let [rows, c_out] = f.dims();
+            if targets.dims() != [rows, c_out] {
+                let values = targets.dims().iter().product();
+                objective = Some(Err(super::targets_mismatch(values, rows, c_out)));
                 return OutputWeights::PerSample(Box::new(f.zeros_like()));
             }
             let o = Objective::new(config.loss, f, &targets, &x);
             let w = o.weights.clone();
-            objective = Ok(o);
+            objective = Some(Ok(o));
             OutputWeights::PerSample(Box::new(w))
         });
         // The step's one read; a batch with non-finite values stops here, before any state.
+        let objective = objective.expect("the pass asks for its output weights");
         let loss = objective?.read(step + 1)?;
         require_blocks(config.method.name(), &pass.kinds)?;
         let conv = pass.kinds.iter().any(|k| *k != LayerKind::Linear);

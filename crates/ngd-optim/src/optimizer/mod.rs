@@ -296,12 +296,7 @@ impl Ngd {
     /// g = N∂L/∂f, refusing NaN/inf outputs (before the curvature sees them).
     fn output_gradient(&self, outputs: &Mat<f64>, y: &[f64]) -> crate::Result<Vec<f64>> {
         if y.len() != outputs.nrows() * outputs.ncols() {
-            return Err(OptimError::Invalid(format!(
-                "targets hold {} values, expected N·C = {}·{}",
-                y.len(),
-                outputs.nrows(),
-                outputs.ncols()
-            )));
+            return Err(targets_mismatch(y.len(), outputs.nrows(), outputs.ncols()));
         }
         if outputs.col_iter().any(|c| c.iter().any(|v| !v.is_finite())) {
             return Err(OptimError::NonFinite {
@@ -355,6 +350,13 @@ impl Ngd {
         }
         (clip, updates)
     }
+}
+
+/// The error of targets whose count is not the outputs' N·C.
+fn targets_mismatch(values: usize, n: usize, c_out: usize) -> OptimError {
+    OptimError::Invalid(format!(
+        "targets hold {values} values, expected N·C = {n}·{c_out}"
+    ))
 }
 
 /// A step planned before the update: a dual-form direction at the factors, or the blocks'

@@ -156,3 +156,24 @@ fn sampled_fisher_with_mse_and_one_output_is_unbiased() {
         "{mean} vs {exact} (bound {bound})"
     );
 }
+
+/// Targets of the wrong shape are refused on the block route with the dual route's message,
+/// before any statistics.
+#[test]
+fn block_route_refuses_targets_of_the_wrong_shape() {
+    let device = Device::default();
+    let mut model = Tiny::new(5, 6, 3, &device);
+    let mut opt = NgdConfig::new(Method::Kfac)
+        .with_lr(Some(0.1))
+        .kfac_with(|k| k)
+        .init()
+        .unwrap();
+    let (x, y) = batch(8, 3, 1, &device);
+    let err = opt.step(&mut model, x, y.narrow(1, 0, 2)).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "targets hold 16 values, expected N·C = 8·3",
+        "{err:?}"
+    );
+    assert!(opt.blocks().is_empty());
+}
